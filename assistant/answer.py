@@ -1,0 +1,483 @@
+"""Answers with verified citations.
+
+``Assistant.ask(question, history)`` → an :class:`Answer` (the JSON of ``assistant ask --json``);
+``Assistant.stream(question, history)`` yields text as it is produced, then the final verified answer.
+
+The default answerer is extractive: it picks the sentences of the retrieved passages that answer the
+question and cites them. With an LLM configured (``ASSISTANT_LLM_URL``/``_MODEL``) the generative
+answerer writes the answer from the same passages; both go through the same citation verifier, and
+neither runs when the evidence is too weak: then the assistant says the sources don't say.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from . import finnish, glossary
+from .config import Settings
+from .conversation import resolve_follow_up
+from .retrieve import KnowledgeBase, Passage, Retriever, Snapshot
+from .text import detect_language, split_sentences
+from .verify import VerifiedAnswer, verify
+
+# ------------------------------------------------------------------------------------------------------
+# phrasing per language
+# ------------------------------------------------------------------------------------------------------
+
+PHRASES: dict[str, dict[str, str]] = {
+    "fi": {
+        "empty": "Kirjoita kysymys, niin etsin vastauksen lähteistä (ELMO-pilotti, Itä- ja Pohjois-Suomen "
+        "älykkään erikoistumisen strategiat ja yhteyshenkilöt).",
+        "too_long": "Kysymys on liian pitkä ({n} merkkiä; enintään {limit}). Kysy lyhyemmin, niin etsin "
+        "vastauksen lähteistä.",
+        "refuse": "En löydä lähteistä vastausta tähän kysymykseen.",
+        "refuse_missing": "Lähteissä ei mainita tätä ({missing}).",
+        "covers": "Lähteet käsittelevät: {titles}.",
+        "contact": "Yhteystiedot",
+        "name": "Nimi",
+        "title": "Tehtävä",
+        "phone": "Puhelin",
+        "email": "Sähköposti",
+        "organisation": "Organisaatio",
+        "quoted": "",
+        "empty_kb": "Tietopankki on tyhjä: yhtään lähdettä ei ole vielä indeksoitu (aja `assistant refresh`).",
+    },
+    "en": {
+        "empty": "Please type a question and I will look for the answer in the sources (the ELMO pilot, the "
+        "Eastern and Northern Finland smart-specialisation strategies and their contacts).",
+        "too_long": "The question is too long ({n} characters; the limit is {limit}). Please ask more briefly.",
+        "refuse": "I could not find an answer to this in the sources.",
+        "refuse_missing": "The sources do not mention this ({missing}).",
+        "covers": "The sources cover: {titles}.",
+        "contact": "Contact",
+        "name": "Name",
+        "title": "Title",
+        "phone": "Phone",
+        "email": "E-mail",
+        "organisation": "Organisation",
+        "quoted": "Quoted verbatim from the Finnish sources:",
+        "empty_kb": "The knowledge base is empty: no source has been indexed yet (run `assistant refresh`).",
+    },
+    "sv": {
+        "empty": "Skriv en fråga så söker jag svaret i källorna (ELMO-piloten, Öst- och Nordfinlands "
+        "strategier för smart specialisering och kontaktpersoner).",
+        "too_long": "Frågan är för lång ({n} tecken; högst {limit}). Fråga kortare, tack.",
+        "refuse": "Jag hittar inget svar på detta i källorna.",
+        "refuse_missing": "Källorna nämner inte detta ({missing}).",
+        "covers": "Källorna handlar om: {titles}.",
+        "contact": "Kontakt",
+        "name": "Namn",
+        "title": "Titel",
+        "phone": "Telefon",
+        "email": "E-post",
+        "organisation": "Organisation",
+        "quoted": "Citerat ordagrant ur de finska källorna:",
+        "empty_kb": "Kunskapsbasen är tom: inga källor har indexerats ännu (kör `assistant refresh`).",
+    },
+}
+
+# Question words and verbs that say how something is asked, not what: never "missing" from the sources.
+GENERIC = set(
+    """
+    kertoa kerro tietää tieto haluta voida olla tehdä löytyä mainita sanoa kuulua liittyä koskea tarkoittaa
+    selittää lyhyesti tarkemmin asia jokin joku mikä mitä mitkä kuka ketkä kenen keneltä kenelle milloin missä
+    mistä mihin miten millainen millä minkä montako kuinka paljon moni monta vuosi aika nimi nimetä luetella
+    luettele antaa saada vastata hoitaa toimia olemassa kutsua kysyä kysymys lähde sivu teksti artikkeli
+    käsitellä nykyään tällä hetkellä yleensä eli sekä myös vielä jo nyt
+    """.split()
+)
+
+QTYPE_PATTERNS: dict[str, re.Pattern[str]] = {
+    "contact": re.compile(
+        r"puhelin|numero|numeron|sähköpost|yhteystie|yhteyshenkil|tavoittaa|soittaa|soitan|phone|e-?mail|"
+        r"contact|reach|call\b|telefon|kontakt|e-post|nå\b",
+        re.I,
+    ),
+    "who": re.compile(r"\bkuka\b|\bketkä\b|\bkenen\b|\bkeneltä\b|\bkenelle\b|\bwho\b|\bwhom\b|\bvem\b", re.I),
+    "when": re.compile(
+        r"\bmilloin\b|\bmihin asti\b|\bmistä lähtien\b|\bminä vuonna\b|\bmonenako\b|\bvuonna\b|\bwhen\b|"
+        r"\bwhat year\b|\bwhich year\b|\bsince when\b|\bnär\b|\bvilket år\b",
+        re.I,
+    ),
+    "list": re.compile(
+        r"\bmitkä\b|\bketkä\b|\bluettele\b|\bmitä\b.*\b(ovat|olivat)\b|\bwhich\b|\bwhat are\b|\bwhat were\b|"
+        r"\blist\b|\bvilka\b|\bnämn\b",
+        re.I,
+    ),
+}
+
+_YEAR = re.compile(r"\b(19|20)\d{2}\b")
+_DATE = re.compile(r"\b\d{1,2}\.\s?\d{1,2}\.\s?\d{4}\b|\b\d{1,2}\.\s+(tammi|helmi|maalis|huhti|touko|kesä|heinä|elo|syys|loka|marras|joulu)kuu")
+_TITLE_WORD = re.compile(r"päällikkö|johtaja|asiantuntija|koordinaattori|puheenjohtaja|suunnittelija", re.I)
+_CAPS_NAME = re.compile(r"\b[A-ZÅÄÖ][a-zåäö]+ [A-ZÅÄÖ][a-zåäö]+(nen|la|lä|o|ö|a|ä|i)\b")
+
+
+def question_types(question: str) -> set[str]:
+    return {name for name, pat in QTYPE_PATTERNS.items() if pat.search(question)} or {"what"}
+
+
+def clean_question(question: str) -> str:
+    """Control characters out, whitespace collapsed; the user's words otherwise untouched."""
+    kept = "".join(ch if unicodedata.category(ch)[0] != "C" or ch in "\n\t" else " " for ch in question)
+    return " ".join(kept.split())
+
+
+@dataclass
+class Citation:
+    n: int
+    source: str
+    title: str
+    text: str
+    start: int
+    end: int
+    page: int | None = None
+    url: str | None = None
+    publisher: str | None = None
+    date: str | None = None
+    chunk_id: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        for key in ("page", "url", "publisher", "date"):
+            if out[key] is None:
+                out.pop(key)
+        return out
+
+
+@dataclass
+class Answer:
+    question: str
+    language: str
+    answer: str
+    refused: bool
+    citations: list[Citation]
+    timings_ms: dict[str, float]
+    mode: str = "extractive"
+    quoted_from_finnish: bool = False
+    contacts: list[dict[str, Any]] = field(default_factory=list)
+    flagged: list[str] = field(default_factory=list)  # sentences the verifier dropped
+    retrieved: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["citations"] = [c.to_dict() for c in self.citations]
+        out["timings_ms"] = {k: round(v, 2) for k, v in self.timings_ms.items()}
+        return out
+
+
+# ------------------------------------------------------------------------------------------------------
+# evidence
+# ------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Evidence:
+    known: list[str]  # content terms of the question that the corpus has
+    missing: list[str]  # words of the question the corpus never mentions
+    idf: dict[str, float]
+
+
+def assess(question: str, language: str, snap: Snapshot) -> Evidence:
+    """Which of the question's content words the knowledge base knows at all."""
+    lex = snap.lexical
+    n = max(lex.size, 1)
+    idf: dict[str, float] = {}
+    known: list[str] = []
+    missing: list[str] = []
+
+    def weight(term: str) -> float:
+        return math.log(1 + (n - lex.df.get(term, 0) + 0.5) / (lex.df.get(term, 0) + 0.5))
+
+    words = [w for w, _, _ in finnish.words(question)]
+    if language == "fi":
+        groups = [(w, [t for t in finnish.terms(w) if not finnish.is_stopword(t)]) for w in words]
+    else:
+        # foreign words: only their Finnish glossary equivalents and names/numbers the corpus has count
+        groups = [(w, glossary.finnish_terms(w)) for w in words]
+        groups += [(w, [t for t in finnish.terms(w) if t in lex.df]) for w in words]
+    for word, terms in groups:
+        terms = [t for t in terms if t not in GENERIC]
+        if not terms or word.lower() in GENERIC:
+            continue
+        have = [t for t in terms if t in lex.df]
+        for t in terms:
+            idf[t] = weight(t)
+        if have:
+            known.extend(have)
+        elif not word.isdigit():
+            missing.append(word)
+    return Evidence(list(dict.fromkeys(known)), list(dict.fromkeys(missing)), idf)
+
+
+# ------------------------------------------------------------------------------------------------------
+# the extractive answerer
+# ------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Candidate:
+    passage_rank: int
+    passage: Passage
+    text: str
+    coverage: float
+    score: float
+
+
+def _sentence_candidates(
+    passages: list[Passage], evidence: Evidence, qtypes: set[str]
+) -> list[Candidate]:
+    weights = {t: evidence.idf.get(t, 1.0) for t in evidence.known}
+    total = sum(weights.values()) + sum(evidence.idf.get(m, 2.0) for m in []) or 1.0
+    out = []
+    for rank, p in enumerate(passages):
+        for s, e in split_sentences(p.text):
+            sentence = p.text[s:e]
+            terms = set(finnish.terms(sentence))
+            coverage = sum(w for t, w in weights.items() if t in terms) / total
+            bonus = 0.0
+            if "contact" in qtypes and re.search(r"\d{3}.*\d{3}|@|\(at\)", sentence):
+                bonus += 0.5
+            if "who" in qtypes and (_TITLE_WORD.search(sentence) or _CAPS_NAME.search(sentence)):
+                bonus += 0.35
+            if "when" in qtypes and (_YEAR.search(sentence) or _DATE.search(sentence)):
+                bonus += 0.35
+            if "list" in qtypes and sentence.count(",") >= 2:
+                bonus += 0.25
+            rank_score = 1.0 / (1 + rank)
+            score = coverage + 0.25 * rank_score + 0.3 * bonus
+            out.append(Candidate(rank, p, sentence, coverage, score))
+    out.sort(key=lambda c: -c.score)
+    return out
+
+
+class Assistant:
+    """The answering core, loaded once: ``ask`` for a whole answer, ``stream`` for text as it comes."""
+
+    def __init__(self, settings: Settings, kb: KnowledgeBase | None = None):
+        self.settings = settings
+        self.kb = kb or KnowledgeBase(settings)
+        self.retriever = Retriever(self.kb)
+        self._llm: Any = None
+
+    # -- public ------------------------------------------------------------------------------------------
+
+    def ask(self, question: str, history: list[Any] | None = None, *, mode: str = "hybrid") -> Answer:
+        final: Answer | None = None
+        for item in self.stream(question, history, mode=mode):
+            if isinstance(item, Answer):
+                final = item
+        assert final is not None
+        return final
+
+    def stream(
+        self, question: str, history: list[Any] | None = None, *, mode: str = "hybrid"
+    ) -> Iterator[str | Answer]:
+        """Yields text deltas (generative mode only) and finally the verified :class:`Answer`."""
+        t0 = time.perf_counter()
+        raw = question if isinstance(question, str) else ""
+        q = clean_question(raw)
+        language = detect_language(q) if q else "fi"
+        phrases = PHRASES[language]
+        if not q:
+            yield self._plain(raw, language, phrases["empty"], t0)
+            return
+        if len(q) > self.settings.max_question_chars:
+            text = phrases["too_long"].format(n=len(q), limit=self.settings.max_question_chars)
+            yield self._plain(q[:200], language, text, t0)
+            return
+
+        follow = resolve_follow_up(q, history or [])
+        t = time.perf_counter()
+        retrieval = self.retriever.retrieve(
+            q if not follow.context else f"{q} {follow.context}",
+            language=language,
+            extra_terms=follow.terms,
+            mode=mode,
+        )
+        t_retrieve = (time.perf_counter() - t) * 1000
+        snap = retrieval.snapshot
+        timings = {"retrieve": t_retrieve, **{f"retrieve_{k}": v for k, v in retrieval.timings_ms.items()}}
+
+        t = time.perf_counter()
+        if not snap.sources:
+            yield self._plain(q, language, phrases["empty_kb"], t0, timings)
+            return
+        evidence = assess(q, language, snap)
+        if follow.terms:
+            evidence.known = list(dict.fromkeys(evidence.known + [x for x in follow.terms if x in snap.lexical.df]))
+            for x in follow.terms:
+                evidence.idf.setdefault(x, 1.0)
+        qtypes = question_types(q)
+        passages = retrieval.passages
+        retrieved = [{"id": p.id, "source": p.source, "score": round(p.score, 5)} for p in passages]
+
+        refusal = self._refusal(evidence, passages, qtypes, language, snap)
+        if refusal is not None:
+            timings["answer"] = (time.perf_counter() - t) * 1000
+            timings["total"] = (time.perf_counter() - t0) * 1000
+            yield Answer(q, language, refusal, True, [], timings, retrieved=retrieved)
+            return
+
+        if self.settings.llm_enabled:
+            from .generate import generate_answer
+
+            draft_parts: list[str] = []
+            for delta in generate_answer(self, q, language, passages, history or []):
+                draft_parts.append(delta)
+                yield delta
+            draft = "".join(draft_parts)
+            verified = verify(draft, passages, language, embedder=self.kb.embedder, boilerplate={phrases["quoted"]})
+            mode_name = "generative"
+            contacts: list[dict[str, Any]] = []
+        else:
+            draft, contacts = self._extract(q, language, passages, evidence, qtypes, snap)
+            verified = verify(draft, passages, language, boilerplate={phrases["quoted"]})
+            mode_name = "extractive"
+        answer = self._finish(q, language, verified, passages, snap, timings, t, t0, mode_name, contacts, retrieved)
+        yield answer
+
+    # -- internals ---------------------------------------------------------------------------------------
+
+    def _plain(
+        self, q: str, language: str, text: str, t0: float, timings: dict[str, float] | None = None
+    ) -> Answer:
+        timings = dict(timings or {"retrieve": 0.0})
+        timings.setdefault("answer", 0.0)
+        timings["total"] = (time.perf_counter() - t0) * 1000
+        return Answer(q, language, text, True, [], timings)
+
+    def _refusal(
+        self, evidence: Evidence, passages: list[Passage], qtypes: set[str], language: str, snap: Snapshot
+    ) -> str | None:
+        phrases = PHRASES[language]
+        covers = phrases["covers"].format(titles="; ".join(sorted({r.title for r in snap.sources.values()})[:5]))
+        if evidence.missing:
+            missing = ", ".join(evidence.missing[:3])
+            return f"{phrases['refuse']} {phrases['refuse_missing'].format(missing=missing)} {covers}"
+        if not evidence.known or not passages:
+            return f"{phrases['refuse']} {covers}"
+        return None
+
+    def _extract(
+        self,
+        q: str,
+        language: str,
+        passages: list[Passage],
+        evidence: Evidence,
+        qtypes: set[str],
+        snap: Snapshot,
+    ) -> tuple[str, list[dict[str, Any]]]:
+        phrases = PHRASES[language]
+        cited: list[Passage] = []
+
+        def marker(p: Passage) -> str:
+            if p not in cited:
+                cited.append(p)
+            return f"[{cited.index(p) + 1}]"
+
+        lines: list[str] = []
+        contacts: list[dict[str, Any]] = []
+        if "contact" in qtypes or "who" in qtypes:
+            contacts = self._contacts_for(passages, evidence, snap)
+            for contact, p in contacts[:2] if "contact" in qtypes else []:
+                lines.append(self._contact_card(contact, p, phrases, marker))
+        candidates = [c for c in _sentence_candidates(passages, evidence, qtypes) if c.coverage > 0]
+        if not lines:
+            limit = 3 if "list" in qtypes else 2
+            best = candidates[0].score if candidates else 0.0
+            chosen: list[Candidate] = []
+            for c in candidates:
+                if len(chosen) >= limit or c.score < 0.6 * best:
+                    break
+                if any(c.text == d.text for d in chosen):
+                    continue
+                chosen.append(c)
+            body = [f"{c.text} {marker(c.passage)}" for c in chosen]
+            if language != "fi" and body:
+                lines.append(phrases["quoted"])
+                lines += [f"> {b}" for b in body]
+            else:
+                lines.append(" ".join(body))
+        draft = "\n\n".join(line for line in lines if line)
+        # hand the verifier the passages in citation order, so [n] means cited[n-1]
+        passages[:] = cited + [p for p in passages if p not in cited]
+        return draft, [c for c, _ in contacts]
+
+    def _contacts_for(
+        self, passages: list[Passage], evidence: Evidence, snap: Snapshot
+    ) -> list[tuple[dict[str, Any], Passage]]:
+        by_chunk = {p.id: p for p in passages}
+        found: list[tuple[dict[str, Any], Passage]] = []
+        for record in snap.sources.values():
+            for contact in record.contacts:
+                p = by_chunk.get(contact.get("chunk_id", ""))
+                if p is None:
+                    continue
+                found.append((contact, p))
+        found.sort(key=lambda cp: passages.index(cp[1]))
+        return found
+
+    @staticmethod
+    def _contact_card(contact: dict[str, Any], p: Passage, phrases: dict[str, str], marker: Any) -> str:
+        rows = [f"**{phrases['contact']}** {marker(p)}", f"- {phrases['name']}: {contact['name']}"]
+        for key in ("title", "organisation", "phone", "email"):
+            if contact.get(key):
+                rows.append(f"- {phrases[key]}: {contact[key]}")
+        return "\n".join(rows)
+
+    def _finish(
+        self,
+        q: str,
+        language: str,
+        verified: VerifiedAnswer,
+        passages: list[Passage],
+        snap: Snapshot,
+        timings: dict[str, float],
+        t_answer: float,
+        t0: float,
+        mode: str,
+        contacts: list[dict[str, Any]],
+        retrieved: list[dict[str, Any]],
+    ) -> Answer:
+        phrases = PHRASES[language]
+        citations = []
+        for n, p in enumerate(verified.cited, start=1):
+            record = snap.sources.get(p.source)
+            citations.append(
+                Citation(
+                    n=n,
+                    source=p.source,
+                    title=p.title,
+                    text=p.text,
+                    start=p.start,
+                    end=p.end,
+                    page=p.page,
+                    url=p.url or (record.url if record else None),
+                    publisher=record.publisher if record else None,
+                    date=record.date if record else None,
+                    chunk_id=p.id,
+                )
+            )
+        refused = not verified.text.strip() or not citations
+        text = verified.text if not refused else phrases["refuse"]
+        timings["answer"] = (time.perf_counter() - t_answer) * 1000
+        timings["total"] = (time.perf_counter() - t0) * 1000
+        return Answer(
+            question=q,
+            language=language,
+            answer=text,
+            refused=refused,
+            citations=citations if not refused else [],
+            timings_ms=timings,
+            mode=mode,
+            quoted_from_finnish=(language != "fi" and not refused),
+            contacts=contacts if not refused else [],
+            flagged=verified.dropped,
+            retrieved=retrieved,
+        )

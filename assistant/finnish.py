@@ -1,0 +1,252 @@
+"""Finnish lemmatisation for lexical search and sentence scoring (pyvoikko + Snowball fallback).
+
+pyvoikko only analyses lower-case input, so every word is lower-cased before analysis; results are
+cached per distinct word (pyvoikko itself manages ~5k words/s).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from functools import lru_cache
+from typing import Any
+
+import pyvoikko
+import Stemmer
+
+__all__ = ["STOPWORDS", "MODES", "is_stopword", "words", "terms", "word_classes", "lemma"]
+
+MODES = ("none", "snowball", "voikko")
+
+_FI_STOP = """
+ja tai sekä eli että kun jos mutta vaan myös kuin koska vaikka jotta ei olla on ovat oli olivat ollut
+olisi se ne sen niiden sitä siitä siihen siinä sillä joka jotka jonka joiden jota joita tämä nämä
+tämän tätä tuo nuo hän he me minä sinä te itse vain jo nyt niin sitten
+kuka ketkä kenen kenelle keitä mikä mitkä mitä minkä missä mistä mihin milloin miksi miten kuinka
+millainen kumpi paljonko montako onko ovatko oliko
+"""
+_EN_STOP = """
+a an the of and or in on at to for from by with is are was were be been being its this that these
+those there as do does did has have had i you he she we they me my our your their
+who whom whose what which when where why how can could would should will about tell please
+"""
+_SV_STOP = """
+och är var vara en ett att det den de som av för på med till i om har hade inte jag vi du han hon
+vem vad vilka vilken vilket när hur varför finns kan eller så från vid hos sig sin också
+"""
+STOPWORDS: frozenset[str] = frozenset((_FI_STOP + _EN_STOP + _SV_STOP).split())
+
+
+def is_stopword(lemma: str) -> bool:
+    """True for function words and interrogatives (fi/en/sv), given a lemma or lower-case word."""
+    return lemma.lower() in STOPWORDS
+
+
+_WORD_RE = re.compile(r"[^\W_]+(?:[-:][^\W_]+)*")
+
+
+def words(text: str) -> list[tuple[str, int, int]]:
+    """Word tokens with spans: letters (åäö…), digits, internal hyphens/colons ("ELMO:n", "IP-alueen")."""
+    return [(m.group(), m.start(), m.end()) for m in _WORD_RE.finditer(text)]
+
+
+# --------------------------------------------------------------------------------------------------
+# Snowball
+# --------------------------------------------------------------------------------------------------
+
+_stemmer = Stemmer.Stemmer("finnish")
+_stem_lock = threading.Lock()  # PyStemmer objects are not thread-safe
+
+
+@lru_cache(maxsize=200_000)
+def _stem(word: str) -> str:
+    with _stem_lock:
+        return str(_stemmer.stemWord(word))
+
+
+# --------------------------------------------------------------------------------------------------
+# Voikko
+# --------------------------------------------------------------------------------------------------
+
+_PROPER = ("etunimi", "sukunimi", "paikannimi", "nimi")
+
+
+def _clean(base: str) -> str:
+    """Drop Voikko boundary marks: "keski--pohjanmaa" -> "keski-pohjanmaa", "pohjan=maa" -> "pohjanmaa"."""
+    base = base.replace("=", "")
+    while "--" in base:
+        base = base.replace("--", "-")
+    return base.strip("-")
+
+
+@lru_cache(maxsize=200_000)
+def _analyse(word: str) -> tuple[Any, ...]:
+    """pyvoikko analyses of a lower-case word (cached)."""
+    return tuple(pyvoikko.analyse(word))
+
+
+def _compound_terms(analysis: Any) -> list[str]:
+    """Compound parts of one analysis plus contiguous sub-compounds (maakuntaliitto -> maakunta, kuntaliitto)."""
+    parts = analysis.COMPOUND_PARTS or []
+    if len(parts) < 2:
+        return []
+    bases = [_clean(p.BASEFORM).lower() for p in parts]
+    forms = [p.FORM.replace("=", "").lower() for p in parts]
+    out = [b for b in bases if len(b) > 1]
+    n = len(parts)
+    if 3 <= n <= 6:
+        for i in range(n):
+            for j in range(i + 2, n + 1):
+                # skip the whole word and spans across a hyphen (hyphen parts are indexed separately)
+                if (i, j) == (0, n) or any(f.endswith("-") for f in forms[i : j - 1]):
+                    continue
+                # inner parts as written, last one in base form
+                out.append("".join(forms[i : j - 1]) + bases[j - 1])
+    return out
+
+
+def _voikko_lemmas(word: str) -> list[str]:
+    """Distinct cleaned lower-case base forms of ``word`` (lower-case input), Voikko order."""
+    out: list[str] = []
+    for a in _analyse(word):
+        b = _clean(a.BASEFORM).lower()
+        if b and b not in out:
+            out.append(b)
+    return out
+
+
+def _simple_terms(word: str) -> list[str]:
+    """Terms for a lower-case word without hyphens/colons."""
+    if word.isdigit():
+        return [word]
+    analyses = _analyse(word)
+    if not analyses:
+        return [_stem(word)]
+    out: list[str] = []
+    for a in analyses:
+        b = _clean(a.BASEFORM).lower()
+        if b:
+            out.append(b)
+        out.extend(_compound_terms(a))
+    return out
+
+
+def _best_part_lemma(part: str) -> str:
+    if part.isdigit():
+        return part
+    lem = _voikko_lemmas(part)
+    return lem[0] if lem else part
+
+
+@lru_cache(maxsize=200_000)
+def _word_terms(word: str) -> tuple[str, ...]:
+    """Deduplicated, stop-word-filtered index terms for one lower-case word."""
+    if word in STOPWORDS:
+        return ()
+    if ":" in word:  # "elmo:n", "oecd:n" -> stem before the colon
+        head = word.split(":", 1)[0]
+        return _word_terms(head) if head else ()
+    raw: list[str]
+    if "-" in word:
+        parts = [p for p in word.split("-") if p]
+        whole = [] if any(p.isdigit() for p in parts) else _voikko_lemmas(word)
+        if not whole:
+            whole = ["-".join(_best_part_lemma(p) for p in parts)]
+        raw = list(whole)
+        for a in _analyse(word):
+            raw.extend(_compound_terms(a))
+        for p in parts:
+            if p in raw and not _analyse(p):
+                continue  # already a Voikko compound part ("keski"); its Snowball stem would be noise
+            raw.extend(_word_terms(p))
+    else:
+        raw = _simple_terms(word)
+    seen: dict[str, None] = {}
+    for t in raw:
+        if t and t not in STOPWORDS:
+            seen.setdefault(t, None)
+    return tuple(seen)
+
+
+def terms(text: str, mode: str = "voikko") -> list[str]:
+    """Index terms of ``text`` (term frequency kept across words, duplicates within a word removed).
+
+    mode "none": lower-cased words; "snowball": Finnish Snowball stems; "voikko": Voikko base forms
+    plus compound parts and hyphen parts, Snowball stems for unknown words. Stop words are dropped.
+    """
+    found = _WORD_RE.findall(text)
+    out: list[str] = []
+    if mode == "voikko":
+        for w in found:
+            out.extend(_word_terms(w.lower()))
+    elif mode == "snowball":
+        for w in found:
+            lw = w.lower()
+            if lw not in STOPWORDS:
+                out.append(lw if lw.isdigit() else _stem(lw))
+    elif mode == "none":
+        for w in found:
+            lw = w.lower()
+            if lw not in STOPWORDS:
+                out.append(lw)
+    else:
+        raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
+    return out
+
+
+def _strip_colon(word: str) -> str:
+    return word.split(":", 1)[0] if ":" in word else word
+
+
+@lru_cache(maxsize=50_000)
+def _word_classes(word: str) -> frozenset[str]:
+    w = _strip_colon(word)
+    return frozenset(a.CLASS for cand in {w, w.lower()} for a in _analyse(cand) if a.CLASS)
+
+
+def word_classes(word: str) -> set[str]:
+    """Voikko CLASS values of ``word`` (e.g. {"sukunimi"}); tries it as written and lower-cased."""
+    return set(_word_classes(word))
+
+
+def _match_case(written: str, base: str) -> str:
+    if len(written) > 1 and written.isupper():
+        return base.upper()
+    if written[:1].isupper():
+        return base[:1].upper() + base[1:]
+    return base
+
+
+@lru_cache(maxsize=50_000)
+def lemma(word: str) -> str:
+    """Best single base form for display/heuristics ("Meriläiseltä" -> "Meriläinen", "liiton" -> "liitto").
+
+    Capitalised input prefers proper-name analyses; case of the input is kept for the first letter
+    (and all-caps stays all-caps: "ELMO:n" -> "ELMO"). Unknown words come back unchanged.
+    """
+    w = _strip_colon(word)
+    if not w:
+        return word
+    low = w.lower()
+    analyses = list(_analyse(low))
+    if not analyses and "-" in w:
+        head, _, tail = w.rpartition("-")
+        return f"{head}-{lemma(tail)}" if tail else w
+    if not analyses:
+        return w
+    capital = w[0].isupper()
+    analyses.sort(key=lambda a: (a.CLASS in _PROPER) != capital)  # stable: keep Voikko order otherwise
+    base = _clean(analyses[0].BASEFORM)
+    if not base:
+        return w
+    if len(w) > 1 and w.isupper():
+        return base.upper()
+    if capital:
+        # keep the input's capitalisation of hyphen parts ("Pohjois-Pohjanmaan" -> "Pohjois-Pohjanmaa")
+        in_parts = w.split("-")
+        out_parts = base.split("-")
+        if len(in_parts) == len(out_parts):
+            out_parts = [_match_case(i, o) for i, o in zip(in_parts, out_parts, strict=True)]
+            return "-".join(out_parts)
+        return base[:1].upper() + base[1:]
+    return base

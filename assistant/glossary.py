@@ -1,0 +1,138 @@
+"""English and Swedish question words mapped to the Finnish lemmas of the corpus.
+
+The corpus is Finnish; dense retrieval is multilingual, but the lexical side (and the evidence test that
+decides a refusal) needs Finnish terms. A small domain glossary does that without a translation model.
+Keys are lower-case word prefixes (so "regions", "regional" both hit "region").
+"""
+
+from __future__ import annotations
+
+import re
+
+_GLOSSARY: dict[str, list[str]] = {
+    # English
+    "pilot": ["pilotti"],
+    "elmo": ["elmo"],
+    "industrial transition": ["elinkeino", "murros"],
+    "transition": ["murros"],
+    "industr": ["elinkeino"],
+    "region": ["maakunta", "alue"],
+    "province": ["maakunta"],
+    "county": ["maakunta"],
+    "strateg": ["strategia"],
+    "smart": ["älykäs"],
+    "specialis": ["erikoistuminen"],
+    "specializ": ["erikoistuminen"],
+    "project manager": ["projektipäällikkö"],
+    "manager": ["päällikkö", "projektipäällikkö"],
+    "project": ["hanke", "projekti"],
+    "phone": ["puhelin", "puh"],
+    "telephone": ["puhelin", "puh"],
+    "number": ["numero", "puh"],
+    "contact": ["lisätieto", "yhteystieto"],
+    "email": ["sähköposti"],
+    "e-mail": ["sähköposti"],
+    "priorit": ["painopiste"],
+    "focus": ["painopiste"],
+    "clean": ["puhdas"],
+    "digital": ["digitalisaatio"],
+    "sustainab": ["kestävä"],
+    "service": ["palvelutuotanto"],
+    "cluster": ["klusteri", "klusteritoiminta"],
+    "workshop": ["työpaja"],
+    "oecd": ["oecd"],
+    "commission": ["komissio"],
+    "european": ["euroopan"],
+    "implement": ["toimeenpano"],
+    "coordinat": ["koordinointi", "koordinaatio", "koordinoida"],
+    "chair": ["puheenjohtajamaakunta", "puheenjohtaja"],
+    "fund": ["rahoittaa", "rahoitushaku"],
+    "financ": ["rahoittaa", "rahoitushaku"],
+    "call": ["rahoitushaku"],
+    "expert": ["asiantuntijaryhmä", "asiantuntija"],
+    "group": ["ryhmä", "asiantuntijaryhmä"],
+    "internation": ["kansainvälistyminen", "kansainvälisyys"],
+    "network": ["verkostoituminen"],
+    "valid": ["voimassa"],
+    "publish": ["julkaista"],
+    "goal": ["tavoite"],
+    "aim": ["tavoite"],
+    "objective": ["tavoite"],
+    "report": ["raportti"],
+    "council": ["liitto"],
+    "regional council": ["maakuntaliitto", "liitto"],
+    "north ostrobothnia": ["pohjois-pohjanmaa"],
+    "central ostrobothnia": ["keski-pohjanmaa"],
+    "ostrobothnia": ["pohjanmaa"],
+    "lapland": ["lappi"],
+    "kainuu": ["kainuu"],
+    "north karelia": ["pohjois-karjala"],
+    "north savo": ["pohjois-savo"],
+    "south savo": ["etelä-savo"],
+    "savo": ["savo"],
+    "eastern": ["itä"],
+    "east": ["itä"],
+    "northern": ["pohjois"],
+    "north": ["pohjois"],
+    "finland": ["suomi"],
+    "budget": ["budjetti"],
+    "population": ["väkiluku"],
+    "inhabitant": ["asukas"],
+    "start": ["alkaa", "käynnistää"],
+    "began": ["alkaa"],
+    "begin": ["alkaa"],
+    "end": ["päättyä"],
+    "year": ["vuosi"],
+    "chosen": ["valita"],
+    "select": ["valita"],
+    "particip": ["osallistua", "mukana"],
+    "took part": ["osallistua", "mukana"],
+    "countr": ["maa"],
+    "learn": ["oppia"],
+    "energy": ["energiatalous", "energiamurros"],
+    "climate": ["ilmastopolitiikka"],
+    # Swedish
+    "landskap": ["maakunta"],
+    "region ": ["maakunta"],
+    "projektledare": ["projektipäällikkö"],
+    "telefon": ["puhelin", "puh"],
+    "kontakt": ["lisätieto"],
+    "e-post": ["sähköposti"],
+    "strategi": ["strategia"],
+    "smart specialisering": ["älykäs", "erikoistuminen"],
+    "prioriter": ["painopiste"],
+    "samarbete": ["yhteistyö"],
+    "finansier": ["rahoittaa"],
+    "budget ": ["budjetti"],
+    "befolkning": ["väkiluku"],
+    "invånare": ["asukas"],
+    "lappland": ["lappi"],
+    "norra österbotten": ["pohjois-pohjanmaa"],
+    "mellersta österbotten": ["keski-pohjanmaa"],
+    "kajanaland": ["kainuu"],
+    "norra karelen": ["pohjois-karjala"],
+    "norra savolax": ["pohjois-savo"],
+    "södra savolax": ["etelä-savo"],
+    "östra": ["itä"],
+    "norra": ["pohjois"],
+    "finland ": ["suomi"],
+    "år": ["vuosi"],
+}
+
+_WORD = re.compile(r"[\w-]+", re.UNICODE)
+
+
+def finnish_terms(question: str) -> list[str]:
+    """Finnish lemmas for the domain words of an English or Swedish question."""
+    low = " " + " ".join(_WORD.findall(question.lower())) + " "
+    out: list[str] = []
+    for key, lemmas in _GLOSSARY.items():
+        needle = " " + key.rstrip(" ")
+        if needle in low:
+            out.extend(lemmas)
+    return list(dict.fromkeys(out))
+
+
+def covered(question: str) -> int:
+    """How many glossary keys the question hits (0: nothing we can map to the corpus's words)."""
+    return len(finnish_terms(question))

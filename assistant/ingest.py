@@ -1,0 +1,344 @@
+"""`assistant refresh`: sources folder + manifest URLs → clean chunks → vectors in Chroma, incrementally.
+
+Why not llama-index's IngestionPipeline + docstore: its document hash includes metadata such as the file's
+mtime (a touched file is re-embedded), and its upsert/delete strategies have known bugs with renames,
+deletions and equal hashes (STACK.md). We keep llama-index's node layout in Chroma (see store.py) and do
+the change tracking ourselves with content hashes and a per-source commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from filelock import FileLock, Timeout
+from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+from llama_index.core.vector_stores.utils import node_to_metadata_dict
+
+from . import finnish
+from .chunking import CHUNKER_VERSION, Chunk, chunk, text_hash
+from .config import Settings
+from .contacts import extract_contacts
+from .embeddings import Embedder, embedder_from_settings
+from .loaders import LoadError, Loaded, fetch_url, load_file
+from .manifest import SourceMeta, discover_files, read_manifest
+from .store import ModelMismatch, SourceRecord, Store
+from .text import normalise
+
+log = logging.getLogger("assistant.ingest")
+
+Progress = Callable[[int, int, str], None]
+
+
+class RefreshBusy(RuntimeError):
+    pass
+
+
+@dataclass
+class Summary:
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    failed: list[dict[str, str]] = field(default_factory=list)
+    chunks_embedded: int = 0
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)  # human messages (e.g. a rebuild); not in --json
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.pop("notes")
+        out["seconds"] = round(self.seconds, 3)
+        return out
+
+    def text(self) -> str:
+        lines = [*self.notes]
+        lines.append(
+            f"added {self.added}, updated {self.updated}, removed {self.removed}, unchanged {self.unchanged}, "
+            f"failed {len(self.failed)}; {self.chunks_embedded} chunks embedded in {self.seconds:.1f} s"
+        )
+        lines += [f"  failed: {f['source']}: {f['reason']}" for f in self.failed]
+        return "\n".join(lines)
+
+
+@dataclass
+class _Spec:
+    source: str  # relative posix path, or the URL
+    path: Path | None
+    meta: SourceMeta | None
+
+
+@dataclass
+class _Pending:
+    record: SourceRecord
+    original: str
+    chunks: list[Chunk]
+    embed_texts: list[str]
+    terms: list[str]
+    vectors: dict[str, np.ndarray]
+    is_new: bool
+
+
+def _hash(*parts: str) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    return h.hexdigest()[:20]
+
+
+def _meta_json(meta: SourceMeta | None) -> str:
+    return json.dumps(meta.to_dict() if meta else {}, sort_keys=True, ensure_ascii=False)
+
+
+def _specs(sources_dir: Path) -> list[_Spec]:
+    manifest = read_manifest(sources_dir)
+    specs = [
+        _Spec(path.relative_to(sources_dir).as_posix(), path, None) for path in discover_files(sources_dir)
+    ]
+    for spec in specs:
+        spec.meta = manifest.files.get(spec.source)
+    specs += [_Spec(m.url, None, m) for m in manifest.urls if m.url]
+    return specs
+
+
+def embed_text(title: str, body: str) -> str:
+    """What is embedded for a chunk: its source title gives short passages their context."""
+    return f"{title}\n{body}" if title else body
+
+
+class Refresher:
+    def __init__(self, settings: Settings, embedder: Embedder | None = None, progress: Progress | None = None):
+        self.settings = settings
+        self.embedder = embedder or embedder_from_settings(settings)
+        self.progress = progress
+        self.config_hash = _hash(CHUNKER_VERSION, str(settings.chunk_chars))
+
+    def run(self, show_bar: bool = False) -> Summary:
+        self.settings.index.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.settings.index / "refresh.lock"), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise RefreshBusy(
+                f"another refresh is already running on this index ({self.settings.index}); "
+                "wait for it to finish and run again"
+            ) from None
+        try:
+            return self._run(show_bar)
+        finally:
+            lock.release()
+
+    # ---------------------------------------------------------------------------------------------------
+
+    def _run(self, show_bar: bool) -> Summary:
+        t0 = time.perf_counter()
+        summary = Summary()
+        store = Store.open(self.settings)
+        try:
+            store.check_model(self.embedder.id, self.embedder.dim)
+        except ModelMismatch:
+            built = store.meta().get("embed_id")
+            summary.notes.append(
+                f"The index was built with {built}; the configured model is {self.embedder.id}. "
+                "Vectors of different models must not mix: rebuilding the whole index."
+            )
+            store.reset()
+        meta = store.meta()
+        live = store.live_sources()
+        if not meta.get("clean", True):
+            removed = store.collect_garbage({s: r.version for s, r in live.items()})
+            if removed:
+                summary.notes.append(f"cleaned {removed} chunks left by an interrupted refresh")
+        store.write_meta(embed_id=self.embedder.id, dim=self.embedder.dim, clean=False)
+        self.store = store
+
+        specs = _specs(self.settings.sources)
+        bar = None
+        if show_bar:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(specs), unit="source", file=sys.stderr, disable=len(specs) < 20)
+        pending: list[_Pending] = []
+        changed = False
+        for i, spec in enumerate(specs):
+            if self.progress:
+                self.progress(i, len(specs), spec.source)
+            try:
+                outcome = self._prepare(spec, live.get(spec.source))
+            except LoadError as exc:
+                summary.failed.append({"source": spec.source, "reason": exc.reason})
+                outcome = None
+            except Exception as exc:  # noqa: BLE001 - one bad source must not stop the refresh
+                log.exception("refresh failed on %s", spec.source)
+                summary.failed.append({"source": spec.source, "reason": f"{type(exc).__name__}: {exc}"})
+                outcome = None
+            if isinstance(outcome, _Pending):
+                pending.append(outcome)
+                if sum(len(p.embed_texts) - len(p.vectors) for p in pending) >= self.settings.embed_batch:
+                    self._flush(pending, summary)
+                    changed = True
+                    pending = []
+            elif outcome == "unchanged":
+                summary.unchanged += 1
+            if bar:
+                bar.update(1)
+        if pending:
+            self._flush(pending, summary)
+            changed = True
+        if bar:
+            bar.close()
+
+        present = {s.source for s in specs}
+        for source in sorted(set(live) - present):
+            store.remove_source(source)
+            summary.removed += 1
+            changed = True
+        if changed:
+            store.bump_generation()
+        store.write_meta(
+            clean=True,
+            last_refresh=time.time(),
+            failures=json.dumps(summary.failed, ensure_ascii=False),
+        )
+        if self.progress:
+            self.progress(len(specs), len(specs), "")
+        summary.seconds = time.perf_counter() - t0
+        return summary
+
+    def _load(self, spec: _Spec, old: SourceRecord | None) -> tuple[Loaded | None, str, dict[str, Any]]:
+        """Returns (loaded or None when the URL was not modified, raw hash, HTTP validators)."""
+        if spec.path is not None:
+            raw = spec.path.read_bytes()
+            raw_hash = _hash(hashlib.sha256(raw).hexdigest(), _meta_json(spec.meta), self.config_hash)
+            if old and old.raw_hash == raw_hash:
+                return None, raw_hash, {}
+            return load_file(spec.path), raw_hash, {}
+        fetched = fetch_url(
+            spec.source, etag=old.etag if old else None, last_modified=old.last_modified if old else None
+        )
+        validators = {"etag": fetched.etag, "last_modified": fetched.last_modified}
+        if fetched.not_modified or fetched.loaded is None:
+            return None, old.raw_hash if old else "", validators
+        raw_hash = _hash(fetched.loaded.text, _meta_json(spec.meta), self.config_hash)
+        if old and old.raw_hash == raw_hash:
+            return None, raw_hash, validators
+        return fetched.loaded, raw_hash, validators
+
+    def _prepare(self, spec: _Spec, old: SourceRecord | None) -> _Pending | str:
+        loaded, raw_hash, validators = self._load(spec, old)
+        if loaded is None:
+            return "unchanged"
+        norm = normalise(loaded.text)
+        if not norm.text.strip():
+            raise LoadError("no text")
+        meta = spec.meta
+        version = _hash(norm.text, _meta_json(meta), self.config_hash)
+        if old and old.version == version:
+            # Same text under new bytes (e.g. re-saved): record the new raw hash, embed nothing.
+            old.raw_hash = raw_hash
+            old.etag, old.last_modified = validators.get("etag"), validators.get("last_modified")
+            self.store.commit_source(old, self.store.source_text(old.source) or loaded.text)
+            return "unchanged"
+
+        title = (meta.title if meta and meta.title else None) or loaded.title or _title_from(spec.source)
+        chunks = chunk(
+            norm, source=spec.source, version=version, pages=loaded.pages, max_chars=self.settings.chunk_chars
+        )
+        contacts = []
+        for c in chunks:
+            for contact in extract_contacts(c.text):
+                entry = contact.to_dict()
+                entry["chunk_id"] = c.id
+                # offsets into the chunk text → offsets into the original, for the viewer
+                entry.pop("start", None)
+                entry.pop("end", None)
+                contacts.append(entry)
+        record = SourceRecord(
+            source=spec.source,
+            version=version,
+            raw_hash=raw_hash,
+            title=title,
+            kind=loaded.kind,
+            chunks=len(chunks),
+            refreshed_at=time.time(),
+            publisher=meta.publisher if meta else None,
+            language=meta.language if meta else None,
+            date=meta.date if meta else None,
+            url=(meta.url if meta and meta.url else None),
+            etag=validators.get("etag"),
+            last_modified=validators.get("last_modified"),
+            contacts=contacts,
+        )
+        texts = [embed_text(title, c.text) for c in chunks]
+        vectors = self.store.vectors_for([text_hash(t) for t in texts])
+        return _Pending(
+            record=record,
+            original=loaded.text,
+            chunks=chunks,
+            embed_texts=texts,
+            terms=[" ".join(finnish.terms(t)) for t in texts],
+            vectors=vectors,
+            is_new=old is None,
+        )
+
+    def _flush(self, pending: list[_Pending], summary: Summary) -> None:
+        missing = sorted({t for p in pending for t in p.embed_texts if text_hash(t) not in p.vectors})
+        if missing:
+            fresh = self.embedder.embed_passages(missing)
+            summary.chunks_embedded += len(missing)
+            by_hash = {text_hash(t): v for t, v in zip(missing, fresh, strict=True)}
+            for p in pending:
+                p.vectors.update({h: v for h, v in by_hash.items()})
+        for p in pending:
+            self._commit(p)
+            if p.is_new:
+                summary.added += 1
+            else:
+                summary.updated += 1
+
+    def _commit(self, p: _Pending) -> None:
+        rec = p.record
+        ids, vecs, docs, metas = [], [], [], []
+        for c, etext, terms in zip(p.chunks, p.embed_texts, p.terms, strict=True):
+            node = TextNode(
+                id_=c.id,
+                text=c.text,
+                metadata={
+                    "source": rec.source,
+                    "title": rec.title,
+                    "start": c.start,
+                    "end": c.end,
+                    **({"page": c.page} if c.page is not None else {}),
+                    **({"url": rec.url} if rec.url else {}),
+                },
+                relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=rec.source)},
+            )
+            flat = node_to_metadata_dict(node, remove_text=True, flat_metadata=True)
+            flat.update(version=rec.version, index=c.index, text_hash=text_hash(etext), terms=terms)
+            ids.append(c.id)
+            vecs.append(p.vectors[text_hash(etext)])
+            docs.append(c.text)
+            metas.append(flat)
+        if ids:
+            self.store.add_chunks(ids, np.vstack(vecs), docs, metas)
+        self.store.commit_source(rec, p.original)  # the new version is live from here
+        self.store.delete_stale_chunks(rec.source, rec.version)
+
+
+def _title_from(source: str) -> str:
+    name = source.rstrip("/").rsplit("/", 1)[-1]
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    return stem.replace("-", " ").replace("_", " ").strip().capitalize() or source
+
+
+def refresh(settings: Settings, *, progress: Progress | None = None, show_bar: bool = False) -> Summary:
+    return Refresher(settings, progress=progress).run(show_bar=show_bar)

@@ -1,0 +1,292 @@
+"""The knowledge base in Chroma: chunk vectors plus a catalogue of sources, shared by every process.
+
+Two collections:
+
+* ``<prefix>_chunks`` — one record per chunk: its vector, its text and metadata in llama-index's layout
+  (``node_to_metadata_dict``), so a plain llama-index ``VectorStoreIndex`` can read the same store.
+  Chunk ids contain the source's version, so a new version never overwrites an old one in place.
+* ``<prefix>_sources`` — the catalogue: one record per *live* source (its version, title, publisher,
+  contacts, original text for the passage viewer), plus one ``__meta__`` record (the embedding model
+  that built the index, a generation counter bumped on every change, the last refresh's failures).
+
+A source's new version becomes visible in one step — the upsert of its catalogue record — and readers
+drop chunks whose (source, version) is not the live one. So a refresh killed at any moment leaves each
+source at its old or its new version, never a mix; the next refresh deletes what was left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+META_ID = "__meta__"
+_PAGE = 1000  # records per paged get
+
+
+class StoreError(RuntimeError):
+    pass
+
+
+class ModelMismatch(StoreError):
+    pass
+
+
+@dataclass
+class SourceRecord:
+    source: str
+    version: str
+    raw_hash: str
+    title: str
+    kind: str
+    chunks: int
+    refreshed_at: float
+    publisher: str | None = None
+    language: str | None = None
+    date: str | None = None
+    url: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    contacts: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_metadata(self) -> dict[str, Any]:
+        meta: dict[str, Any] = {
+            "version": self.version,
+            "raw_hash": self.raw_hash,
+            "title": self.title,
+            "kind": self.kind,
+            "chunks": self.chunks,
+            "refreshed_at": self.refreshed_at,
+            "contacts": json.dumps(self.contacts, ensure_ascii=False),
+        }
+        for key in ("publisher", "language", "date", "url", "etag", "last_modified"):
+            value = getattr(self, key)
+            if value is not None:
+                meta[key] = value
+        return meta
+
+    @classmethod
+    def from_metadata(cls, source: str, meta: dict[str, Any]) -> SourceRecord:
+        return cls(
+            source=source,
+            version=meta["version"],
+            raw_hash=meta.get("raw_hash", ""),
+            title=meta.get("title", source),
+            kind=meta.get("kind", ""),
+            chunks=int(meta.get("chunks", 0)),
+            refreshed_at=float(meta.get("refreshed_at", 0.0)),
+            publisher=meta.get("publisher"),
+            language=meta.get("language"),
+            date=meta.get("date"),
+            url=meta.get("url"),
+            etag=meta.get("etag"),
+            last_modified=meta.get("last_modified"),
+            contacts=json.loads(meta.get("contacts") or "[]"),
+        )
+
+    def public(self) -> dict[str, Any]:
+        out = self.to_metadata()
+        out["contacts"] = self.contacts
+        out["source"] = self.source
+        for private in ("raw_hash", "etag", "last_modified"):
+            out.pop(private, None)
+        return out
+
+
+@dataclass
+class Hit:
+    id: str
+    text: str
+    meta: dict[str, Any]
+    score: float
+
+
+def make_client(chroma_url: str | None, path: Any) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if chroma_url:
+        parsed = urlparse(chroma_url if "://" in chroma_url else f"http://{chroma_url}")
+        return chromadb.HttpClient(
+            host=parsed.hostname or "localhost",
+            port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+            ssl=parsed.scheme == "https",
+            settings=chroma_settings,
+        )
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+class Store:
+    def __init__(self, client: Any, prefix: str = "elmo") -> None:
+        self.client = client
+        self.prefix = prefix
+        self._open_collections()
+        self.max_batch = int(client.get_max_batch_size())
+
+    @classmethod
+    def open(cls, settings: Any) -> Store:
+        try:
+            client = make_client(settings.chroma_url, settings.index / "chroma")
+            return cls(client, settings.collection)
+        except StoreError:
+            raise
+        except Exception as exc:
+            where = settings.chroma_url or str(settings.index / "chroma")
+            raise StoreError(f"cannot open the Chroma store at {where}: {exc}") from exc
+
+    def _open_collections(self) -> None:
+        # embedding_function=None: Chroma's default would download an ONNX model; we bring our own vectors.
+        self.chunks = self.client.get_or_create_collection(
+            f"{self.prefix}_chunks", embedding_function=None, metadata={"hnsw:space": "cosine"}
+        )
+        self.sources = self.client.get_or_create_collection(f"{self.prefix}_sources", embedding_function=None)
+
+    def reset(self) -> None:
+        """Drop everything (a model switch)."""
+        for name in (f"{self.prefix}_chunks", f"{self.prefix}_sources"):
+            try:
+                self.client.delete_collection(name)
+            except Exception:  # noqa: BLE001 - absent is fine
+                pass
+        self._open_collections()
+
+    def heartbeat(self) -> None:
+        self.client.heartbeat()
+
+    # ---- the catalogue -------------------------------------------------------------------------------
+
+    def meta(self) -> dict[str, Any]:
+        got = self.sources.get(ids=[META_ID], include=["metadatas"])
+        return dict(got["metadatas"][0]) if got["ids"] else {}
+
+    def write_meta(self, **values: Any) -> dict[str, Any]:
+        meta = self.meta()
+        meta.update({k: v for k, v in values.items() if v is not None})
+        self.sources.upsert(ids=[META_ID], embeddings=[[0.0]], metadatas=[meta], documents=[""])
+        return meta
+
+    def generation(self) -> int:
+        return int(self.meta().get("generation", 0))
+
+    def bump_generation(self) -> int:
+        gen = self.generation() + 1
+        self.write_meta(generation=gen, changed_at=time.time())
+        return gen
+
+    def check_model(self, embed_id: str, dim: int) -> None:
+        meta = self.meta()
+        built = meta.get("embed_id")
+        if built and (built != embed_id or int(meta.get("dim", dim)) != dim):
+            raise ModelMismatch(
+                f"the index was built with {built} but {embed_id} is configured; "
+                "run `assistant refresh` to rebuild it with the configured model"
+            )
+
+    def live_sources(self) -> dict[str, SourceRecord]:
+        out: dict[str, SourceRecord] = {}
+        offset = 0
+        while True:
+            got = self.sources.get(include=["metadatas"], limit=_PAGE, offset=offset)
+            for sid, meta in zip(got["ids"], got["metadatas"], strict=True):
+                if sid != META_ID:
+                    out[sid] = SourceRecord.from_metadata(sid, meta)
+            if len(got["ids"]) < _PAGE:
+                return out
+            offset += _PAGE
+
+    def source_text(self, source: str) -> str | None:
+        got = self.sources.get(ids=[source], include=["documents"])
+        return got["documents"][0] if got["ids"] and source != META_ID else None
+
+    def commit_source(self, record: SourceRecord, original_text: str) -> None:
+        """The moment a source's new version goes live: one record upsert."""
+        self.sources.upsert(
+            ids=[record.source], embeddings=[[0.0]], metadatas=[record.to_metadata()], documents=[original_text]
+        )
+
+    def remove_source(self, source: str) -> None:
+        self.sources.delete(ids=[source])
+        self.chunks.delete(where={"source": source})
+
+    # ---- chunks -------------------------------------------------------------------------------------
+
+    def vectors_for(self, text_hashes: list[str]) -> dict[str, np.ndarray]:
+        """Vectors already stored for these embedded-text hashes, in any source or version: an edit
+        re-embeds only its changed chunks, a rename or an interrupted refresh re-embeds nothing."""
+        out: dict[str, np.ndarray] = {}
+        wanted = sorted(set(text_hashes))
+        for i in range(0, len(wanted), _PAGE):
+            got = self.chunks.get(
+                where={"text_hash": {"$in": wanted[i : i + _PAGE]}}, include=["embeddings", "metadatas"]
+            )
+            for emb, meta in zip(got["embeddings"], got["metadatas"], strict=True):
+                out[meta["text_hash"]] = np.asarray(emb, dtype=np.float32)
+        return out
+
+    def add_chunks(self, ids: list[str], vectors: np.ndarray, texts: list[str], metas: list[dict]) -> None:
+        # Chroma refuses batches over get_max_batch_size() (llama-index's ChromaVectorStore.add does not
+        # respect it), so we batch ourselves.
+        for i in range(0, len(ids), self.max_batch):
+            j = i + self.max_batch
+            self.chunks.upsert(ids=ids[i:j], embeddings=vectors[i:j], documents=texts[i:j], metadatas=metas[i:j])
+
+    def delete_stale_chunks(self, source: str, live_version: str) -> None:
+        self.chunks.delete(where={"$and": [{"source": source}, {"version": {"$ne": live_version}}]})
+
+    def collect_garbage(self, live: dict[str, str]) -> int:
+        """Delete chunks whose (source, version) is not live. Returns how many were removed."""
+        stale: list[str] = []
+        for cid, meta in self._iter_chunk_meta():
+            if live.get(meta.get("source")) != meta.get("version"):
+                stale.append(cid)
+        for i in range(0, len(stale), self.max_batch):
+            self.chunks.delete(ids=stale[i : i + self.max_batch])
+        return len(stale)
+
+    def _iter_chunk_meta(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        offset = 0
+        while True:
+            got = self.chunks.get(include=["metadatas"], limit=_PAGE, offset=offset)
+            yield from zip(got["ids"], got["metadatas"], strict=True)
+            if len(got["ids"]) < _PAGE:
+                return
+            offset += _PAGE
+
+    def live_chunks(self, live: dict[str, str]) -> list[tuple[str, str, dict[str, Any]]]:
+        """(id, text, metadata) of every live chunk: what the lexical index is built from."""
+        out = []
+        offset = 0
+        while True:
+            got = self.chunks.get(include=["metadatas", "documents"], limit=_PAGE, offset=offset)
+            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+                if live.get(meta.get("source")) == meta.get("version"):
+                    out.append((cid, doc, meta))
+            if len(got["ids"]) < _PAGE:
+                return out
+            offset += _PAGE
+
+    def count_chunks(self) -> int:
+        return int(self.chunks.count())
+
+    def dense(self, vector: np.ndarray, n: int, live: dict[str, str]) -> list[Hit]:
+        """Nearest chunks, live versions only (over-fetched so that stale ones can be dropped)."""
+        total = self.count_chunks()
+        if total == 0:
+            return []
+        got = self.chunks.query(
+            query_embeddings=[vector], n_results=min(total, n + 8), include=["metadatas", "documents", "distances"]
+        )
+        hits = []
+        for cid, doc, meta, dist in zip(
+            got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0], strict=True
+        ):
+            if live.get(meta.get("source")) == meta.get("version"):
+                hits.append(Hit(cid, doc, meta, 1.0 - float(dist)))
+        return hits[:n]
