@@ -115,6 +115,7 @@ QTYPE_PATTERNS: dict[str, re.Pattern[str]] = {
 _YEAR = re.compile(r"\b(19|20)\d{2}\b")
 _DATE = re.compile(r"\b\d{1,2}\.\s?\d{1,2}\.\s?\d{4}\b|\b\d{1,2}\.\s+(tammi|helmi|maalis|huhti|touko|kesä|heinä|elo|syys|loka|marras|joulu)kuu")
 _TITLE_WORD = re.compile(r"päällikkö|johtaja|asiantuntija|koordinaattori|puheenjohtaja|suunnittelija", re.I)
+_ORG = re.compile(r"\b[A-ZÅÄÖ][\w-]+(n|\s) (liitto|yliopisto|kaupunki|ELY-keskus)\b")
 _CAPS_NAME = re.compile(r"\b[A-ZÅÄÖ][a-zåäö]+ [A-ZÅÄÖ][a-zåäö]+(nen|la|lä|o|ö|a|ä|i)\b")
 
 
@@ -183,34 +184,67 @@ class Evidence:
     idf: dict[str, float]
 
 
+_NOUNISH = {"nimisana", "paikannimi", "sukunimi", "etunimi", "nimi", "nimisana_laatusana", "lyhenne"}
+_PHONE_TERMS = {"puhelin", "puhelinnumero", "numero", "puh", "gsm", "matkapuhelin", "telefon"}
+_EMAIL_TERMS = {"sähköposti", "sähköpostiosoite", "posti", "osoite", "email", "e-mail", "e-post"}
+
+
+def _contact_fields(snap: Snapshot) -> set[str]:
+    have: set[str] = set()
+    for record in snap.sources.values():
+        for contact in record.contacts:
+            have |= {k for k in ("phone", "email", "name", "title") if contact.get(k)}
+    return have
+
+
 def assess(question: str, language: str, snap: Snapshot) -> Evidence:
-    """Which of the question's content words the knowledge base knows at all."""
+    """Which of the question's content words the knowledge base knows at all.
+
+    A noun (or a name, or a word Voikko does not know) that no chunk contains is a *missing* concept:
+    the sources cannot answer a question about it ("Oulun väkiluku", "ELMO-pilotin budjetti"). Verbs and
+    adjectives only phrase the question and never count as missing. Words that ask for a phone number or
+    an e-mail address are known exactly when the contacts directory has such a field.
+    """
     lex = snap.lexical
     n = max(lex.size, 1)
     idf: dict[str, float] = {}
     known: list[str] = []
     missing: list[str] = []
+    contact_fields = _contact_fields(snap)
 
     def weight(term: str) -> float:
-        return math.log(1 + (n - lex.df.get(term, 0) + 0.5) / (lex.df.get(term, 0) + 0.5))
+        df = lex.df.get(term, 0)
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
-    words = [w for w, _, _ in finnish.words(question)]
-    if language == "fi":
-        groups = [(w, [t for t in finnish.terms(w) if not finnish.is_stopword(t)]) for w in words]
-    else:
-        # foreign words: only their Finnish glossary equivalents and names/numbers the corpus has count
-        groups = [(w, glossary.finnish_terms(w)) for w in words]
-        groups += [(w, [t for t in finnish.terms(w) if t in lex.df]) for w in words]
-    for word, terms in groups:
-        terms = [t for t in terms if t not in GENERIC]
-        if not terms or word.lower() in GENERIC:
+    for word, _, _ in finnish.words(question):
+        if word.lower() in GENERIC:
             continue
-        have = [t for t in terms if t in lex.df]
+        if word.isdigit():  # a year or a number: the sources either state it or they don't
+            terms, nounish = [word], True
+        elif language == "fi":
+            terms = [t for t in finnish.terms(word) if not finnish.is_stopword(t) and t not in GENERIC]
+            nounish = bool(finnish.word_classes(word) & _NOUNISH) or not finnish.word_classes(word)
+        else:
+            # a foreign word counts through its Finnish glossary terms, or as a name the corpus has
+            terms = glossary.finnish_terms(word) or [t for t in finnish.terms(word) if t in lex.df]
+            nounish = True
+        if not terms:
+            continue
         for t in terms:
             idf[t] = weight(t)
-        if have:
-            known.extend(have)
-        elif not word.isdigit():
+        term_set = set(terms)
+        if term_set & _PHONE_TERMS and not term_set & _EMAIL_TERMS:
+            (known if "phone" in contact_fields else missing).append(terms[0] if "phone" in contact_fields else word)
+            continue
+        if term_set & _EMAIL_TERMS and not term_set & _PHONE_TERMS and "posti" in " ".join(terms) + word.lower():
+            (known if "email" in contact_fields else missing).append(terms[0] if "email" in contact_fields else word)
+            continue
+        parts = terms[1:]
+        whole_known = terms[0] in lex.df
+        parts_known = bool(parts) and sum(t in lex.df for t in parts) >= max(1, round(len(parts) * 2 / 3))
+        if whole_known or parts_known:
+            known.extend(t for t in terms if t in lex.df)
+        elif nounish:
             missing.append(word)
     return Evidence(list(dict.fromkeys(known)), list(dict.fromkeys(missing)), idf)
 
@@ -229,29 +263,51 @@ class Candidate:
     score: float
 
 
+def _type_bonus(sentence: str, qtypes: set[str]) -> float:
+    bonus = 0.0
+    if "contact" in qtypes and re.search(r"\d{3}.*\d{3}|@|\(at\)", sentence):
+        bonus += 0.5
+    if "who" in qtypes and (_TITLE_WORD.search(sentence) or _CAPS_NAME.search(sentence) or _ORG.search(sentence)):
+        bonus += 0.35
+    if "when" in qtypes and (_YEAR.search(sentence) or _DATE.search(sentence)):
+        bonus += 0.35
+    if "list" in qtypes and (sentence.count(",") >= 2 or (sentence.count(",") >= 1 and " ja " in sentence)):
+        bonus += 0.25
+    return bonus
+
+
 def _sentence_candidates(
     passages: list[Passage], evidence: Evidence, qtypes: set[str]
 ) -> list[Candidate]:
+    """Sentences, and pairs of adjacent sentences (an answer often spans two: "... ELMO II -hanketta.
+    Hanketta on rahoittanut Pohjois-Savon liitto."), scored by the question lemmas they cover (IDF-
+    weighted), the rank of their passage and what the question type asks for."""
     weights = {t: evidence.idf.get(t, 1.0) for t in evidence.known}
-    total = sum(weights.values()) + sum(evidence.idf.get(m, 2.0) for m in []) or 1.0
+    total = sum(weights.values()) or 1.0
     out = []
+    seen: set[str] = set()
     for rank, p in enumerate(passages):
-        for s, e in split_sentences(p.text):
-            sentence = p.text[s:e]
-            terms = set(finnish.terms(sentence))
-            coverage = sum(w for t, w in weights.items() if t in terms) / total
-            bonus = 0.0
-            if "contact" in qtypes and re.search(r"\d{3}.*\d{3}|@|\(at\)", sentence):
-                bonus += 0.5
-            if "who" in qtypes and (_TITLE_WORD.search(sentence) or _CAPS_NAME.search(sentence)):
-                bonus += 0.35
-            if "when" in qtypes and (_YEAR.search(sentence) or _DATE.search(sentence)):
-                bonus += 0.35
-            if "list" in qtypes and sentence.count(",") >= 2:
-                bonus += 0.25
-            rank_score = 1.0 / (1 + rank)
-            score = coverage + 0.25 * rank_score + 0.3 * bonus
-            out.append(Candidate(rank, p, sentence, coverage, score))
+        spans = split_sentences(p.text)
+        sentence_terms = [set(finnish.terms(p.text[s:e])) for s, e in spans]
+        for i, (s, e) in enumerate(spans):
+            for j in (i, i + 1):
+                if j >= len(spans):
+                    continue
+                text = " ".join(p.text[s : spans[j][1]].split())
+                if text in seen:
+                    continue
+                seen.add(text)
+                terms = sentence_terms[i] | sentence_terms[j]
+                coverage = sum(w for t, w in weights.items() if t in terms) / total
+                score = coverage + 0.1 / (1 + rank) + 0.3 * _type_bonus(text, qtypes)
+                if j > i:
+                    alone = max(
+                        sum(w for t, w in weights.items() if t in sentence_terms[k]) / total for k in (i, j)
+                    )
+                    if coverage - alone < 0.15:
+                        continue  # the second sentence adds nothing the question asks for
+                    score -= 0.1
+                out.append(Candidate(rank, p, text, coverage, score))
     out.sort(key=lambda c: -c.score)
     return out
 
@@ -395,7 +451,7 @@ class Assistant:
             for c in candidates:
                 if len(chosen) >= limit or c.score < 0.6 * best:
                     break
-                if any(c.text == d.text for d in chosen):
+                if any(c.text in d.text or d.text in c.text for d in chosen):
                     continue
                 chosen.append(c)
             body = [f"{c.text} {marker(c.passage)}" for c in chosen]

@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    for noisy in ("chromadb", "httpx", "pypdf", "sentence_transformers"):
+    for noisy in ("chromadb", "httpx", "pypdf", "sentence_transformers", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING if args.verbose else logging.ERROR)
     try:
         return COMMANDS[args.command](args)

@@ -73,8 +73,20 @@ _NOT_PHONE_RE = re.compile(
 _NAME_CLASSES = frozenset({"etunimi", "sukunimi"})
 _PROPER_CLASSES = frozenset({"etunimi", "sukunimi", "paikannimi", "nimi"})
 
-_ORG_HEADS = ("liitto", "yliopisto", "ammattikorkeakoulu", "korkeakoulu", "kaupunki", "seutu", "säätiö",
-              "virasto", "ministeriö", "keskus", "kuntayhtymä", "instituutti")
+_ORG_HEADS = (
+    "liitto",
+    "yliopisto",
+    "ammattikorkeakoulu",
+    "korkeakoulu",
+    "kaupunki",
+    "seutu",
+    "säätiö",
+    "virasto",
+    "ministeriö",
+    "keskus",
+    "kuntayhtymä",
+    "instituutti",
+)
 _ORG_TAGS = frozenset({"Oy", "Oyj", "Ab", "Ry", "ry", "Ltd", "Inc", "GmbH"})
 _EN_ORG_RE = re.compile(
     rf"(?:(?:Regional Council|University|City|Council) of (?:[{_UP}][\w-]+ ?){{1,3}})"
@@ -184,7 +196,7 @@ def _org_candidates(text: str, lo: int, hi: int) -> list[tuple[int, int, str]]:
     seg = text[lo:hi]
     toks = words(seg)
     out: list[tuple[int, int, str]] = []
-    for i, (tok, s, e) in enumerate(toks):
+    for i, (tok, _s, e) in enumerate(toks):
         low_lemma = lemma(tok).lower()
         is_tag = tok in _ORG_TAGS
         head_ok = is_tag or any(low_lemma == h for h in _ORG_HEADS)
@@ -208,21 +220,24 @@ def _org_candidates(text: str, lo: int, hi: int) -> list[tuple[int, int, str]]:
         if not mods and not tok[:1].isupper():
             continue
         head = tok if is_tag else _cap(lemma(tok)) if tok[:1].isupper() else lemma(tok).lower()
-        if head.lower() != tok.lower() and re.match(rf"[{_UP}]{{2,}}-", tok):
-            head = lemma(tok)  # keep "ELY-keskus" casing
         out.append((lo + toks[j][1], lo + e, " ".join([*mods, head])))
     for m in _EN_ORG_RE.finditer(seg):
         out.append((lo + m.start(), lo + m.end(), m.group().strip()))
     return out
 
 
-def _organisation(text: str, sentences: list[tuple[int, int]], start: int, end: int) -> str | None:
+def _organisation(
+    text: str, sentences: list[tuple[int, int]], start: int, end: int, others: list[tuple[int, int]]
+) -> str | None:
+    """Nearest organisation in the contact's sentence (not inside another contact's mention), else the
+    last one in the preceding sentence, else None."""
     idx = next((k for k, (s, e) in enumerate(sentences) if s <= start < e or start < s), None)
     if idx is None:
         return None
     s, e = sentences[idx]
-    same = _org_candidates(text, s, e)
+    same = [c for c in _org_candidates(text, s, e) if not any(os <= c[0] and c[1] <= oe for os, oe in others)]
     if same:
+
         def dist(c: tuple[int, int, str]) -> int:
             return max(c[0] - end, start - c[1], 0)
 
@@ -251,8 +266,7 @@ def extract_contacts(text: str) -> list[Contact]:
     # name pairs without a title, near a phone/e-mail
     for pos in sorted([p[0] for p in phones] + [m[0] for m in emails]):
         lo = max(text.rfind("\n", 0, pos) + 1, pos - _MAX_GAP)
-        if any(n.end <= pos and n.end >= lo for n in names):
-            continue
+        lo = max([lo] + [n.end for n in names if n.end <= pos])  # only look after the last known name
         cand = _name_before(text, pos, lo)
         if cand and not any(cand.start < n.end and n.start < cand.end for n in names):
             names.append(cand)
@@ -274,21 +288,24 @@ def extract_contacts(text: str) -> list[Contact]:
         if n is not None and n.email is None:
             n.email = (addr, ee)
 
+    kept = [n for n in names if n.phone is not None or n.email is not None or n.title is not None]
+    spans = [
+        (n.start, max([n.end] + ([n.phone[2]] if n.phone else []) + ([n.email[1]] if n.email else [])))
+        for n in kept
+    ]
     sentences = split_sentences(text)
     out: list[Contact] = []
     seen: dict[str, Contact] = {}
-    for n in names:
-        if n.phone is None and n.email is None and n.title is None:
-            continue
-        end = max([n.end] + ([n.phone[2]] if n.phone else []) + ([n.email[1]] if n.email else []))
+    for k, n in enumerate(kept):
+        start, end = spans[k]
         c = Contact(
             name=n.name,
             title=n.title,
-            organisation=_organisation(text, sentences, n.start, end),
+            organisation=_organisation(text, sentences, start, end, spans[:k] + spans[k + 1 :]),
             phone=n.phone[0] if n.phone else None,
             phone_raw=n.phone[1] if n.phone else None,
             email=n.email[0] if n.email else None,
-            start=n.start,
+            start=start,
             end=end,
         )
         prev = seen.get(c.name)

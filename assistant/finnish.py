@@ -17,6 +17,7 @@ import Stemmer
 __all__ = ["STOPWORDS", "MODES", "is_stopword", "words", "terms", "word_classes", "lemma"]
 
 MODES = ("none", "snowball", "voikko")
+TERMS_VERSION = "2"  # bump when terms() changes: a refresh then re-derives every chunk's terms (vectors are reused)
 
 _FI_STOP = """
 ja tai sekä eli että kun jos mutta vaan myös kuin koska vaikka jotta ei olla on ovat oli olivat ollut
@@ -127,8 +128,38 @@ def _simple_terms(word: str) -> list[str]:
         b = _clean(a.BASEFORM).lower()
         if b:
             out.append(b)
+            if a.CLASS == "laatusana":
+                out.extend(_participle_verb(b))
         out.extend(_compound_terms(a))
     return out
+
+
+_ACTIVE_PARTICIPLE = re.compile(r"(.+?)(nut|nyt|lut|lyt|rut|ryt|sut|syt)$")
+
+
+@lru_cache(maxsize=50_000)
+def _participle_verb(base: str) -> tuple[str, ...]:
+    """The verb of an active past participle: Voikko lemmatises "rahoittanut" to the adjective
+    "rahoittanut", so "Kuka rahoitti ...?" (rahoittaa) would miss "Hanketta on rahoittanut ...".
+    The guessed infinitive is kept only when Voikko confirms it is a verb."""
+    m = _ACTIVE_PARTICIPLE.match(base)
+    if not m:
+        return ()
+    stem, ending = m.groups()
+    back = any(v in stem for v in "aou")
+    a = "a" if back else "ä"
+    guesses = {
+        "n": [stem + a, stem + "n" + a] if stem[-1] in "aeiouyäö" else [stem + "n" + a],
+        "l": [stem + "l" + a],
+        "r": [stem + "r" + a],
+        "s": [stem + "t" + a],
+    }[ending[0]]
+    if stem[-1] in "aeiouyäö" and ending[0] == "n" and stem[-1] in "ie":
+        guesses.insert(0, stem + a)
+    for guess in guesses:
+        if any(x.CLASS == "teonsana" and _clean(x.BASEFORM).lower() == guess for x in _analyse(guess)):
+            return (guess,)
+    return ()
 
 
 def _best_part_lemma(part: str) -> str:

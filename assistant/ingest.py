@@ -28,7 +28,7 @@ from .chunking import CHUNKER_VERSION, Chunk, chunk, text_hash
 from .config import Settings
 from .contacts import extract_contacts
 from .embeddings import Embedder, embedder_from_settings
-from .loaders import LoadError, Loaded, fetch_url, load_file
+from .loaders import Loaded, LoadError, fetch_url, load_file
 from .manifest import SourceMeta, discover_files, read_manifest
 from .store import ModelMismatch, SourceRecord, Store
 from .text import normalise
@@ -120,7 +120,7 @@ class Refresher:
         self.settings = settings
         self.embedder = embedder or embedder_from_settings(settings)
         self.progress = progress
-        self.config_hash = _hash(CHUNKER_VERSION, str(settings.chunk_chars))
+        self.config_hash = _hash(CHUNKER_VERSION, finnish.TERMS_VERSION, str(settings.chunk_chars))
 
     def run(self, show_bar: bool = False) -> Summary:
         self.settings.index.mkdir(parents=True, exist_ok=True)

@@ -39,7 +39,9 @@ class Normalised:
 
 _SPACES = "\t\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
 _REMOVE = "\u00ad\u200b\u200c\u200d\u2060\ufeff\u180e"
-_CONTROLS = "".join(chr(c) for c in [*range(0x00, 0x09), *range(0x0E, 0x20), *range(0x7F, 0x85), *range(0x86, 0xA0)])
+_CONTROLS = "".join(
+    chr(c) for c in [*range(0x00, 0x09), *range(0x0E, 0x20), *range(0x7F, 0x85), *range(0x86, 0xA0)]
+)
 _NEWLINES = "\x0b\x0c\x85\u2028"
 
 _CHAR_MAP: dict[str, str] = {}
@@ -168,7 +170,9 @@ ABBREVIATIONS: frozenset[str] = frozenset(
     """.split()
 )
 
-_END_RE = re.compile(r"""[.!?\u2026]+["'\u201d\u2019\u00bb)\]]*(?=\s+["'\u201c\u201d\u2018\u00ab\u00bb(\[\d\w])""")
+_END_RE = re.compile(
+    r"""[.!?\u2026]+["'\u201d\u2019\u00bb)\]]*(?=\s+["'\u201c\u201d\u2018\u00ab\u00bb(\[\d\w])"""
+)
 _TOKEN_BEFORE_RE = re.compile(r"[\w.:]*\Z")
 _PARA_RE = re.compile(r"\n[^\S\n]*\n")
 _NUMBERED_RE = re.compile(r"(?:\d+[.)]|[-\u2013\u2014\u2022*\u25aa\u25cf])\s")

@@ -141,26 +141,21 @@ def verify(
             prefix = "> " if stripped.startswith(">") else ""
             body = stripped.lstrip("> ").strip()
             kept: list[str] = []
-            for s, e in split_sentences(body) or [(0, len(body))]:
-                sentence = body[s:e]
-                markers = [int(n) - 1 for m in _MARKER.finditer(sentence) for n in m.group(1).split(",")]
-                plain = _MARKER.sub("", sentence).strip()
-                if not plain:
-                    continue
-                if plain.startswith("**") and plain.endswith("**") and markers:
+            for claim, markers in _claims(body):
+                if claim.startswith("**") and claim.endswith("**") and markers:
                     # a card header: "**Yhteystiedot** [1]"
                     valid = [i for i in markers if 0 <= i < len(passages)]
                     if valid:
                         block_marker = valid[:1]
-                        kept.append(plain + renumber(block_marker))
+                        kept.append(claim + renumber(block_marker))
                     continue
-                good = [i for i in dict.fromkeys(markers) if support.supports(i, plain)]
+                good = [i for i in dict.fromkeys(markers) if support.supports(i, claim)]
                 if not good and not markers:
-                    good = [i for i in range(len(passages)) if support.supports(i, plain)][:1]
+                    good = [i for i in range(len(passages)) if support.supports(i, claim)][:1]
                 if good:
-                    kept.append(plain + renumber(good))
+                    kept.append(claim + renumber(good))
                 else:
-                    dropped.append(plain)
+                    dropped.append(claim)
             if kept:
                 lines_out.append(prefix + " ".join(kept))
         if lines_out and any(_MARKER.search(x) or x.startswith("- ") for x in lines_out):
@@ -171,6 +166,27 @@ def verify(
     if not _MARKER.search(text):
         text = ""
     return VerifiedAnswer(text=text, cited=[passages[i] for i in used], dropped=dropped)
+
+
+def _claims(body: str) -> list[tuple[str, list[int]]]:
+    """A line cut into claims: each stretch of text up to a marker group is one claim carrying those
+    markers (a period written after the marker joins its claim); unmarked text is cut into sentences."""
+    out: list[tuple[str, list[int]]] = []
+    pos = 0
+    for m in _MARKER.finditer(body):
+        text = body[pos : m.start()].strip()
+        pos = m.end()
+        while pos < len(body) and body[pos] in ".,;:!?":
+            text += body[pos]
+            pos += 1
+        if text:
+            out.append((text, [int(n) - 1 for n in m.group(1).split(",")]))
+        elif out:
+            out[-1][1].extend(int(n) - 1 for n in m.group(1).split(","))
+    rest = body[pos:].strip()
+    if rest:
+        out += [(rest[s:e], []) for s, e in split_sentences(rest)]
+    return out
 
 
 def _value_in(value: str, passage: str) -> bool:
