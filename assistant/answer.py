@@ -105,6 +105,7 @@ QTYPE_PATTERNS: dict[str, re.Pattern[str]] = {
         r"\bwhat year\b|\bwhich year\b|\bsince when\b|\bnär\b|\bvilket år\b",
         re.I,
     ),
+    "define": re.compile(r"^\s*(mikä|mitä|mikä oli|what|vad)\s+(on|oli|is|was|är|var)\s+[\w -]{1,40}\??\s*$", re.I),
     "list": re.compile(
         r"\bmitkä\b|\bketkä\b|\bluettele\b|\bmitä\b.*\b(ovat|olivat)\b|\bwhich\b|\bwhat are\b|\bwhat were\b|"
         r"\blist\b|\bvilka\b|\bnämn\b",
@@ -112,6 +113,7 @@ QTYPE_PATTERNS: dict[str, re.Pattern[str]] = {
     ),
 }
 
+_DEFINITION = re.compile(r"nimellä|kutsu|tarkoitta|tuttavallisesti|lyhenne|\beli\b|\bns\.", re.I)
 _YEAR = re.compile(r"\b(19|20)\d{2}\b")
 _DATE = re.compile(r"\b\d{1,2}\.\s?\d{1,2}\.\s?\d{4}\b|\b\d{1,2}\.\s+(tammi|helmi|maalis|huhti|touko|kesä|heinä|elo|syys|loka|marras|joulu)kuu")
 _TITLE_WORD = re.compile(r"päällikkö|johtaja|asiantuntija|koordinaattori|puheenjohtaja|suunnittelija", re.I)
@@ -271,6 +273,8 @@ def _type_bonus(sentence: str, qtypes: set[str]) -> float:
         bonus += 0.35
     if "when" in qtypes and (_YEAR.search(sentence) or _DATE.search(sentence)):
         bonus += 0.35
+    if "define" in qtypes and _DEFINITION.search(sentence):
+        bonus += 0.35
     if "list" in qtypes and (sentence.count(",") >= 2 or (sentence.count(",") >= 1 and " ja " in sentence)):
         bonus += 0.25
     return bonus
@@ -289,7 +293,7 @@ def _sentence_candidates(
     for rank, p in enumerate(passages):
         spans = split_sentences(p.text)
         sentence_terms = [set(finnish.terms(p.text[s:e])) for s, e in spans]
-        for i, (s, e) in enumerate(spans):
+        for i, (s, _end) in enumerate(spans):
             for j in (i, i + 1):
                 if j >= len(spans):
                     continue
@@ -380,6 +384,10 @@ class Assistant:
             yield Answer(q, language, refusal, True, [], timings, retrieved=retrieved)
             return
 
+        verified = None
+        mode_name = "extractive"
+        contacts: list[dict[str, Any]] = []
+        llm_dropped: list[str] = []
         if self.settings.llm_enabled:
             from .generate import generate_answer
 
@@ -388,12 +396,19 @@ class Assistant:
                 draft_parts.append(delta)
                 yield delta
             draft = "".join(draft_parts)
-            verified = verify(draft, passages, language, embedder=self.kb.embedder, boilerplate={phrases["quoted"]})
-            mode_name = "generative"
-            contacts: list[dict[str, Any]] = []
-        else:
+            if draft.strip():
+                verified = verify(
+                    draft, passages, language, embedder=self.kb.embedder, boilerplate={phrases["quoted"]}
+                )
+                mode_name = "generative"
+            # an unreachable LLM or a reply with nothing verifiable: fall back to the extractive answer
+            if verified is not None and not verified.text:
+                llm_dropped = verified.dropped
+                verified = None
+        if verified is None:
             draft, contacts = self._extract(q, language, passages, evidence, qtypes, snap)
             verified = verify(draft, passages, language, boilerplate={phrases["quoted"]})
+            verified.dropped = llm_dropped + verified.dropped
             mode_name = "extractive"
         answer = self._finish(q, language, verified, passages, snap, timings, t, t0, mode_name, contacts, retrieved)
         yield answer

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .text import Normalised, split_sentences
 
-CHUNKER_VERSION = "1"
+CHUNKER_VERSION = "2"  # 2: pieces of long sentences trimmed
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,10 @@ def _pieces(text: str, start: int, end: int, limit: int) -> list[tuple[int, int]
         cut = text.rfind(" ", start + limit // 2, start + limit)
         if cut <= start:
             cut = start + limit
-        out.append((start, cut))
+        piece_end = cut
+        while piece_end > start and text[piece_end - 1].isspace():  # "mm.\n esim.": no trailing newline
+            piece_end -= 1
+        out.append((start, piece_end))
         start = cut
         while start < end and text[start].isspace():
             start += 1

@@ -10,6 +10,7 @@ both sides here are already in memory and the whole query must stay within a few
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from . import finnish, glossary
 from .config import Settings
 from .embeddings import Embedder, embedder_from_settings
 from .store import Hit, SourceRecord, Store
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import
 
 RRF_K = 60
 MODES = ("hybrid", "dense", "bm25", "bm25-snowball")

@@ -277,11 +277,9 @@ class Store:
 
     def dense(self, vector: np.ndarray, n: int, live: dict[str, str]) -> list[Hit]:
         """Nearest chunks, live versions only (over-fetched so that stale ones can be dropped)."""
-        total = self.count_chunks()
-        if total == 0:
-            return []
+        # n_results above the collection size is fine in Chroma 1.x (it returns what there is)
         got = self.chunks.query(
-            query_embeddings=[vector], n_results=min(total, n + 8), include=["metadatas", "documents", "distances"]
+            query_embeddings=[vector], n_results=n + 8, include=["metadatas", "documents", "distances"]
         )
         hits = []
         for cid, doc, meta, dist in zip(
