@@ -184,6 +184,23 @@ class Evidence:
     known: list[str]  # content terms of the question that the corpus has
     missing: list[str]  # words of the question the corpus never mentions
     idf: dict[str, float]
+    # one group per question word (or glossary concept): its known alternative terms (a lemma, its compound
+    # parts, its Finnish equivalents). A sentence covers a group by its best-weighted term.
+    groups: list[list[str]] = field(default_factory=list)
+
+    def add_group(self, terms: list[str]) -> None:
+        group = [t for t in dict.fromkeys(terms) if t]
+        if group and group not in self.groups:
+            self.groups.append(group)
+            self.known = list(dict.fromkeys(self.known + group))
+
+    def coverage(self, terms: set[str]) -> float:
+        total = got = 0.0
+        for group in self.groups:
+            weights = [self.idf.get(t, 1.0) for t in group]
+            total += max(weights)
+            got += max((w for t, w in zip(group, weights, strict=True) if t in terms), default=0.0)
+        return got / total if total else 0.0
 
 
 _NOUNISH = {"nimisana", "paikannimi", "sukunimi", "etunimi", "nimi", "nimisana_laatusana", "lyhenne"}
@@ -210,7 +227,7 @@ def assess(question: str, language: str, snap: Snapshot) -> Evidence:
     lex = snap.lexical
     n = max(lex.size, 1)
     idf: dict[str, float] = {}
-    known: list[str] = []
+    groups: list[list[str]] = []
     missing: list[str] = []
     contact_fields = _contact_fields(snap)
 
@@ -236,19 +253,34 @@ def assess(question: str, language: str, snap: Snapshot) -> Evidence:
             idf[t] = weight(t)
         term_set = set(terms)
         if term_set & _PHONE_TERMS and not term_set & _EMAIL_TERMS:
-            (known if "phone" in contact_fields else missing).append(terms[0] if "phone" in contact_fields else word)
+            if "phone" in contact_fields:
+                groups.append([t for t in terms if t in lex.df] or ["puh"])
+            else:
+                missing.append(word)
             continue
         if term_set & _EMAIL_TERMS and not term_set & _PHONE_TERMS and "posti" in " ".join(terms) + word.lower():
-            (known if "email" in contact_fields else missing).append(terms[0] if "email" in contact_fields else word)
+            if "email" in contact_fields:
+                groups.append([t for t in terms if t in lex.df])
+            else:
+                missing.append(word)
             continue
         parts = terms[1:]
         whole_known = terms[0] in lex.df
         parts_known = bool(parts) and sum(t in lex.df for t in parts) >= max(1, round(len(parts) * 2 / 3))
         if whole_known or parts_known:
-            known.extend(t for t in terms if t in lex.df)
+            groups.append([t for t in terms if t in lex.df])
         elif nounish:
             missing.append(word)
-    return Evidence(list(dict.fromkeys(known)), list(dict.fromkeys(missing)), idf)
+    if language != "fi":  # multi-word glossary keys ("took part", "project manager") seen only whole
+        for key_terms in glossary.concepts(question):
+            have = [t for t in key_terms if t in lex.df]
+            for t in have:
+                idf.setdefault(t, weight(t))
+            groups.append(have)
+    evidence = Evidence([], list(dict.fromkeys(missing)), idf)
+    for group in groups:
+        evidence.add_group(group)
+    return evidence
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -286,8 +318,6 @@ def _sentence_candidates(
     """Sentences, and pairs of adjacent sentences (an answer often spans two: "... ELMO II -hanketta.
     Hanketta on rahoittanut Pohjois-Savon liitto."), scored by the question lemmas they cover (IDF-
     weighted), the rank of their passage and what the question type asks for."""
-    weights = {t: evidence.idf.get(t, 1.0) for t in evidence.known}
-    total = sum(weights.values()) or 1.0
     out = []
     seen: set[str] = set()
     for rank, p in enumerate(passages):
@@ -302,12 +332,10 @@ def _sentence_candidates(
                     continue
                 seen.add(text)
                 terms = sentence_terms[i] | sentence_terms[j]
-                coverage = sum(w for t, w in weights.items() if t in terms) / total
+                coverage = evidence.coverage(terms)
                 score = coverage + 0.1 / (1 + rank) + 0.3 * _type_bonus(text, qtypes)
                 if j > i:
-                    alone = max(
-                        sum(w for t, w in weights.items() if t in sentence_terms[k]) / total for k in (i, j)
-                    )
+                    alone = max(evidence.coverage(sentence_terms[k]) for k in (i, j))
                     if coverage - alone < 0.15:
                         continue  # the second sentence adds nothing the question asks for
                     score -= 0.1
@@ -370,9 +398,10 @@ class Assistant:
             return
         evidence = assess(q, language, snap)
         if follow.terms:
-            evidence.known = list(dict.fromkeys(evidence.known + [x for x in follow.terms if x in snap.lexical.df]))
             for x in follow.terms:
-                evidence.idf.setdefault(x, 1.0)
+                if x in snap.lexical.df:
+                    evidence.idf.setdefault(x, 1.0)
+                    evidence.add_group([x])
         qtypes = question_types(q)
         passages = retrieval.passages
         retrieved = [{"id": p.id, "source": p.source, "score": round(p.score, 5)} for p in passages]

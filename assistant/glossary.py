@@ -133,6 +133,12 @@ def finnish_terms(question: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def concepts(question: str) -> list[list[str]]:
+    """The glossary concepts of a question, each as its list of alternative Finnish terms."""
+    low = " " + " ".join(_WORD.findall(question.lower())) + " "
+    return [lemmas for key, lemmas in _GLOSSARY.items() if " " + key.rstrip(" ") in low]
+
+
 def covered(question: str) -> int:
     """How many glossary keys the question hits (0: nothing we can map to the corpus's words)."""
     return len(finnish_terms(question))
