@@ -11,9 +11,9 @@ import bisect
 import hashlib
 from dataclasses import dataclass
 
-from .text import Normalised, split_sentences
+from .text import ABBREVIATIONS, Normalised, split_sentences
 
-CHUNKER_VERSION = "2"  # 2: pieces of long sentences trimmed
+CHUNKER_VERSION = "2"  # 2: pieces of over-long sentences trimmed, not cut after an abbreviation
 
 
 @dataclass(frozen=True)
@@ -42,11 +42,30 @@ def _page_of(pages: list[tuple[int, int, int]], starts: list[int], orig_pos: int
     return pages[max(i, 0)][2]
 
 
+def _cut_at(text: str, lo: int, hi: int) -> int:
+    """The last space in ``text[lo:hi]``, preferring one that does not follow an abbreviation, so that
+    "puh. 040 …" or "mm. Kainuu" are not torn apart; -1 when there is no space."""
+    first = -1
+    pos = hi
+    while (cut := max(text.rfind(" ", lo, pos), text.rfind("\n", lo, pos))) >= 0:
+        if first < 0:
+            first = cut
+        word_start = cut
+        while word_start > 0 and not text[word_start - 1].isspace():
+            word_start -= 1
+        word = text[word_start:cut]
+        if not (word.endswith(".") and word[:-1].lower() in ABBREVIATIONS):
+            return cut
+        pos = cut
+    return first
+
+
 def _pieces(text: str, start: int, end: int, limit: int) -> list[tuple[int, int]]:
-    """A sentence longer than the limit is cut at word boundaries."""
+    """A sentence longer than the limit is cut at word boundaries (never right after an abbreviation
+    when another boundary is available)."""
     out = []
     while end - start > limit:
-        cut = text.rfind(" ", start + limit // 2, start + limit)
+        cut = _cut_at(text, start + limit // 2, start + limit)
         if cut <= start:
             cut = start + limit
         piece_end = cut

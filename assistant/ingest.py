@@ -28,7 +28,7 @@ from .chunking import CHUNKER_VERSION, Chunk, chunk, text_hash
 from .config import Settings
 from .contacts import extract_contacts
 from .embeddings import Embedder, embedder_from_settings
-from .loaders import Loaded, LoadError, fetch_url, load_file
+from .loaders import MAX_FILE_BYTES, Loaded, LoadError, fetch_url, load_file
 from .manifest import SourceMeta, discover_files, read_manifest
 from .store import ModelMismatch, SourceRecord, Store
 from .text import normalise
@@ -217,8 +217,7 @@ class Refresher:
     def _load(self, spec: _Spec, old: SourceRecord | None) -> tuple[Loaded | None, str, dict[str, Any]]:
         """Returns (loaded or None when the URL was not modified, raw hash, HTTP validators)."""
         if spec.path is not None:
-            raw = spec.path.read_bytes()
-            raw_hash = _hash(hashlib.sha256(raw).hexdigest(), _meta_json(spec.meta), self.config_hash)
+            raw_hash = _hash(_file_sha256(spec.path), _meta_json(spec.meta), self.config_hash)
             if old and old.raw_hash == raw_hash:
                 return None, raw_hash, {}
             return load_file(spec.path), raw_hash, {}
@@ -236,6 +235,12 @@ class Refresher:
     def _prepare(self, spec: _Spec, old: SourceRecord | None) -> _Pending | str:
         loaded, raw_hash, validators = self._load(spec, old)
         if loaded is None:
+            if old and validators and (validators["etag"], validators["last_modified"]) != (old.etag, old.last_modified):
+                # same content under new HTTP validators: keep them, or every refresh downloads it again
+                old.etag, old.last_modified = validators["etag"], validators["last_modified"]
+                original = self.store.source_text(old.source)
+                if original is not None:
+                    self.store.commit_source(old, original)
             return "unchanged"
         norm = normalise(loaded.text)
         if not norm.text.strip():
@@ -332,6 +337,21 @@ class Refresher:
             self.store.add_chunks(ids, np.vstack(vecs), docs, metas)
         self.store.commit_source(rec, p.original)  # the new version is live from here
         self.store.delete_stale_chunks(rec.source, rec.version)
+
+
+def _file_sha256(path: Path) -> str:
+    """The file's SHA-256, read in blocks: a huge file costs no memory and is refused before it is read."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise LoadError(f"cannot read file: {exc.strerror or exc}") from exc
+    if size > MAX_FILE_BYTES:
+        raise LoadError(f"file too large ({size / 1e6:.0f} MB > {MAX_FILE_BYTES / 1e6:.0f} MB limit)")
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _title_from(source: str) -> str:

@@ -16,6 +16,7 @@ import html as html_mod
 import io
 import logging
 import re
+import time
 import warnings
 import zipfile
 from collections.abc import Iterator
@@ -26,6 +27,9 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 __all__ = [
+    "MAX_FILE_BYTES",
+    "MAX_LOAD_SECONDS",
+    "MAX_TEXT_CHARS",
     "SUPPORTED_SUFFIXES",
     "Fetched",
     "LoadError",
@@ -75,6 +79,16 @@ _MIME_KIND = {
 _ZIP_MAX_TOTAL = 200_000_000
 _ZIP_MAX_RATIO = 100
 _ZIP_RATIO_MIN_SIZE = 1_000_000  # tiny, very repetitive XML parts legitimately compress > 100x
+# word/document.xml is parsed into memory whole (~5x its size); images etc. in the zip are never parsed.
+_DOCX_MAX_XML = 64_000_000
+
+# Hostile-document bounds: a small file must not expand into unbounded text, memory or time. A PDF whose
+# pages share one compressed content stream, or a DOCX of dense XML, is a few kB on disk and gigabytes of
+# text. 5 M characters is ~2,000 pages of prose (~12,000 chunks); the time budget is checked between
+# pages / paragraphs.
+MAX_FILE_BYTES = 50_000_000
+MAX_TEXT_CHARS = 5_000_000
+MAX_LOAD_SECONDS = 120.0
 
 _USER_AGENT = "ELMO-assistant/0.1 (+document refresh)"
 
@@ -117,6 +131,14 @@ def _human_size(n: int) -> str:
 
 def _too_large(size: int, limit: int) -> LoadError:
     return LoadError(f"file too large ({_human_size(size)} > {_human_size(limit)} limit)")
+
+
+def _too_much_text(chars: int, limit: int) -> LoadError:
+    return LoadError(f"too much text (over {limit:,} characters; read {chars:,})".replace(",", " "))
+
+
+def _too_slow(seconds: float, done: str) -> LoadError:
+    return LoadError(f"took too long to read (over {seconds:g} s; {done})")
 
 
 def _short(exc: BaseException, limit: int = 160) -> str:
@@ -403,7 +425,9 @@ def _load_html(data: bytes, charset: str | None) -> Loaded:
 # --------------------------------------------------------------------------- pdf
 
 
-def _load_pdf(data: bytes, max_pages: int) -> Loaded:
+def _load_pdf(
+    data: bytes, max_pages: int, max_chars: int = MAX_TEXT_CHARS, max_seconds: float = MAX_LOAD_SECONDS
+) -> Loaded:
     from pypdf import PasswordType, PdfReader
     from pypdf.errors import DependencyError
 
@@ -437,7 +461,12 @@ def _load_pdf(data: bytes, max_pages: int) -> Loaded:
         pages: list[tuple[int, int, int]] = []
         pos = 0
         failures = 0
+        deadline = time.monotonic() + max_seconds
         for i in range(n_pages):
+            if pos > max_chars:
+                raise _too_much_text(pos, max_chars)
+            if time.monotonic() > deadline:
+                raise _too_slow(max_seconds, f"{i} of {n_pages} pages read")
             try:
                 page_text = reader.pages[i].extract_text() or ""
             except Exception as e:
@@ -453,6 +482,8 @@ def _load_pdf(data: bytes, max_pages: int) -> Loaded:
             parts.append(page_text)
             pages.append((pos, pos + len(page_text), i + 1))
             pos += len(page_text)
+        if pos > max_chars:
+            raise _too_much_text(pos, max_chars)
         if not parts:
             if failures == n_pages:
                 raise LoadError("PDF is corrupt: no page could be read")
@@ -482,6 +513,10 @@ def _check_zip(data: bytes) -> None:
         total += info.file_size
         if total > _ZIP_MAX_TOTAL:
             raise LoadError("archive expands too much (zip bomb?)")
+        if info.filename == "word/document.xml" and info.file_size > _DOCX_MAX_XML:
+            raise LoadError(
+                f"DOCX text part too large ({_human_size(info.file_size)} > {_human_size(_DOCX_MAX_XML)} limit)"
+            )
         if info.file_size >= _ZIP_RATIO_MIN_SIZE and info.file_size > _ZIP_MAX_RATIO * max(
             info.compress_size, 1
         ):
@@ -530,13 +565,22 @@ def _docx_blocks(container: object, depth: int = 0) -> Iterator[tuple[str, str |
                 yield from nested
 
 
-def _load_docx(data: bytes) -> Loaded:
+def _load_docx(data: bytes, max_chars: int = MAX_TEXT_CHARS, max_seconds: float = MAX_LOAD_SECONDS) -> Loaded:
     _check_zip(data)
     try:
         import docx
 
+        deadline = time.monotonic() + max_seconds
         document = docx.Document(io.BytesIO(data))
-        blocks = list(_docx_blocks(document))
+        blocks: list[tuple[str, str | None]] = []
+        chars = 0
+        for block in _docx_blocks(document):
+            blocks.append(block)
+            chars += len(block[0]) + 2
+            if chars > max_chars:
+                raise _too_much_text(chars, max_chars)
+            if len(blocks) % 256 == 0 and time.monotonic() > deadline:
+                raise _too_slow(max_seconds, f"{len(blocks)} paragraphs read")
     except LoadError:
         raise
     except Exception as e:
@@ -606,14 +650,18 @@ def _load_kind(kind: str, data: bytes, content_type: str | None, max_pages: int)
     if not data.strip():
         raise LoadError("empty file")
     if kind in ("txt", "md"):
-        return _load_text(data, kind, _charset(content_type))
-    if kind == "html":
-        return _load_html(data, _charset(content_type))
-    if kind == "pdf":
-        return _load_pdf(data, max_pages)
-    if kind == "docx":
-        return _load_docx(data)
-    raise LoadError(f"unsupported file type {kind}")  # pragma: no cover
+        loaded = _load_text(data, kind, _charset(content_type))
+    elif kind == "html":
+        loaded = _load_html(data, _charset(content_type))
+    elif kind == "pdf":
+        loaded = _load_pdf(data, max_pages)
+    elif kind == "docx":
+        loaded = _load_docx(data)
+    else:  # pragma: no cover
+        raise LoadError(f"unsupported file type {kind}")
+    if len(loaded.text) > MAX_TEXT_CHARS:
+        raise _too_much_text(len(loaded.text), MAX_TEXT_CHARS)
+    return loaded
 
 
 def load_bytes(
@@ -632,7 +680,7 @@ def load_bytes(
     return _load_kind(kind, data, content_type, max_pages)
 
 
-def load_file(path: Path, *, max_bytes: int = 50_000_000, max_pages: int = 2000) -> Loaded:
+def load_file(path: Path, *, max_bytes: int = MAX_FILE_BYTES, max_pages: int = 2000) -> Loaded:
     """Load a file from disk; the loader is chosen by its (case-insensitive) suffix."""
     path = Path(path)
     suffix = path.suffix.lower()
@@ -675,7 +723,7 @@ def fetch_url(
     etag: str | None = None,
     last_modified: str | None = None,
     timeout: float = 20.0,
-    max_bytes: int = 50_000_000,
+    max_bytes: int = MAX_FILE_BYTES,
 ) -> Fetched:
     """GET ``url`` (conditional when ``etag``/``last_modified`` are given) and load it.
 
