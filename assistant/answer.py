@@ -11,6 +11,7 @@ neither runs when the evidence is too weak: then the assistant says the sources 
 
 from __future__ import annotations
 
+import html
 import math
 import re
 import time
@@ -89,7 +90,7 @@ GENERIC = set(
     selittää lyhyesti tarkemmin asia jokin joku mikä mitä mitkä kuka ketkä kenen keneltä kenelle milloin missä
     mistä mihin miten millainen millä minkä montako kuinka paljon moni monta vuosi aika nimi nimetä luetella
     luettele antaa saada vastata hoitaa toimia olemassa kutsua kysyä kysymys lähde sivu teksti artikkeli
-    käsitellä nykyään tällä hetkellä yleensä eli sekä myös vielä jo nyt
+    käsitellä nykyään tällä hetkellä yleensä eli sekä myös vielä jo nyt tehtävä rooli asema vastuu osuus
     """.split()
 )
 
@@ -125,8 +126,16 @@ def question_types(question: str) -> set[str]:
     return {name for name, pat in QTYPE_PATTERNS.items() if pat.search(question)} or {"what"}
 
 
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+_SCRIPT_BLOCK = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.I | re.S)
+_TAG = re.compile(r"</?[A-Za-z][^<>]{0,200}>")
+
+
 def clean_question(question: str) -> str:
-    """Control characters out, whitespace collapsed; the user's words otherwise untouched."""
+    """Terminal escapes, HTML tags and control characters out, whitespace collapsed; the user's words
+    otherwise untouched (the question is shown back as text, never as HTML)."""
+    question = _ANSI.sub("", question)
+    question = html.unescape(_TAG.sub(" ", _SCRIPT_BLOCK.sub(" ", question)))
     kept = "".join(ch if unicodedata.category(ch)[0] != "C" or ch in "\n\t" else " " for ch in question)
     return " ".join(kept.split())
 
@@ -397,11 +406,13 @@ class Assistant:
             yield self._plain(q, language, phrases["empty_kb"], t0, timings)
             return
         evidence = assess(q, language, snap)
-        if follow.terms:
-            for x in follow.terms:
-                if x in snap.lexical.df:
-                    evidence.idf.setdefault(x, 1.0)
-                    evidence.add_group([x])
+        if follow.context:
+            # the earlier turn's concepts count at half weight: the new question's own words lead
+            carried = assess(follow.context, language, snap)
+            for group in carried.groups:
+                for x in group:
+                    evidence.idf.setdefault(x, 0.5 * carried.idf.get(x, 1.0))
+                evidence.add_group(group)
         qtypes = question_types(q)
         passages = retrieval.passages
         retrieved = [{"id": p.id, "source": p.source, "score": round(p.score, 5)} for p in passages]
@@ -577,7 +588,7 @@ class Assistant:
             timings_ms=timings,
             mode=mode,
             quoted_from_finnish=(language != "fi" and not refused),
-            contacts=contacts if not refused else [],
+            contacts=[c for c in contacts if c.get("chunk_id") in {p.id for p in verified.cited}] if not refused else [],
             flagged=verified.dropped,
             retrieved=retrieved,
         )

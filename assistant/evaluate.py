@@ -66,7 +66,7 @@ RETRIEVAL_SYSTEMS: dict[str, str | None] = {
     "llamaindex": None,
 }
 SYSTEM_LABELS = {
-    "hybrid": "hybrid: dense + BM25 (Voikko lemmas), RRF — the product",
+    "hybrid": "dense + BM25 (Voikko lemmas) fused by RRF — the product",
     "dense": "dense only (multilingual-e5-small in Chroma)",
     "bm25-voikko": "BM25 over Voikko lemmas + compound parts",
     "bm25-snowball": "BM25 over Snowball stems",
@@ -1275,25 +1275,40 @@ def _fmt_delta(metric: str, delta: float | None) -> str:
     )
 
 
-SUMMARY_COLUMNS = (
-    "hit@1",
-    "hit@3",
-    "hit@5",
-    "mrr",
-    "ndcg@10",
-    "recall@5",
-    "fact_recall",
-    "citation_precision",
-    "citation_recall",
-    "refusal_accuracy",
-    "false_refusals",
-    "dangling",
-    "passed",
-    "latency_p50_ms",
-    "latency_p95_ms",
-    "retrieval_p50_ms",
-    "retrieval_p95_ms",
-)
+SUMMARY_GROUPS: dict[str, tuple[str, ...]] = {
+    "retrieval (depth 10)": ("hit@1", "hit@3", "hit@5", "mrr", "ndcg@10", "recall@5"),
+    "answers": (
+        "fact_recall",
+        "facts_complete",
+        "citation_precision",
+        "citation_recall",
+        "refusal_accuracy",
+        "false_refusals",
+        "dangling",
+        "phantom_citations",
+        "passed",
+        "faithfulness",
+    ),
+    "latency (ms)": ("latency_p50_ms", "latency_p95_ms", "retrieval_p50_ms", "retrieval_p95_ms"),
+}
+SUMMARY_COLUMNS = tuple(c for cols in SUMMARY_GROUPS.values() for c in cols)
+
+
+def _summary_tables(report: Mapping[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
+    """(title, header, rows) per group of figures; systems without any figure of a group are left out."""
+    out = []
+    for title, cols in SUMMARY_GROUPS.items():
+        rows = []
+        for name, f in summary_rows(report):
+            if "error" in f:
+                rows.append([name, *(["error"] * len(cols))])
+            elif any(f.get(c) is not None for c in cols):
+                rows.append([name, *(_fmt(f.get(c)) for c in cols)])
+        if rows:
+            out.append((title, ["system", *cols], rows))
+    return out
+
+
 BREAKDOWN_COLUMNS = (
     "items",
     "hit@1",
@@ -1449,15 +1464,9 @@ def render_markdown(report: Mapping[str, Any], plots: Iterable[str] = ()) -> str
         "",
         "## Figures per system",
         "",
-        _md_table(
-            ["system", *SUMMARY_COLUMNS],
-            [
-                [n, *(_fmt(f.get(c)) if "error" not in f else "error" for c in SUMMARY_COLUMNS)]
-                for n, f in summary_rows(report)
-            ],
-        ),
-        "",
     ]
+    for title, header, rows in _summary_tables(report):
+        out += [f"**{title}**", "", _md_table(header, rows), ""]
     for name, entry in (report.get("systems") or {}).items():
         if "error" in entry:
             out += [f"**{name}** could not run: {entry['error']}", ""]
@@ -1589,12 +1598,9 @@ def render_html(report: Mapping[str, Any], plots: Mapping[str, bytes]) -> str:
         f"top_k {_h(cfg.get('top_k'))} · LLM {_h(cfg.get('llm') or 'none (extractive)')} · {_h(report.get('runtime_s'))} s"
         f"<br>Command: <code>{_h(report.get('command') or 'assistant eval')}</code></p>",
         "<h2>Figures per system</h2>",
-        _html_table(
-            ["system", *SUMMARY_COLUMNS],
-            [
-                [n, *(_fmt(f.get(c)) if "error" not in f else "error" for c in SUMMARY_COLUMNS)]
-                for n, f in summary_rows(report)
-            ],
+        *(
+            f"<h3>{_h(title)}</h3>" + _html_table(header, rows)
+            for title, header, rows in _summary_tables(report)
         ),
         "<ul>"
         + "".join(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+import unicodedata
 from functools import lru_cache
 from typing import Any
 
@@ -17,7 +18,7 @@ import Stemmer
 __all__ = ["STOPWORDS", "MODES", "is_stopword", "words", "terms", "word_classes", "lemma"]
 
 MODES = ("none", "snowball", "voikko")
-TERMS_VERSION = "2"  # bump when terms() changes: a refresh then re-derives every chunk's terms (vectors are reused)
+TERMS_VERSION = "3"  # bump when terms() changes: a refresh then re-derives every chunk's terms (vectors are reused)
 
 _FI_STOP = """
 ja tai sekä eli että kun jos mutta vaan myös kuin koska vaikka jotta ei olla on ovat oli olivat ollut
@@ -43,7 +44,15 @@ def is_stopword(lemma: str) -> bool:
     return lemma.lower() in STOPWORDS
 
 
-_WORD_RE = re.compile(r"[^\W_]+(?:[-:][^\W_]+)*")
+# A letter or digit, then letters, digits and combining marks (decomposed "pa\u0308a\u0308" is one word, not
+# "pa", "a", ...: \w does not match combining marks), with internal hyphens/colons.
+_MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+_CH = rf"(?:[^\W_]|[{_MARKS}])"
+_WORD_RE = re.compile(rf"[^\W_]{_CH}*(?:[-:]{_CH}+)*")
+
+
+def _nfc(text: str) -> str:
+    return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
 
 
 def words(text: str) -> list[tuple[str, int, int]]:
@@ -205,7 +214,7 @@ def terms(text: str, mode: str = "voikko") -> list[str]:
     mode "none": lower-cased words; "snowball": Finnish Snowball stems; "voikko": Voikko base forms
     plus compound parts and hyphen parts, Snowball stems for unknown words. Stop words are dropped.
     """
-    found = _WORD_RE.findall(text)
+    found = _WORD_RE.findall(_nfc(text))
     out: list[str] = []
     if mode == "voikko":
         for w in found:
@@ -237,7 +246,7 @@ def _word_classes(word: str) -> frozenset[str]:
 
 def word_classes(word: str) -> set[str]:
     """Voikko CLASS values of ``word`` (e.g. {"sukunimi"}); tries it as written and lower-cased."""
-    return set(_word_classes(word))
+    return set(_word_classes(_nfc(word)))
 
 
 def _match_case(written: str, base: str) -> str:

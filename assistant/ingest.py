@@ -143,6 +143,9 @@ class Refresher:
         t0 = time.perf_counter()
         summary = Summary()
         store = Store.open(self.settings)
+        if not store.meta().get("embed_id") and store.count_chunks():
+            # vectors of an unknown model (a rebuild killed between its two steps): never reuse them
+            store.reset()
         try:
             store.check_model(self.embedder.id, self.embedder.dim)
         except ModelMismatch:
@@ -154,10 +157,9 @@ class Refresher:
             store.reset()
         meta = store.meta()
         live = store.live_sources()
-        if not meta.get("clean", True):
-            removed = store.collect_garbage({s: r.version for s, r in live.items()})
-            if removed:
-                summary.notes.append(f"cleaned {removed} chunks left by an interrupted refresh")
+        # Leftovers of an interrupted refresh are collected at the end, not now: until then their vectors
+        # can be reused (vectors_for) instead of embedded again.
+        interrupted = not meta.get("clean", True)
         store.write_meta(embed_id=self.embedder.id, dim=self.embedder.dim, clean=False)
         self.store = store
 
@@ -204,6 +206,10 @@ class Refresher:
             changed = True
         if changed:
             store.bump_generation()
+        if interrupted:
+            removed = store.collect_garbage({s: r.version for s, r in store.live_sources().items()})
+            if removed:
+                summary.notes.append(f"cleaned {removed} chunks left by an interrupted refresh")
         store.write_meta(
             clean=True,
             last_refresh=time.time(),
@@ -235,9 +241,10 @@ class Refresher:
     def _prepare(self, spec: _Spec, old: SourceRecord | None) -> _Pending | str:
         loaded, raw_hash, validators = self._load(spec, old)
         if loaded is None:
-            if old and validators and (validators["etag"], validators["last_modified"]) != (old.etag, old.last_modified):
+            fresh = (validators.get("etag"), validators.get("last_modified"))
+            if old and validators and fresh != (old.etag, old.last_modified):
                 # same content under new HTTP validators: keep them, or every refresh downloads it again
-                old.etag, old.last_modified = validators["etag"], validators["last_modified"]
+                old.etag, old.last_modified = fresh
                 original = self.store.source_text(old.source)
                 if original is not None:
                     self.store.commit_source(old, original)

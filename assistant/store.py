@@ -149,8 +149,9 @@ class Store:
         self.sources = self.client.get_or_create_collection(f"{self.prefix}_sources", embedding_function=None)
 
     def reset(self) -> None:
-        """Drop everything (a model switch)."""
-        for name in (f"{self.prefix}_chunks", f"{self.prefix}_sources"):
+        """Drop everything (a model switch). The catalogue goes first: killed in between, no source is left
+        live without its chunks, and the orphaned chunks (no ``embed_id`` any more) are dropped next time."""
+        for name in (f"{self.prefix}_sources", f"{self.prefix}_chunks"):
             try:
                 self.client.delete_collection(name)
             except Exception:  # noqa: BLE001 - absent is fine

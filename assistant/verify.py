@@ -26,11 +26,16 @@ import numpy as np
 from . import finnish, glossary
 from .text import split_sentences
 
-LEXICAL_SUPPORT = 0.5
-DENSE_SUPPORT = 0.86
+LEXICAL_SUPPORT = 0.6
+DENSE_SUPPORT = 0.84  # English/Swedish sentences only: for Finnish, cosine cannot tell a changed fact
 
 _MARKER = re.compile(r"\s?\[(\d+(?:\s*,\s*\d+)*)\]")
 _NUMBER = re.compile(r"\+?\d[\d \-]*\d|\d")
+_EMAIL_OR_URL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+|https?://\S+|www\.\S+", re.I)
+_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-ZÅÄÖ][\w-]*", re.M)
+# marker spellings an LLM writes instead of [n]: [ 1 ], [1; 2], [^1], 【1】, [1-2]
+_ODD_MARKER = re.compile(r"[\[【]\s*\^?\s*(\d+(?:\s*[,;–-]\s*\d+)*)\s*[\]】]")
+_LIST_PREFIX = re.compile(r"^(\d{1,2}[.)]\s+|[-*]\s+)")
 _CARD_ROW = re.compile(r"^-\s+[^:\n]{1,40}:\s+(.+)$")
 
 
@@ -51,11 +56,48 @@ def _digits(text: str) -> set[str]:
     return out
 
 
+def _numbers_supported(sentence: str, passage: str, passage_digits: str) -> bool:
+    """Short numbers (years, counts) must equal a number of the passage — "20" is not in "2018";
+    phone-length digit strings may be spaced differently."""
+    passage_numbers = {n for m in re.finditer(r"\d+", passage) for n in (m.group(),)} | set(passage_digits.split())
+    for d in _digits(sentence):
+        if len(d) >= 6:
+            if d not in passage_digits:
+                return False
+        elif not set(re.findall(r"\d+", d)) <= passage_numbers and d not in passage_numbers:
+            return False
+    return True
+
+
+def normalise_markers(text: str) -> str:
+    """[ 1 ], [1; 2], [^1], 【1】 → [1], [1, 2]; a range [1-3] → [1, 2, 3]; stray brackets with digits out."""
+
+    def fix(m: re.Match[str]) -> str:
+        nums: list[int] = []
+        for part in re.split(r"\s*[,;]\s*", m.group(1)):
+            if re.fullmatch(r"\d+\s*[–-]\s*\d+", part):
+                a, b = (int(x) for x in re.split(r"\s*[–-]\s*", part))
+                nums += list(range(a, min(b, a + 20) + 1))
+            elif part.strip().isdigit():
+                nums.append(int(part))
+        return "[" + ", ".join(str(n) for n in nums) + "]" if nums else ""
+
+    text = _ODD_MARKER.sub(fix, text)
+    return re.sub(r"\[\s*\d*\s*$|\[\d+(?!\d*\s*[,;\]])", "", text)
+
+
 def _content_terms(sentence: str, language: str) -> set[str]:
     terms = {t for t in finnish.terms(sentence) if not finnish.is_stopword(t) and not t.isdigit()}
     if language != "fi":
         terms = {t for t in terms if len(t) > 2} | set(glossary.finnish_terms(sentence))
     return terms
+
+
+# capitalised English/Swedish words that are not names (sentence-internal "I", months, languages...)
+_FOREIGN_CAPS = set(
+    """i finnish finland's english swedish european eu january february march april may june july august
+    september october november december monday tuesday wednesday thursday friday saturday sunday""".split()
+)
 
 
 class _Support:
@@ -78,19 +120,44 @@ class _Support:
             self._digits[i] = " ".join(_digits(self.passages[i].text)) + " " + re.sub(r"\D", "", self.passages[i].text)
         return self._digits[i]
 
+    def names_supported(self, i: int, sentence: str) -> bool:
+        """Every capitalised word inside the sentence (a name, a place, an organisation) is in the passage,
+        by lemma or stem, hyphen parts each; for English/Swedish also through its Finnish glossary terms."""
+        have = self.passage_terms(i)
+        text = self.passages[i].text.lower()
+        for m in _CAPITALISED.finditer(sentence):
+            word = m.group().strip("-")
+            if not word or word.lower() in text:
+                continue
+            for part in [x for x in word.split("-") if x]:
+                forms = set(finnish.terms(part)) | set(finnish.terms(part, mode="snowball"))
+                forms |= set(glossary.finnish_terms(part))
+                if part.lower() in text or forms & have or finnish.is_stopword(part.lower()):
+                    continue
+                if self.language != "fi" and not glossary.finnish_terms(part) and part.lower() in _FOREIGN_CAPS:
+                    continue
+                return False
+        return True
+
     def supports(self, i: int, sentence: str) -> bool:
         if not 0 <= i < len(self.passages):
             return False
-        digits = _digits(sentence)
-        if any(d not in self.passage_digits(i) for d in digits):
+        passage = self.passages[i].text
+        if not _numbers_supported(sentence, passage, self.passage_digits(i)):
             return False
+        for m in _EMAIL_OR_URL.finditer(sentence):  # addresses are copied, never composed
+            if m.group().rstrip(".,;:").lower() not in passage.lower():
+                return False
+        if not self.names_supported(i, sentence):
+            return False
+        digits = _digits(sentence)
         terms = _content_terms(sentence, self.language)
         if not terms:
             return bool(digits)  # e.g. a bare phone number row
         overlap = len(terms & self.passage_terms(i)) / len(terms)
         if overlap >= LEXICAL_SUPPORT:
             return True
-        if self.embedder is not None:
+        if self.embedder is not None and self.language != "fi":
             if self._vecs is None:
                 self._vecs = self.embedder.embed_passages([p.text for p in self.passages])
             q = self.embedder.embed_query(sentence)
@@ -120,6 +187,7 @@ def verify(
             labels.append(f"[{used.index(i) + 1}]")
         return " " + "".join(labels) if labels else ""
 
+    draft = normalise_markers(draft)
     for block in re.split(r"\n\s*\n", draft.strip()):
         lines_out: list[str] = []
         block_marker: list[int] = []  # a contact card's header marker covers its rows
@@ -138,8 +206,11 @@ def verify(
                 else:
                     dropped.append(stripped)
                 continue
-            prefix = "> " if stripped.startswith(">") else ""
+            quote = "> " if stripped.startswith(">") else ""
             body = stripped.lstrip("> ").strip()
+            item = _LIST_PREFIX.match(body)  # "1. " / "- " list items are kept, their text verified
+            prefix = quote + (item.group() if item else "")
+            body = body[item.end() :] if item else body
             kept: list[str] = []
             for claim, markers in _claims(body):
                 if claim.startswith("**") and claim.endswith("**") and markers:

@@ -419,6 +419,42 @@ def test_default_suite_passes_the_gate(report: dict[str, Any]) -> None:
     assert report["systems"]["hybrid"]["figures"]["dangling"] == 0
 
 
+def test_generative_answers_and_the_judge(kb_settings: Any) -> None:
+    """With an LLM configured, the generative answers are scored beside the extractive ones, and the judge's
+    verdicts become the faithfulness figure (a scripted OpenAI-compatible server, tests/fake_llm.py)."""
+    import re
+
+    from fake_llm import FakeLLM, Request
+
+    passage = re.compile(r"<<<PASSAGE (\d+)>>>\n(.*?)\n<<<END>>>", re.S)
+
+    def reply(req: Request) -> str:
+        if "You check an assistant's answer" in req.user:
+            return 'Verdict: {"faithful": true, "unsupported": []}'
+        for n, body in passage.findall(req.user):
+            if "Gitte Meriläinen" in body:
+                return f"Projektipäällikkö on Gitte Meriläinen. [{n}]"
+        return "Lähteet eivät kerro tätä."
+
+    wanted = {"con-fi-project-manager", "oos-fi-oulu-population"}
+    items = [i for i in load_suites(ev.default_suite_paths()) if i.id in wanted]
+    with FakeLLM(default=reply) as llm:
+        settings = kb_settings.model_copy(
+            update={"llm_url": llm.url, "llm_model": "fake", "llm_timeout": 10.0}
+        )
+        got = ev.run_evaluation(
+            settings, items, ablations=False, anchor=False, judge=ev.make_judge(settings), log=lambda _m: None
+        )
+    assert set(got["systems"]) == {"hybrid", "hybrid+llm"}
+    gen = got["systems"]["hybrid+llm"]["figures"]
+    assert gen["fact_recall"] == 1.0 and gen["refusal_accuracy"] == 1.0 and gen["dangling"] == 0
+    assert gen["faithfulness"] == 1.0
+    assert got["systems"]["hybrid"]["figures"]["fact_recall"] == 1.0  # the extractive answers still scored
+    row = next(r for r in got["items"] if r["id"] == "con-fi-project-manager")
+    assert row["results"]["hybrid+llm"]["answer"]["mode"] == "generative"
+    assert ev.parse_judgement("no json here")["faithful"] is None
+
+
 def test_reports_are_written(report: dict[str, Any], tmp_path: Path) -> None:
     import copy
 

@@ -892,10 +892,8 @@ def test_model_switch_note_with_json(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 # --------------------------------------------------------------------------------------------------
-# kill -9 at any moment
+# interrupted at any moment: deterministic fault injection, then real SIGKILLs
 # --------------------------------------------------------------------------------------------------
-
-N_KILL_DOCS = 30
 
 
 def kill_doc(i: int, round_: int) -> str:
@@ -908,58 +906,16 @@ def kill_doc(i: int, round_: int) -> str:
     )
 
 
-def write_round(settings: Settings, round_: int, history: dict[str, list[str]]) -> None:
-    """Round 0 writes docs 0..N-1; every later round rewrites every doc, deletes one and adds one."""
-    if round_ > 0:
-        gone = settings.sources / f"doc-{round_:03d}.txt"
-        if gone.exists():
-            gone.unlink()
-        names = sorted(p.stem for p in settings.sources.glob("*.txt")) + [f"doc-{100 + round_:03d}"]
-    else:
-        names = [f"doc-{i:03d}" for i in range(N_KILL_DOCS)]
-    for name in names:
-        text = kill_doc(int(name.split("-")[1]), round_)
-        write(settings, f"{name}.txt", text)
-        history[f"{name}.txt"].append(text)
-
-
-def start_refresh(settings: Settings, env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str]]:
-    """`python -m assistant refresh` (with its progress bar on stderr, read by a thread)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "assistant", "refresh"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    err: list[str] = []
-
-    def read() -> None:
-        assert proc.stderr is not None
-        while ch := proc.stderr.read(1):
-            err.append(ch)
-
-    threading.Thread(target=read, daemon=True).start()
-    return proc, err
-
-
-def wait_for_bar(proc: subprocess.Popen[str], err: list[str], timeout: float = 90) -> float:
-    """Wait until the refresh shows its progress bar (model loaded, store open); returns that moment."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if re.search(r"\d+/\d+", "".join(err)):
-            return time.monotonic()
-        if proc.poll() is not None:
-            return time.monotonic()
-        time.sleep(0.01)
-    proc.kill()
-    raise AssertionError("the refresh never showed its progress bar: " + "".join(err)[-2000:])
+def write_doc(settings: Settings, i: int, round_: int, history: dict[str, list[str]]) -> str:
+    name, text = f"doc-{i:03d}.txt", kill_doc(i, round_)
+    write(settings, name, text)
+    history[name].append(text)
+    return name
 
 
 def check_never_mixed(settings: Settings, history: dict[str, list[str]]) -> dict[str, int]:
-    """What a reader sees: every live source is exactly one complete version that was written.
-    Returns source → index of that version in the history."""
+    """What a reader sees: every live source is exactly one complete version that was written, and
+    dense retrieval returns live chunks only. Returns source → index of the served version in history."""
     forget_client(settings)
     kb = KnowledgeBase(settings)
     snap = kb.snapshot
@@ -980,14 +936,158 @@ def check_never_mixed(settings: Settings, history: dict[str, list[str]]) -> dict
         matches = [k for k, text in enumerate(history[source]) if flat(normalise(text).text) == served]
         assert matches, f"{source} serves a text that was never written (a mix of versions?)"
         state[source] = matches[-1]
-        assert Store.open(settings).source_text(source) == history[source][matches[-1]]
-    # dense retrieval also serves live chunks only
+        assert kb.store.source_text(source) == history[source][matches[-1]]
     hits = kb.store.dense(kb.embedder.embed_query("Hanke eteni vaiheeseen"), 20, snap.versions)
+    assert hits or not snap.sources
     assert all(h.meta["version"] == snap.sources[h.meta["source"]].version for h in hits)
     return state
 
 
+def check_completed(settings: Settings, history: dict[str, list[str]]) -> None:
+    on_disk = {p.name for p in settings.sources.glob("*.txt")}
+    assert check_never_mixed(settings, history) == {s: len(history[s]) - 1 for s in on_disk}
+    assert_no_leftovers(settings)
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: not an Exception, so nothing in the refresh catches it."""
+
+
+def die_at(monkeypatch: pytest.MonkeyPatch, owner: type, method: str, n: int) -> None:
+    """Let the n-th call of owner.method complete, then 'kill' the refresh."""
+    real = getattr(owner, method)
+    calls = [0]
+
+    def wrapper(self: object, *args: object, **kwargs: object) -> object:
+        out = real(self, *args, **kwargs)
+        calls[0] += 1
+        if calls[0] == n:
+            raise Killed(f"{method} #{n}")
+        return out
+
+    monkeypatch.setattr(owner, method, wrapper)
+
+
+@pytest.mark.parametrize("where", ["chunks-added", "source-committed", "source-removed"])
+def test_refresh_interrupted_at_each_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    settings = make_settings(tmp_path, chunk_chars=120)
+    history: dict[str, list[str]] = defaultdict(list)
+    for i in range(6):
+        write_doc(settings, i, 0, history)
+    refresh(settings)
+    per_doc = {s: r.chunks for s, r in live(settings).items()}
+    assert set(per_doc.values()) == {2}
+
+    if where == "source-removed":
+        (settings.sources / "doc-005.txt").unlink()
+        with monkeypatch.context() as mp:
+            # killed inside remove_source: its catalogue record is gone, its chunks not yet
+            mp.setattr(Store, "remove_source", lambda self, source: (self.sources.delete(ids=[source]), die())[0])
+            with pytest.raises(Killed):
+                refresh(settings)
+        assert "doc-005.txt" not in check_never_mixed(settings, history)
+        assert len(stored_chunks(settings, "doc-005.txt")) == 2  # left behind, invisible to readers
+        s = refresh(settings)
+        assert_summary(s, unchanged=5, chunks_embedded=0)
+        assert "cleaned 2 chunks left by an interrupted refresh" in s.notes
+        check_completed(settings, history)
+        return
+
+    for i in range(6):
+        write_doc(settings, i, 1, history)
+    with monkeypatch.context() as mp:
+        # the 3rd source (doc-002) dies right after its new chunks were added / its record was committed
+        die_at(mp, Store, "add_chunks" if where == "chunks-added" else "commit_source", 3)
+        with pytest.raises(Killed):
+            refresh(settings)
+    state = check_never_mixed(settings, history)
+    committed = 3 if where == "source-committed" else 2
+    assert state == {f"doc-{i:03d}.txt": int(i < committed) for i in range(6)}
+    assert Store.open(settings).meta()["clean"] is False
+
+    s = refresh(settings)
+    # the chunks stored before the kill are reused, not embedded again
+    assert_summary(s, unchanged=committed, updated=6 - committed, chunks_embedded=2 * 3)
+    if where == "source-committed":
+        assert "cleaned 2 chunks left by an interrupted refresh" in s.notes  # doc-002's old version
+    check_completed(settings, history)
+
+
+def die() -> None:
+    raise Killed("here")
+
+
+def test_model_switch_interrupted_between_its_two_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chromadb.api.client import Client
+
+    e5 = make_settings(tmp_path, chunk_chars=120)
+    st = make_settings(tmp_path, chunk_chars=120, embed_backend="sentence-transformers", embed_model=ST_MODEL)
+    history: dict[str, list[str]] = defaultdict(list)
+    for i in range(3):
+        write_doc(e5, i, 0, history)
+    refresh(e5)
+    with monkeypatch.context() as mp:
+        die_at(mp, Client, "delete_collection", 1)  # killed after the first of the two collections is dropped
+        with pytest.raises(Killed):
+            refresh(st)
+    # no source is served without its chunks (it would never come back: its raw hash is unchanged)
+    for settings in (e5, st):
+        forget_client(settings)
+        KnowledgeBase(settings)  # no ModelMismatch, no half-built index
+        state = check_never_mixed(settings, history)
+        assert state in ({}, {f"doc-{i:03d}.txt": 0 for i in range(3)})
+    # the old model again: everything served, from its own vectors
+    s = refresh(e5)
+    assert s.failed == [] and s.added + s.unchanged == 3
+    check_completed(e5, history)
+    # the new model: a full rebuild, no vector of the old model reused
+    s = refresh(st)
+    assert_summary(s, added=3, chunks_embedded=6)
+    got = Store.open(st).chunks.get(include=["embeddings", "documents", "metadatas"])
+    expected = embedder_from_settings(st).embed_passages(
+        [embed_text(m["title"], d) for d, m in zip(got["documents"], got["metadatas"], strict=True)]
+    )
+    np.testing.assert_allclose(np.asarray(got["embeddings"]), expected, atol=1e-4)
+    check_completed(st, history)
+
+
+N_KILL_DOCS = 30
+
+
+def start_refresh(env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str]]:
+    """`python -m assistant refresh`, its progress bar on stderr read by a thread."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "refresh"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    err: list[str] = []
+
+    def read() -> None:
+        assert proc.stderr is not None
+        while ch := proc.stderr.read(1):
+            err.append(ch)
+
+    threading.Thread(target=read, daemon=True).start()
+    return proc, err
+
+
+def wait_for_bar(proc: subprocess.Popen[str], err: list[str], timeout: float = 120) -> None:
+    """Until the refresh shows its progress bar: model loaded, store open, work starting."""
+    deadline = time.monotonic() + timeout
+    while not re.search(r"\d+/\d+", "".join(err)):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError("the refresh never showed its progress bar: " + "".join(err)[-2000:])
+        time.sleep(0.005)
+
+
 def kill_and_recover(settings: Settings, fractions: tuple[float, ...]) -> None:
+    """Refresh processes SIGKILLed at several moments; after each, readers see every source at one
+    complete version; then a refresh completes it, equal to a clean build."""
     env = {
         **os.environ,
         "ASSISTANT_SOURCES": str(settings.sources),
@@ -999,57 +1099,49 @@ def kill_and_recover(settings: Settings, fractions: tuple[float, ...]) -> None:
     if settings.chroma_url:
         env["ASSISTANT_CHROMA_URL"] = settings.chroma_url
     history: dict[str, list[str]] = defaultdict(list)
-
-    # round 0, not killed: measures how long the work takes after the bar appears
-    write_round(settings, 0, history)
-    proc, err = start_refresh(settings, env)
-    t0 = wait_for_bar(proc, err)
-    assert proc.wait(timeout=120) == 0, "".join(err)[-3000:]
-    work = max(time.monotonic() - t0, 0.3)
-    print("WORK", work, time.monotonic())
-    assert f"{N_KILL_DOCS}/{N_KILL_DOCS}" in "".join(err)  # the progress bar of a long refresh
-    state = check_never_mixed(settings, history)
-    assert set(state) == {f"doc-{i:03d}.txt" for i in range(N_KILL_DOCS)}
+    for i in range(N_KILL_DOCS):
+        write_doc(settings, i, 0, history)
+    s = refresh(settings)
+    assert s.added == N_KILL_DOCS
+    # each round rewrites half the documents, deletes one and adds one: about half this work
+    work = max(s.seconds / 2, 0.5)
 
     outcomes = []
     for round_, fraction in enumerate(fractions, start=1):
-        write_round(settings, round_, history)
-        proc, err = start_refresh(settings, env)
+        names = sorted(p.name for p in settings.sources.glob("*.txt"))
+        rewritten = {write_doc(settings, int(n[4:7]), round_, history) for n in names[round_ % 2 :: 2]}
+        (settings.sources / f"doc-{round_:03d}.txt").unlink(missing_ok=True)
+        rewritten.discard(f"doc-{round_:03d}.txt")
+        write_doc(settings, 100 + round_, round_, history)
+        proc, err = start_refresh(env)
         wait_for_bar(proc, err)
         time.sleep(fraction * work)
         proc.send_signal(signal.SIGKILL)
         rc = proc.wait(timeout=30)
         state = check_never_mixed(settings, history)
-        newest = {s: len(history[s]) - 1 for s in state}
-        mixed = 0 < sum(state[s] == newest[s] for s in state) < len(state)
-        outcomes.append((fraction, rc, mixed))
-        print("TRIAL", round_, fraction, work, rc, mixed, sorted(set(state.values())), time.monotonic())
+        newest = sum(state.get(src) == len(history[src]) - 1 for src in rewritten)
+        outcomes.append((fraction, rc, f"{newest}/{len(rewritten)} rewritten sources at their newest version"))
     assert any(rc == -signal.SIGKILL for _, rc, _ in outcomes), outcomes
-    assert any(mixed for _, _, mixed in outcomes), f"no kill landed mid-way: {outcomes}"
+    assert any(0 < int(o[2].split("/")[0]) < int(o[2].split("/")[1].split()[0]) for o in outcomes), (
+        f"no kill landed mid-way: {outcomes}"
+    )
 
-    # the next refresh completes it
+    # the next refresh completes it ...
     forget_client(settings)
     s = refresh(settings)
     assert s.failed == []
-    on_disk = {p.name for p in settings.sources.glob("*.txt")}
-    assert set(live(settings)) == on_disk
-    state = check_never_mixed(settings, history)
-    assert state == {s: len(history[s]) - 1 for s in on_disk}
-    assert_no_leftovers(settings)
-    assert_summary(refresh(settings), unchanged=len(on_disk), chunks_embedded=0)
+    check_completed(settings, history)
+    assert_summary(refresh(settings), unchanged=len(history) - len(fractions), chunks_embedded=0)
 
-    # ... and its result equals a clean build of the same sources
+    # ... exactly as a clean build of the same sources would be
     clean = Settings(sources=settings.sources, index=settings.index.parent / "clean-index",
                      chunk_chars=settings.chunk_chars)  # fmt: skip
     refresh(clean)
     assert {k: (r.version, r.chunks) for k, r in live(clean).items()} == {
         k: (r.version, r.chunks) for k, r in live(settings).items()
     }
-    assert stored_chunks(clean).keys() == stored_chunks(settings).keys()
-    assert {k: v[0] for k, v in stored_chunks(clean).items()} == {
-        k: v[0] for k, v in stored_chunks(settings).items()
-    }
+    assert {k: v[0] for k, v in stored_chunks(clean).items()} == {k: v[0] for k, v in stored_chunks(settings).items()}
 
 
 def test_refresh_killed_at_any_moment(tmp_path: Path) -> None:
-    kill_and_recover(make_settings(tmp_path, chunk_chars=120), fractions=(0.0, 0.15, 0.35, 0.6, 0.9))
+    kill_and_recover(make_settings(tmp_path, chunk_chars=120), fractions=(0.1, 0.4, 0.75))

@@ -11,6 +11,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ from assistant.config import Settings, load_settings
 from assistant.ingest import refresh
 from assistant.server import create_app, passage_context, safe_filename
 from assistant.ui import md_text, render_answer, render_panel, render_sources_table
+
+pytestmark = pytest.mark.filterwarnings("ignore:::gradio.queueing")  # pandas deprecations inside Gradio
 
 KNOWLEDGE = Path(__file__).resolve().parent.parent / "knowledge"
 TOKEN = "test-admin-token-123"
@@ -231,6 +234,19 @@ def test_admin_off_without_a_configured_token(settings: Settings, assistant: Ass
         assert r.status_code == 403
 
 
+def test_ui_admin_controls_off_without_a_token(settings: Settings, assistant: Assistant) -> None:
+    off = settings.model_copy(update={"admin_token": None})
+    with TestClient(create_app(off, assistant)) as c:
+        components = c.get("/config").json()["components"]
+    by_id = {comp["props"].get("elem_id"): comp["props"] for comp in components}
+    for elem_id in ("elmo-token", "elmo-files", "elmo-upload", "elmo-refresh"):
+        assert by_id[elem_id]["interactive"] is False, elem_id
+    assert "pois käytöstä" in by_id["elmo-admin-note"]["value"]
+    with TestClient(create_app(settings, assistant)) as c:
+        on = {comp["props"].get("elem_id"): comp["props"] for comp in c.get("/config").json()["components"]}
+    assert on["elmo-upload"]["interactive"] is True
+
+
 def test_admin_needs_the_right_token(client: TestClient, settings: Settings) -> None:
     for headers in ({}, _auth("wrong"), {"Authorization": f"Basic {TOKEN}"}, _auth(TOKEN + "x")):
         r = client.post("/api/admin/upload", headers=headers, files={"files": ("a.txt", b"teksti")})
@@ -342,13 +358,12 @@ def test_openapi_docs(client: TestClient) -> None:
 # ------------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def live_url(settings: Settings, assistant: Assistant) -> Iterator[str]:
+@contextmanager
+def running(app: Any) -> Iterator[str]:
+    """The app served by uvicorn on a free port, in a thread."""
     import uvicorn
 
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, assistant), host="127.0.0.1", port=0, log_level="warning")
-    )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -356,9 +371,18 @@ def live_url(settings: Settings, assistant: Assistant) -> Iterator[str]:
         assert time.monotonic() < deadline, "the server did not start"
         time.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        server.force_exit = True  # gradio_client leaves its event stream open
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def live_url(settings: Settings, assistant: Assistant) -> Iterator[str]:
+    with running(create_app(settings, assistant)) as url:
+        yield url
 
 
 def test_real_socket(live_url: str) -> None:
@@ -453,3 +477,79 @@ def test_render_panel_and_table_escape_everything() -> None:
         assert 'href="javascript' not in out and 'onerror="' not in out
     assert "href=" not in panel  # a javascript: URL is never linked
     assert "<mark>" in panel and "&lt;script&gt;" in panel
+
+
+def test_render_panel_shows_what_is_known() -> None:
+    text = "Alku. " * 200 + "Lainattu kohta on tässä." + " Loppu." * 200
+    start = text.index("Lainattu")
+    citation = {
+        "n": 2,
+        "source": "raportti.pdf",
+        "title": "Raportti",
+        "text": "Lainattu kohta on tässä.",
+        "start": start,
+        "end": start + len("Lainattu kohta on tässä."),
+        "page": 7,
+        "publisher": "Pohjois-Savon liitto",
+        "date": "2024-01-15",
+        "url": "https://example.fi/raportti.pdf",
+    }
+
+    class Texts:
+        def get(self, source: str) -> str | None:
+            return text if source == "raportti.pdf" else None
+
+    panel = render_panel(
+        [{"index": 3, "question": "q", "answer": {"question": "q", "citations": [citation]}}], "fi", Texts()
+    )  # type: ignore[arg-type]
+    assert 'id="elmo-cite-3-2"' in panel and "<mark>Lainattu kohta on tässä.</mark>" in panel
+    for shown in (
+        "Raportti",
+        "Pohjois-Savon liitto",
+        "2024-01-15",
+        "sivu 7",
+        'href="https://example.fi/raportti.pdf"',
+    ):
+        assert shown in panel, shown
+    assert 'rel="noopener noreferrer nofollow"' in panel
+    around = re.findall(r'<span class="elmo-around">(.*?)</span>', panel, re.S)
+    assert len(around) == 2 and all(0 < len(a) <= 602 for a in around)
+
+
+# ------------------------------------------------------------------------------------------------------
+# with an LLM: deltas stream first, the verified answer replaces them
+# ------------------------------------------------------------------------------------------------------
+
+
+def test_stream_with_an_llm(settings: Settings, assistant: Assistant) -> None:
+    from fake_llm import FakeLLM
+
+    with FakeLLM(default="ELMO-pilotin projektipäällikkö on Gitte Meriläinen [1].", delay=0.01) as llm:
+        generative = settings.model_copy(update={"llm_url": llm.url, "llm_model": "fake"})
+        with TestClient(create_app(generative, Assistant(generative, kb=assistant.kb), ui=False)) as c:
+            r = c.post("/api/ask/stream", json={"question": "Kuka on ELMO-pilotin projektipäällikkö?"})
+    events = [json.loads(line) for line in r.text.splitlines() if line.strip()]
+    deltas = [e["text"] for e in events if e["type"] == "delta"]
+    assert len(deltas) > 1 and "Gitte" in "".join(deltas)
+    final = events[-1]
+    assert final["type"] == "answer" and final["answer"]["mode"] == "generative"
+    assert "Gitte Meriläinen" in final["answer"]["answer"] and final["answer"]["citations"]
+
+
+def test_chat_shows_the_llm_draft_then_the_verified_answer(settings: Settings, assistant: Assistant) -> None:
+    from fake_llm import FakeLLM
+    from gradio_client import Client
+
+    draft = "ELMO-pilotin projektipäällikkö on <b>Gitte Meriläinen</b>, puh. 040 6854 053 [1]."
+    with FakeLLM(default=draft, delay=0.02) as llm:
+        generative = settings.model_copy(update={"llm_url": llm.url, "llm_model": "fake"})
+        with running(create_app(generative, Assistant(generative, kb=assistant.kb))) as url:
+            job = Client(url + "/", verbose=False).submit(
+                "Kuka on ELMO-pilotin projektipäällikkö?", api_name="/ask"
+            )
+            final = job.result(timeout=60)
+            seen = [out[0][-1]["content"][0]["text"] for out in job.outputs() if out[0]]
+    drafts = [t for t in seen if "(#elmo-cite-" not in t and t != "…"]
+    assert any("&lt;b&gt;Gitte" in d for d in drafts)  # the draft is shown as escaped plain text
+    text = final[0][-1]["content"][0]["text"]
+    assert "Gitte Meriläinen" in text and "(#elmo-cite-1-1)" in text and "<b>" not in text

@@ -212,7 +212,6 @@ def test_finnish_conversation(fi_page: Page, server: Server, shots: Path) -> Non
     assert len(lengths) >= 4, f"the answer was not streamed: {lengths}"
     marker = answer.locator('a[href^="#elmo-cite-"]').first
     assert marker.inner_text() == "[1]"
-    page.screenshot(path=str(shots / "chat-fi.png"))
 
     marker.click()
     active = page.locator("#elmo-sources .elmo-passage.active")
@@ -228,6 +227,7 @@ def test_finnish_conversation(fi_page: Page, server: Server, shots: Path) -> Non
     text = follow.inner_text()
     assert "Yhteystiedot" in text and "6854" in text
     assert follow.locator("strong", has_text="Yhteystiedot").count() == 1
+    page.screenshot(path=str(shots / "chat-fi.png"))
 
     # 👍 with a comment, stored with the question, the answer and its citations
     page.get_by_role("button", name=re.compile(r"^(Tykkää|Like)$")).last.click()
