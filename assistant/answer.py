@@ -97,7 +97,7 @@ GENERIC = set(
 QTYPE_PATTERNS: dict[str, re.Pattern[str]] = {
     "contact": re.compile(
         r"puhelin|numero|numeron|sähköpost|yhteystie|yhteyshenkil|tavoittaa|soittaa|soitan|phone|e-?mail|"
-        r"contact|reach|call\b|telefon|kontakt|e-post|nå\b",
+        r"contact|reach|call\b|telefon|kontakt|e-post|nå\b|ottaa yhteyttä|yhteyden",
         re.I,
     ),
     "who": re.compile(r"\bkuka\b|\bketkä\b|\bkenen\b|\bkeneltä\b|\bkenelle\b|\bwho\b|\bwhom\b|\bvem\b", re.I),
@@ -212,7 +212,7 @@ class Evidence:
         return got / total if total else 0.0
 
 
-_NOUNISH = {"nimisana", "paikannimi", "sukunimi", "etunimi", "nimi", "nimisana_laatusana", "lyhenne"}
+_NOUNISH = {"nimisana", "paikannimi", "sukunimi", "etunimi", "nimi", "lyhenne"}
 _PHONE_TERMS = {"puhelin", "puhelinnumero", "numero", "puh", "gsm", "matkapuhelin", "telefon"}
 _EMAIL_TERMS = {"sähköposti", "sähköpostiosoite", "posti", "osoite", "email", "e-mail", "e-post"}
 
@@ -251,7 +251,9 @@ def assess(question: str, language: str, snap: Snapshot) -> Evidence:
             terms, nounish = [word], True
         elif language == "fi":
             terms = [t for t in finnish.terms(word) if not finnish.is_stopword(t) and t not in GENERIC]
-            nounish = bool(finnish.word_classes(word) & _NOUNISH) or not finnish.word_classes(word)
+            classes = finnish.word_classes(word)
+            # adjectives and verbs only phrase the question ("kokonaiset" is also a noun to Voikko)
+            nounish = not classes or (bool(classes & _NOUNISH) and "laatusana" not in classes)
         else:
             # a foreign word counts through its Finnish glossary terms, or as a name the corpus has
             terms = glossary.finnish_terms(word) or [t for t in finnish.terms(word) if t in lex.df]
@@ -275,7 +277,14 @@ def assess(question: str, language: str, snap: Snapshot) -> Evidence:
             continue
         parts = terms[1:]
         whole_known = terms[0] in lex.df
-        parts_known = bool(parts) and sum(t in lex.df for t in parts) >= max(1, round(len(parts) * 2 / 3))
+        # a compound the sources never use is known only if its head is a word of their own:
+        # "maakuntajohtaja" is not "puheenjohtaja", "karjalanpiirakka" is not "Pohjois-Karjala"
+        head = finnish.compound_head(word) if language == "fi" else None
+        parts_known = (
+            bool(parts)
+            and sum(t in lex.df for t in parts) >= max(1, round(len(parts) * 2 / 3))
+            and (head is None or head in snap.words)
+        )
         if whole_known or parts_known:
             groups.append([t for t in terms if t in lex.df])
         elif nounish:
@@ -523,12 +532,18 @@ class Assistant:
     def _contacts_for(
         self, passages: list[Passage], evidence: Evidence, snap: Snapshot
     ) -> list[tuple[dict[str, Any], Passage]]:
+        """Contacts in the retrieved passages whose name, title or organisation the question (or the turn
+        it follows up) asks about — not every card that happens to sit in a retrieved passage."""
         by_chunk = {p.id: p for p in passages}
+        asked = set(evidence.known)
         found: list[tuple[dict[str, Any], Passage]] = []
         for record in snap.sources.values():
             for contact in record.contacts:
                 p = by_chunk.get(contact.get("chunk_id", ""))
                 if p is None:
+                    continue
+                about = " ".join(str(contact.get(k) or "") for k in ("name", "title", "organisation"))
+                if not set(finnish.terms(about)) & asked:
                     continue
                 found.append((contact, p))
         found.sort(key=lambda cp: passages.index(cp[1]))

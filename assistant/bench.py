@@ -481,6 +481,69 @@ def _loadavg() -> list[float]:
         return []
 
 
+def _jiffies() -> tuple[int, int]:
+    """(busy, total) clock ticks of all CPUs since boot, from /proc/stat."""
+    try:
+        vals = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return 0, 0
+    idle = vals[3] + vals[4]
+    return sum(vals) - idle, sum(vals)
+
+
+def _proc_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used, from /proc/PID/stat."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+class CpuMeter:
+    """How busy the whole machine was during a section, and how much of that was us: the other
+    engineers' tests share these 2 cores, and their load shows up in every latency."""
+
+    def __init__(self, pids: Sequence[int] = ()) -> None:
+        self.pids = list(pids)
+        self.busy, self.total = _jiffies()
+        self.own = _cpu_seconds() + sum(_proc_cpu_s(p) for p in self.pids)
+        self.wall = time.perf_counter()
+
+    def result(self) -> dict[str, float]:
+        busy, total = _jiffies()
+        wall = max(time.perf_counter() - self.wall, 1e-9)
+        cores = os.cpu_count() or 1
+        machine = (busy - self.busy) / max(total - self.total, 1)
+        ours = (_cpu_seconds() + sum(_proc_cpu_s(p) for p in self.pids) - self.own) / wall / cores
+        return {
+            "machine_busy_pct": round(100 * machine, 1),
+            "ours_pct": round(100 * ours, 1),
+            "others_pct": round(max(0.0, 100 * (machine - ours)), 1),
+            "loadavg": _loadavg()[0] if _loadavg() else math.nan,
+        }
+
+
+PROBE_QUERIES = [
+    "Mikä on Kainuun Kasvusilta -hankkeen yhteyshenkilön puhelinnumero?",
+    "Kuka rahoittaa Lapin Kidepaja -hanketta?",
+    "Minä vuonna ELMO-pilotti alkoi?",
+    "Mitkä ovat strategian yhteiset painopisteet?",
+    "Kuka toimii puheenjohtajamaakuntana vuonna 2024?",
+]
+
+
+def embed_probe(embedder: Any, rounds: int = 2) -> float:
+    """Median ms of one query embedding right now: how fast this machine is at this moment."""
+    lat = []
+    for _ in range(rounds):
+        for q in PROBE_QUERIES:
+            t = time.perf_counter()
+            embedder.embed_query(q)
+            lat.append((time.perf_counter() - t) * 1000)
+    return round(float(np.median(lat)), 1)
+
+
 def _proc_status(pid: int) -> dict[str, int]:
     """VmRSS/VmHWM (kB) of a process from /proc (no psutil)."""
     out: dict[str, int] = {}
@@ -1011,7 +1074,9 @@ def bench_serving(
         out["levels"] = {}
         for clients in cfg.concurrency:
             requests = cfg.requests_per_level.get(clients, clients * 10)
+            meter = CpuMeter([proc.pid])
             out["levels"][str(clients)] = load_test([url], questions, clients, requests)
+            out["levels"][str(clients)]["cpu"] = meter.result()
         out["rss"] = peak_rss_mb(proc.pid)
     out["loadavg_after"] = _loadavg()
     return out
@@ -1073,7 +1138,10 @@ def bench_chroma_server(
         kb = KnowledgeBase(s, embedder=embedder_from_settings(s))
         out["kb_load_s"] = round(time.perf_counter() - t, 2)
         questions = questions_of(out["store"]["sources"])
+        out["embed_probe_ms"] = embed_probe(kb.embedder)
+        meter = CpuMeter([chroma.pid])
         out["ask"] = measure_asks(Assistant(s, kb), questions, cfg.ask_queries, cfg.ask_warmup)
+        out["ask"]["cpu"] = meter.result()
         del kb
         gc.collect()
         if cfg.serve and server_available():
@@ -1090,11 +1158,21 @@ def bench_chroma_server(
                         for q in questions[:5]:
                             client.post(f"{app_url}/api/ask", json={"question": q, "history": []})
                 req = cfg.requests_per_level.get(4, 80)
-                out["one_process_4_clients"] = load_test([apps[0][1]], questions, 4, req)
-                out["two_processes_4_clients"] = load_test([a[1] for a in apps], questions, 4, req)
-                out["two_processes_16_clients"] = load_test(
-                    [a[1] for a in apps], questions, 16, cfg.requests_per_level.get(16, 160)
-                )
+                pids = [chroma.pid, *(p.pid for p, _, _ in apps)]
+                runs = [
+                    ("one_process_4_clients", [apps[0][1]], 4, req),
+                    ("two_processes_4_clients", [a[1] for a in apps], 4, req),
+                    (
+                        "two_processes_16_clients",
+                        [a[1] for a in apps],
+                        16,
+                        cfg.requests_per_level.get(16, 160),
+                    ),
+                ]
+                for key, urls, clients, n_req in runs:
+                    meter = CpuMeter(pids)
+                    out[key] = load_test(urls, questions, clients, n_req)
+                    out[key]["cpu"] = meter.result()
                 out["app_rss"] = [peak_rss_mb(p.pid) for p, _, _ in apps]
         out["chroma_rss"] = peak_rss_mb(chroma.pid)
     return out
@@ -1127,7 +1205,10 @@ def bench_knowledge(base: Settings, embedder: Any, cfg: BenchConfig, work: Path,
     }
     log("knowledge: warm asks and the retriever comparison")
     items = KNOWLEDGE_EVAL[: cfg.eval_questions]
+    out["embed_probe_ms"] = embed_probe(embedder)
+    meter = CpuMeter()
     out["ask"] = measure_asks(Assistant(s, kb), [i.question for i in items], cfg.ask_queries, cfg.ask_warmup)
+    out["ask"]["cpu"] = meter.result()
     out["retrievers"] = compare_retrievers(kb, items, s.top_k)
     return out
 
@@ -1160,15 +1241,22 @@ def bench_ingest(
     # bare model on half the texts before and half after the pipeline: drift in the machine's load
     # (other engineers' tests) then hits both sides alike
     first, second = texts[0::2], texts[1::2]
+    probe = embed_probe(embedder)
     log(f"ingest: bare model on {len(first)} of {len(texts)} chunks")
+    meter_bare = CpuMeter()
     w1, c1, v1 = bare(first)
+    cpu_bare1 = meter_bare.result()
     log(f"ingest: refreshing {len(docs)} generated documents")
     load0 = _loadavg()
+    meter_pipe = CpuMeter()
     t, c = time.perf_counter(), _cpu_seconds()
     summary = Refresher(s, embedder=embedder).run()
     pipe_wall, pipe_cpu = time.perf_counter() - t, _cpu_seconds() - c
+    cpu_pipe = meter_pipe.result()
     log(f"ingest: bare model on the other {len(second)} chunks")
+    meter_bare = CpuMeter()
     w2, c2, v2 = bare(second)
+    cpu_bare2 = meter_bare.result()
     bare_wall, bare_cpu = w1 + w2, c1 + c2
     pool = {text_hash(x): v for x, v in zip(first + second, np.vstack([v1, v2]), strict=True)}
 
@@ -1208,6 +1296,8 @@ def bench_ingest(
         "rerefresh_s": [round(x, 3) for x in rerefresh],
         "rerefresh_median_s": round(float(np.median(rerefresh)), 3) if rerefresh else math.nan,
         "loadavg": [load0, _loadavg()],
+        "embed_probe_ms": probe,
+        "cpu": {"bare_before": cpu_bare1, "pipeline": cpu_pipe, "bare_after": cpu_bare2},
     }
     del store
     return out, s, pool
@@ -1257,7 +1347,10 @@ def bench_size(
     )
     questions = [i.question for i in items]
     log(f"{label}: {cfg.ask_queries} warm asks on {out['chunks']:,} chunks")
+    out["embed_probe_ms"] = embed_probe(embedder)
+    meter = CpuMeter()
     out["ask"] = measure_asks(Assistant(s, kb), questions, cfg.ask_queries, cfg.ask_warmup)
+    out["ask"]["cpu"] = meter.result()
     log(f"{label}: our retrieval vs llama-index VectorStoreIndex")
     out["retrievers"] = compare_retrievers(kb, items[: cfg.eval_questions], s.top_k)
     del kb
@@ -1351,7 +1444,9 @@ def summary_markdown(results: dict[str, Any]) -> str:
             f"| bare model | {_fmt(ing['bare_model']['seconds'], 2)} | {_fmt(ing['bare_model']['chunks_per_s'], 2)} | {_fmt(ing['bare_model']['cpu_ms_per_chunk'])} |",
             "",
             f"Ratio {_fmt(ing['ratio'], 3)} (wall), {_fmt(ing['cpu_ratio'], 3)} (CPU); unchanged re-refresh "
-            f"{ing['rerefresh_s']} s.",
+            f"{ing['rerefresh_s']} s. Others' CPU meanwhile: bare "
+            f"{_get(ing, 'cpu', 'bare_before', 'others_pct')}%/{_get(ing, 'cpu', 'bare_after', 'others_pct')}%, "
+            f"pipeline {_get(ing, 'cpu', 'pipeline', 'others_pct')}%.",
         ]
     kn = results.get("knowledge") or {}
     if kn and "skipped" not in kn:
@@ -1362,10 +1457,11 @@ def summary_markdown(results: dict[str, Any]) -> str:
         ]
     lines += [
         "",
-        "Warm in-process `ask` latency, ms (p50 / p95):",
+        "Warm in-process `ask` latency, ms (p50 / p95); probe: median ms of one bare query embedding just "
+        "before; others' CPU: share of the machine's CPU used by other processes meanwhile:",
         "",
-        "| store | chunks | vectors | embed | dense | BM25 | fusion | answer | other | total |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| store | chunks | vectors | embed | dense | BM25 | fusion | answer | other | total | probe | others' CPU |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     rows = [("knowledge/", kn)] if kn and "ask" in kn else []
     rows += [(label, r) for label, r in (results.get("sizes") or {}).items()]
@@ -1373,7 +1469,11 @@ def summary_markdown(results: dict[str, Any]) -> str:
         st = r["ask"]["stages_ms"]
         cells = " | ".join(f"{_fmt(st[s]['p50'])} / {_fmt(st[s]['p95'])}" for s in STAGES)
         vec = "real" if label == "knowledge/" else r.get("vectors", "").split(" ")[0]
-        lines.append(f"| {label} | {r.get('chunks', '–'):,} | {vec} | {cells} |")
+        others = _get(r, "ask", "cpu", "others_pct")
+        lines.append(
+            f"| {label} | {r.get('chunks', '–'):,} | {vec} | {cells} | {_fmt(r.get('embed_probe_ms'))} ms | "
+            f"{_fmt(others, 0)}% |"
+        )
     lines += [
         "",
         "Retrieval vs a plain llama-index `VectorStoreIndex` retriever (same Chroma collection, same model), "
@@ -1399,8 +1499,8 @@ def summary_markdown(results: dict[str, Any]) -> str:
             "",
             "`assistant serve` over loopback: `/api/ask` latency ms p50 / p95, throughput req/s:",
             "",
-            "| store | cold start to /healthz s | 1 client | 4 clients | 16 clients | peak RSS MB |",
-            "|---|---|---|---|---|---|",
+            "| store | cold start to /healthz s | 1 client | 4 clients | 16 clients | peak RSS MB | others' CPU |",
+            "|---|---|---|---|---|---|---|",
         ]
         for label, sv in serving:
             if "levels" not in sv:
@@ -1415,8 +1515,10 @@ def summary_markdown(results: dict[str, Any]) -> str:
                     if lv
                     else "–"
                 )
+            others = "/".join(_fmt(_get(lv, "cpu", "others_pct"), 0) for lv in sv["levels"].values())
             lines.append(
-                f"| {label} | {_fmt(sv['cold_start_s'], 2)} | {' | '.join(cells)} | {_fmt(sv['rss']['peak_mb'])} |"
+                f"| {label} | {_fmt(sv['cold_start_s'], 2)} | {' | '.join(cells)} | {_fmt(sv['rss']['peak_mb'])} | "
+                f"{others}% |"
             )
     cs = results.get("chroma_server")
     if cs and "store" in cs:
@@ -1432,7 +1534,7 @@ def summary_markdown(results: dict[str, Any]) -> str:
                 lv = cs[key]
                 lines.append(
                     f"- {key.replace('_', ' ')}: p50/p95 {lv['latency_ms']['p50']}/{lv['latency_ms']['p95']} ms, "
-                    f"{lv['throughput_rps']} req/s"
+                    f"{lv['throughput_rps']} req/s (others' CPU {_get(lv, 'cpu', 'others_pct')}%)"
                 )
     return "\n".join(lines) + "\n"
 
@@ -1567,6 +1669,7 @@ def run(
             "chunk_chars": settings.chunk_chars,
             "top_k": settings.top_k,
             "mode": "extractive",
+            "env": {k: os.environ.get(k) for k in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "GOMP_SPINCOUNT")},
         },
     }
     tmp = Path(tempfile.mkdtemp(prefix="elmo-bench-", dir=workdir))
@@ -1607,7 +1710,9 @@ def run(
                 results["chroma_server"] = bench_chroma_server(settings, pool, questions_of, cfg, tmp, say)
             except Exception as exc:  # noqa: BLE001 - reported in the results
                 results["chroma_server"] = {"error": f"{type(exc).__name__}: {exc}"}
-        results["logs"] = {p.name: p.read_text(errors="replace")[-2000:] for p in sorted(tmp.glob("*.log"))}
+        # server logs only when something went wrong in them (the figures say what)
+        logs = {p.name: p.read_text(errors="replace") for p in sorted(tmp.glob("serve-*.log"))}
+        results["server_errors"] = {k: v[-2000:] for k, v in logs.items() if "Traceback" in v or "ERROR" in v}
     finally:
         _release_chroma()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compare", type=Path, help="an earlier report (folder or report.json) to compare with")
     p.add_argument("--gate", action="store_true", help="exit 1 when a figure falls below evals/thresholds.yaml")
     p.add_argument("--no-ablations", action="store_true", help="score the hybrid system only")
+    p.add_argument("--judge", action="store_true", help="with an LLM: also ask it to judge faithfulness (slow)")
     p.add_argument("--llm-url")
     p.add_argument("--llm-model")
 

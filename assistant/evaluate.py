@@ -1267,12 +1267,10 @@ def _fmt_delta(metric: str, delta: float | None) -> str:
         return "–"
     if abs(delta) < 1e-9:
         return "±0"
-    better = (delta < 0) if metric in LOWER_IS_BETTER else (delta > 0)
-    return (
-        f"{delta:+.3f} {'▲' if better else '▼'}"
-        if abs(delta) < 100
-        else f"{delta:+.0f} {'▲' if better else '▼'}"
-    )
+    arrow = "▲" if ((delta < 0) if metric in LOWER_IS_BETTER else (delta > 0)) else "▼"
+    if float(delta).is_integer() or abs(delta) >= 100:
+        return f"{delta:+.0f} {arrow}"
+    return f"{delta:+.3f} {arrow}"
 
 
 SUMMARY_GROUPS: dict[str, tuple[str, ...]] = {

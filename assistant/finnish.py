@@ -290,3 +290,23 @@ def lemma(word: str) -> str:
             return "-".join(out_parts)
         return base[:1].upper() + base[1:]
     return base
+
+
+@lru_cache(maxsize=50_000)
+def compound_head(word: str) -> str | None:
+    """The base form of a compound's last part ("maakuntajohtaja" → "johtaja"); None if not a compound."""
+    for a in _analyse(word.lower()):
+        parts = a.COMPOUND_PARTS or []
+        if len(parts) >= 2:
+            return _clean(parts[-1].BASEFORM).lower() or None
+    return None
+
+
+def word_lemmas(text: str) -> set[str]:
+    """The whole-word lemmas of a text (no compound parts): what the text says as words of their own."""
+    out: set[str] = set()
+    for word, _, _ in words(text):
+        found = _word_terms(word.lower())
+        if found:
+            out.add(found[0])
+    return out

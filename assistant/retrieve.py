@@ -103,6 +103,17 @@ class Snapshot:
     lexical: LexicalIndex
     position: dict[str, int]
     _extra: dict[str, LexicalIndex] = field(default_factory=dict)
+    _words: set[str] | None = None
+
+    @property
+    def words(self) -> set[str]:
+        """Whole-word lemmas of every live chunk (compound parts excluded), built on first use."""
+        if self._words is None:
+            vocab: set[str] = set()
+            for text in self.texts:
+                vocab |= finnish.word_lemmas(text)
+            self._words = vocab
+        return self._words
 
     @property
     def versions(self) -> dict[str, str]:
@@ -227,9 +238,10 @@ class Retriever:
             fused[hit.id] = fused.get(hit.id, 0.0) + 1.0 / (RRF_K + rank + 1)
             p = found.setdefault(hit.id, Passage.from_chunk(hit.id, hit.text, hit.meta))
             p.dense = hit.score
+        lexical_weight = self.kb.settings.lexical_weight
         for rank, (i, score) in enumerate(lexical_hits):
             cid = snap.ids[i]
-            fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
+            fused[cid] = fused.get(cid, 0.0) + lexical_weight / (RRF_K + rank + 1)
             p = found.setdefault(cid, Passage.from_chunk(cid, snap.texts[i], snap.metas[i]))
             p.lexical = score
         ranked = sorted(fused, key=lambda cid: -fused[cid])[:k]

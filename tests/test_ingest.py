@@ -969,7 +969,9 @@ def die_at(monkeypatch: pytest.MonkeyPatch, owner: type, method: str, n: int) ->
 
 
 @pytest.mark.parametrize("where", ["chunks-added", "source-committed", "source-removed"])
-def test_refresh_interrupted_at_each_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+def test_refresh_interrupted_at_each_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
     settings = make_settings(tmp_path, chunk_chars=120)
     history: dict[str, list[str]] = defaultdict(list)
     for i in range(6):
@@ -982,7 +984,9 @@ def test_refresh_interrupted_at_each_step(tmp_path: Path, monkeypatch: pytest.Mo
         (settings.sources / "doc-005.txt").unlink()
         with monkeypatch.context() as mp:
             # killed inside remove_source: its catalogue record is gone, its chunks not yet
-            mp.setattr(Store, "remove_source", lambda self, source: (self.sources.delete(ids=[source]), die())[0])
+            mp.setattr(
+                Store, "remove_source", lambda self, source: (self.sources.delete(ids=[source]), die())[0]
+            )
             with pytest.raises(Killed):
                 refresh(settings)
         assert "doc-005.txt" not in check_never_mixed(settings, history)
@@ -1017,7 +1021,9 @@ def die() -> None:
     raise Killed("here")
 
 
-def test_model_switch_interrupted_between_its_two_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_model_switch_interrupted_between_its_two_steps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from chromadb.api.client import Client
 
     e5 = make_settings(tmp_path, chunk_chars=120)
@@ -1085,9 +1091,12 @@ def wait_for_bar(proc: subprocess.Popen[str], err: list[str], timeout: float = 1
         time.sleep(0.005)
 
 
-def kill_and_recover(settings: Settings, fractions: tuple[float, ...]) -> None:
+def kill_and_recover(
+    settings: Settings, fractions: tuple[float, ...], n_docs: int = N_KILL_DOCS, compare_clean: bool = True
+) -> None:
     """Refresh processes SIGKILLed at several moments; after each, readers see every source at one
-    complete version; then a refresh completes it, equal to a clean build."""
+    complete version; then a refresh completes it, equal to a clean build. n_docs >= 20: the progress
+    bar (shown from 20 sources) tells when the work starts."""
     env = {
         **os.environ,
         "ASSISTANT_SOURCES": str(settings.sources),
@@ -1096,13 +1105,14 @@ def kill_and_recover(settings: Settings, fractions: tuple[float, ...]) -> None:
         "ASSISTANT_EMBED_BATCH": "4",  # many small commits: many moments to be killed in
         "PYTHONUNBUFFERED": "1",
     }
+    env["ASSISTANT_COLLECTION"] = settings.collection
     if settings.chroma_url:
         env["ASSISTANT_CHROMA_URL"] = settings.chroma_url
     history: dict[str, list[str]] = defaultdict(list)
-    for i in range(N_KILL_DOCS):
+    for i in range(n_docs):
         write_doc(settings, i, 0, history)
     s = refresh(settings)
-    assert s.added == N_KILL_DOCS
+    assert s.added == n_docs
     # each round rewrites half the documents, deletes one and adds one: about half this work
     work = max(s.seconds / 2, 0.5)
 
@@ -1120,7 +1130,9 @@ def kill_and_recover(settings: Settings, fractions: tuple[float, ...]) -> None:
         rc = proc.wait(timeout=30)
         state = check_never_mixed(settings, history)
         newest = sum(state.get(src) == len(history[src]) - 1 for src in rewritten)
-        outcomes.append((fraction, rc, f"{newest}/{len(rewritten)} rewritten sources at their newest version"))
+        outcomes.append(
+            (fraction, rc, f"{newest}/{len(rewritten)} rewritten sources at their newest version")
+        )
     assert any(rc == -signal.SIGKILL for _, rc, _ in outcomes), outcomes
     assert any(0 < int(o[2].split("/")[0]) < int(o[2].split("/")[1].split()[0]) for o in outcomes), (
         f"no kill landed mid-way: {outcomes}"
@@ -1134,13 +1146,18 @@ def kill_and_recover(settings: Settings, fractions: tuple[float, ...]) -> None:
     assert_summary(refresh(settings), unchanged=len(history) - len(fractions), chunks_embedded=0)
 
     # ... exactly as a clean build of the same sources would be
-    clean = Settings(sources=settings.sources, index=settings.index.parent / "clean-index",
-                     chunk_chars=settings.chunk_chars)  # fmt: skip
+    if not compare_clean:
+        return
+    clean = settings.model_copy(
+        update={"index": settings.index.parent / "clean-index", "collection": f"{settings.collection}clean"}
+    )
     refresh(clean)
     assert {k: (r.version, r.chunks) for k, r in live(clean).items()} == {
         k: (r.version, r.chunks) for k, r in live(settings).items()
     }
-    assert {k: v[0] for k, v in stored_chunks(clean).items()} == {k: v[0] for k, v in stored_chunks(settings).items()}
+    assert {k: v[0] for k, v in stored_chunks(clean).items()} == {
+        k: v[0] for k, v in stored_chunks(settings).items()
+    }
 
 
 def test_refresh_killed_at_any_moment(tmp_path: Path) -> None:
