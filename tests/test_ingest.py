@@ -876,7 +876,6 @@ def test_model_switch_rebuilds_everything(
     assert cited(e5, Q_KALA) == {"kalastus.md"}
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py: with --json the model-switch note is printed nowhere")
 def test_model_switch_note_with_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from assistant import cli
 
