@@ -213,6 +213,7 @@ class Evidence:
 
 
 _NOUNISH = {"nimisana", "paikannimi", "sukunimi", "etunimi", "nimi", "lyhenne"}
+_CONTACT_TERMS = {"yhteyshenkilö", "yhteystieto", "yhteystiedot", "kontaktihenkilö", "kontakti"}
 _PHONE_TERMS = {"puhelin", "puhelinnumero", "numero", "puh", "gsm", "matkapuhelin", "telefon"}
 _EMAIL_TERMS = {"sähköposti", "sähköpostiosoite", "posti", "osoite", "email", "e-mail", "e-post"}
 
@@ -263,6 +264,8 @@ def assess(question: str, language: str, snap: Snapshot) -> Evidence:
         for t in terms:
             idf[t] = weight(t)
         term_set = set(terms)
+        if term_set & _CONTACT_TERMS and "name" in contact_fields:
+            continue  # "yhteyshenkilö" asks for the contacts directory, which has entries
         if term_set & _PHONE_TERMS and not term_set & _EMAIL_TERMS:
             if "phone" in contact_fields:
                 groups.append([t for t in terms if t in lex.df] or ["puh"])
@@ -276,14 +279,16 @@ def assess(question: str, language: str, snap: Snapshot) -> Evidence:
                 missing.append(word)
             continue
         parts = terms[1:]
-        whole_known = terms[0] in lex.df
+        whole_known = terms[0] in lex.df or (
+            language == "fi" and any(b in lex.df for b in finnish.base_forms(word))
+        )
         # a compound the sources never use is known only if its head is a word of their own:
         # "maakuntajohtaja" is not "puheenjohtaja", "karjalanpiirakka" is not "Pohjois-Karjala"
-        head = finnish.compound_head(word) if language == "fi" else None
+        heads = finnish.compound_heads(word) if language == "fi" else frozenset()
         parts_known = (
             bool(parts)
             and sum(t in lex.df for t in parts) >= max(1, round(len(parts) * 2 / 3))
-            and (head is None or head in snap.words)
+            and (not heads or bool(heads & snap.words))
         )
         if whole_known or parts_known:
             groups.append([t for t in terms if t in lex.df])
@@ -543,7 +548,9 @@ class Assistant:
                 if p is None:
                     continue
                 about = " ".join(str(contact.get(k) or "") for k in ("name", "title", "organisation"))
-                if not set(finnish.terms(about)) & asked:
+                # the question names the person/title, or the contact's passage is about what it asks
+                named = bool(set(finnish.terms(about)) & asked)
+                if not named and evidence.coverage(set(p.terms) | set(finnish.terms(p.text))) < 0.5:
                     continue
                 found.append((contact, p))
         found.sort(key=lambda cp: passages.index(cp[1]))

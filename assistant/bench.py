@@ -297,7 +297,7 @@ def generate_document(i: int, *, chunks: int = 1, seed: int = 0) -> GenDoc:
     sentences = [
         f"{project} -hanke käynnistyi vuonna {start} {city.loc} ja vahvistaa {theme[1]} osaamista.",
         f"Hanketta rahoittaa {funder}, ja sen budjetti on {budget} euroa.",
-        f"Lisätietoa antaa {title_word} {person}, puh. {phone}.",
+        f"Hankkeen yhteyshenkilö on {title_word} {person}, puh. {phone}.",
     ]
     paragraphs = [" ".join(sentences)]
     fill = random.Random(f"elmo-bench:{seed}:{i}:fill")

@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = fsub.add_parser("export", help="export feedback (JSONL, or an evaluation suite with --suite)")
     e.add_argument("--out", type=Path, help="file to write (default: stdout)")
     e.add_argument("--as-suite", action="store_true", help="write evaluation-suite YAML items")
-    e.add_argument("--token", help="admin token (or ASSISTANT_ADMIN_TOKEN)")
+    e.add_argument("--token", help="the admin token; required when ASSISTANT_ADMIN_TOKEN is set")
     return parser
 
 

@@ -293,13 +293,20 @@ def lemma(word: str) -> str:
 
 
 @lru_cache(maxsize=50_000)
-def compound_head(word: str) -> str | None:
-    """The base form of a compound's last part ("maakuntajohtaja" → "johtaja"); None if not a compound."""
+def compound_heads(word: str) -> frozenset[str]:
+    """Base forms of a compound's last part, one per reading ("maakuntajohtaja" → {"johtaja"};
+    "innovaatiokeskusta" → {"keskusta", "keskus"}); empty if no reading is a compound."""
+    heads = set()
     for a in _analyse(word.lower()):
         parts = a.COMPOUND_PARTS or []
-        if len(parts) >= 2:
-            return _clean(parts[-1].BASEFORM).lower() or None
-    return None
+        if len(parts) >= 2 and (head := _clean(parts[-1].BASEFORM).lower()):
+            heads.add(head)
+    return frozenset(heads)
+
+
+def base_forms(word: str) -> list[str]:
+    """Every whole-word base form Voikko gives (one per reading), no compound parts."""
+    return _voikko_lemmas(word.lower())
 
 
 def word_lemmas(text: str) -> set[str]:

@@ -40,6 +40,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from fastapi import FastAPI, HTTPException, Query, Request  # noqa: E402
+from fastapi.encoders import jsonable_encoder  # noqa: E402
+from fastapi.exceptions import RequestValidationError  # noqa: E402
 from fastapi.responses import JSONResponse, StreamingResponse  # noqa: E402
 from pydantic import BaseModel, ConfigDict, Field  # noqa: E402
 from starlette.concurrency import run_in_threadpool  # noqa: E402
@@ -337,6 +339,10 @@ ADMIN_MESSAGES: dict[str, dict[str, str]] = {
         "fi": "{name}: tiedostosta ei saatu tekstiä ({reason}).",
         "en": "{name}: no text could be read from the file ({reason}).",
     },
+    "folder": {
+        "fi": "Latauskansio (uploads) ei ole tavallinen kansio lähdekansion sisällä; lataukset on estetty.",
+        "en": "The uploads folder is not a plain folder inside the sources folder; uploads are refused.",
+    },
     "busy": {
         "fi": "Tietopankin päivitys on jo käynnissä; odota, että se valmistuu.",
         "en": "A refresh is already running; wait for it to finish.",
@@ -383,6 +389,15 @@ def safe_filename(name: str) -> str | None:
     return base
 
 
+def upload_folder(settings: Settings) -> Path:
+    """``<sources>/uploads``, created if needed; refused when it is a link or leads out of the sources."""
+    folder = settings.sources / UPLOAD_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    if folder.is_symlink() or not folder.resolve().is_relative_to(settings.sources.resolve()):
+        raise AdminError("folder", 500)
+    return folder
+
+
 @dataclass
 class PreparedUpload:
     name: str
@@ -410,8 +425,7 @@ def prepare_upload(settings: Settings, name: str, data: bytes) -> PreparedUpload
     clean = safe_filename(name)
     if clean is None:
         raise AdminError("name", 400, name=shown)
-    folder = settings.sources / UPLOAD_DIR
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = upload_folder(settings)
     fd, tmp_name = tempfile.mkstemp(prefix=".upload-", suffix=suffix, dir=folder)
     tmp = Path(tmp_name)
     try:
@@ -528,32 +542,67 @@ class _Guard:
         self.settings = settings
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            path = scope.get("path", "")
-            request = Request(scope)
-            response: JSONResponse | None = None
-            length = request.headers.get("content-length", "")
-            if path.startswith("/api/ask") and length.isdigit() and int(length) > MAX_BODY_BYTES:
-                response = JSONResponse({"detail": f"request body over {MAX_BODY_BYTES} bytes"}, 413)
-            elif (
-                self.settings.auth
-                and path.startswith("/api/")
-                and not path.startswith("/api/admin/")
-                and not _basic_ok(request, self.settings.auth)
-            ):
-                response = JSONResponse(
-                    {"detail": "login required"}, 401, headers={"WWW-Authenticate": "Basic"}
-                )
-            if response is not None:
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        request = Request(scope)
+        length = request.headers.get("content-length", "")
+        if path.startswith("/api/ask") and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            await _too_large()(scope, receive, send)
+            return
+        if (
+            self.settings.auth
+            and path.startswith("/api/")
+            and not path.startswith("/api/admin/")
+            and not _basic_ok(request, self.settings.auth)
+        ):
+            response = JSONResponse({"detail": "login required"}, 401, headers={"WWW-Authenticate": "Basic"})
+            await response(scope, receive, send)
+            return
+        if not path.startswith("/api/ask"):
+            await self.app(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Any:  # a chunked body has no Content-Length: count what arrives
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b"")) if message["type"] == "http.request" else 0
+            if seen > MAX_BODY_BYTES:
+                raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _BodyTooLarge:
+            await _too_large()(scope, receive, send)
+
+
+class _BodyTooLarge(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(413, f"request body over {MAX_BODY_BYTES} bytes")
+
+
+def _too_large() -> JSONResponse:
+    return JSONResponse({"detail": f"request body over {MAX_BODY_BYTES} bytes"}, 413)
+
+
+def _clean(value: Any) -> Any:
+    """Lone surrogates (valid in JSON, not in UTF-8) replaced, so that every answer can be encoded."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    return value
 
 
 def _history(items: list[str | HistoryMessage]) -> list[Any]:
     if len(items) > MAX_HISTORY_ITEMS:
         raise HTTPException(413, f"history has {len(items)} items; at most {MAX_HISTORY_ITEMS} are accepted")
-    return [h if isinstance(h, str) else h.model_dump() for h in items[-HISTORY_USED:]]
+    return _clean([h if isinstance(h, str) else h.model_dump() for h in items[-HISTORY_USED:]])
 
 
 def create_app(settings: Settings, assistant: Assistant | None = None, *, ui: bool = True) -> FastAPI:
@@ -569,10 +618,14 @@ def create_app(settings: Settings, assistant: Assistant | None = None, *, ui: bo
         description="Cited answers about Finland's regional smart-specialisation work (ELMO). "
         "The chat UI is at `/`.",
     )
-    app.state.assistant = assistant
-    app.state.settings = settings
 
     app.add_middleware(_Guard, settings=settings)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes the offending input, which need not even be encodable
+        errors = [{k: e[k] for k in ("type", "loc", "msg") if k in e} for e in exc.errors()]
+        return JSONResponse({"detail": jsonable_encoder(_clean(errors))}, 422)
 
     @app.exception_handler(AdminError)
     async def admin_error(request: Request, exc: AdminError) -> JSONResponse:
@@ -583,7 +636,7 @@ def create_app(settings: Settings, assistant: Assistant | None = None, *, ui: bo
     def ask(body: AskRequest) -> JSONResponse:
         """Answers a question from the knowledge base, with citations (the JSON of `assistant ask --json`)."""
         # returned as is (the model documents it): absent optional fields stay absent, as in the CLI's JSON
-        return JSONResponse(assistant.ask(body.question, _history(body.history)).to_dict())
+        return JSONResponse(assistant.ask(_clean(body.question), _history(body.history)).to_dict())
 
     @app.post(
         "/api/ask/stream",
@@ -597,7 +650,7 @@ def create_app(settings: Settings, assistant: Assistant | None = None, *, ui: bo
 
         def events() -> Iterator[str]:
             try:
-                for item in assistant.stream(body.question, history):
+                for item in assistant.stream(_clean(body.question), history):
                     if isinstance(item, str):
                         event: dict[str, Any] = {"type": "delta", "text": item}
                     else:

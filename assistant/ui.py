@@ -33,6 +33,7 @@ from .config import Settings  # noqa: E402
 from .feedback import FeedbackStore  # noqa: E402
 from .loaders import SUPPORTED_SUFFIXES  # noqa: E402
 from .server import (  # noqa: E402
+    ADMIN_MESSAGES,
     PASSAGE_CONTEXT,
     AdminError,
     PreparedUpload,
@@ -325,7 +326,7 @@ def esc(text: Any) -> str:
 
 _MD_PUNCT = re.compile(r"([\\`*_\[\]~|])")
 _AUTOLINK = re.compile(r"(?i)(?<=:)/(?=/)|\bwww\.")
-_MD_LINE_START = re.compile(r"^(\s*)([#+=]|\d+[.)](?=\s|$)|-(?=--))", re.M)
+_MD_LINE_START = re.compile(r"^(\s*)([#+=]|\d+[.)](?=\s|$)|-(?=--|\s|$))", re.M)
 
 
 def md_text(text: str) -> str:
@@ -540,8 +541,6 @@ def build_ui(
 
     def admin_note(lang: str) -> str:
         t = TEXTS[lang]
-        from .server import ADMIN_MESSAGES
-
         text = (
             t["admin_on"].format(types=types, mb=settings.max_upload_mb)
             if admin_enabled
@@ -650,6 +649,7 @@ def build_ui(
                         file_count="multiple",
                         file_types=sorted(SUPPORTED_SUFFIXES),
                         interactive=admin_enabled,
+                        height=150,
                         elem_id="elmo-files",
                     )
                 with gr.Row():

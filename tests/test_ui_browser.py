@@ -244,6 +244,19 @@ def test_finnish_conversation(fi_page: Page, server: Server, shots: Path) -> Non
         "Kuka on ELMO-pilotin projektipäällikkö?"
     ]
 
+    # 👎 on the first answer is a second row; clicking 👎 again takes it back
+    dislike = page.get_by_role("button", name=re.compile(r"^(En tykkää|Dislike)$")).first
+    dislike.click()
+    page.locator("#elmo-feedback-msg", has_text="Kiitos palautteesta").wait_for()
+    ratings = {r["question"]: r["rating"] for r in FeedbackStore(server.index / "feedback.sqlite").all()}
+    assert ratings == {
+        "Mikä hänen puhelinnumeronsa on?": "up",
+        "Kuka on ELMO-pilotin projektipäällikkö?": "down",
+    }
+    page.get_by_role("button", name=re.compile(r"^(En tykkää|Dislike|Disliked)$")).first.click()
+    page.locator("#elmo-feedback-msg", has_text="Palaute poistettu").wait_for()
+    assert [r["rating"] for r in FeedbackStore(server.index / "feedback.sqlite").all()] == ["up"]
+
     # a click on the earlier answer's [1] brings that answer's passage back
     page.locator(CITE).first.click()
     assert "Kuka on ELMO-pilotin" in page.locator("#elmo-sources .elmo-turn.current .elmo-asked").inner_text()
@@ -313,7 +326,7 @@ def test_admin_upload_then_answered_and_shown_as_text(
     page.screenshot(path=str(shots / "knowledge-base.png"), full_page=True)
 
     page.get_by_role("tab", name="Keskustelu").click()
-    answer = fi_page.ask("Kuka johtaa Kajaanin innovaatiokeskusta?")
+    answer = fi_page.ask("Kuka on Kajaanin innovaatiokeskuksen johtaja?")
     assert "Aino Virtanen" in answer.inner_text()
 
     answer = fi_page.ask("Mikä on turvallisuustestin muistion tarkistuskoodi?")
