@@ -175,6 +175,7 @@ class Answer:
     contacts: list[dict[str, Any]] = field(default_factory=list)
     flagged: list[str] = field(default_factory=list)  # sentences the verifier dropped
     retrieved: list[dict[str, Any]] = field(default_factory=list)
+    degraded: bool = False  # the vector store was unreachable: answered from the lexical index alone
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -396,7 +397,7 @@ class Assistant:
         language = detect_language(q) if q else "fi"
         phrases = PHRASES[language]
         if not q:
-            yield self._plain(raw, language, phrases["empty"], t0)
+            yield self._plain(q, language, phrases["empty"], t0)
             return
         if len(q) > self.settings.max_question_chars:
             text = phrases["too_long"].format(n=len(q), limit=self.settings.max_question_chars)
@@ -435,7 +436,7 @@ class Assistant:
         if refusal is not None:
             timings["answer"] = (time.perf_counter() - t) * 1000
             timings["total"] = (time.perf_counter() - t0) * 1000
-            yield Answer(q, language, refusal, True, [], timings, retrieved=retrieved)
+            yield Answer(q, language, refusal, True, [], timings, retrieved=retrieved, degraded=retrieval.degraded)
             return
 
         verified = None
@@ -465,6 +466,7 @@ class Assistant:
             verified.dropped = llm_dropped + verified.dropped
             mode_name = "extractive"
         answer = self._finish(q, language, verified, passages, snap, timings, t, t0, mode_name, contacts, retrieved)
+        answer.degraded = retrieval.degraded
         yield answer
 
     # -- internals ---------------------------------------------------------------------------------------

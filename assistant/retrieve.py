@@ -24,6 +24,7 @@ from .config import Settings
 from .embeddings import Embedder, embedder_from_settings
 from .store import Hit, SourceRecord, Store
 
+log = logging.getLogger("assistant.retrieve")
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import
 
 RRF_K = 60
@@ -134,6 +135,7 @@ class Retrieval:
     passages: list[Passage]
     timings_ms: dict[str, float]
     snapshot: Snapshot
+    degraded: bool = False  # the dense side failed (store unreachable): lexical results only
 
 
 class KnowledgeBase:
@@ -147,6 +149,7 @@ class KnowledgeBase:
         self.reload_every = reload_every
         self._lock = threading.Lock()
         self._checked = 0.0
+        self.store_error: str | None = None  # set while the store is unreachable
         self.snapshot = self._build()
 
     def _build(self) -> Snapshot:
@@ -172,8 +175,13 @@ class KnowledgeBase:
             with self._lock:
                 if now - self._checked >= self.reload_every:
                     self._checked = now
-                    if self.store.generation() != self.snapshot.generation:
-                        self.snapshot = self._build()
+                    try:
+                        if self.store.generation() != self.snapshot.generation:
+                            self.snapshot = self._build()
+                        self.store_error = None
+                    except Exception as exc:  # noqa: BLE001 - store unreachable: keep serving what we have
+                        self.store_error = f"{type(exc).__name__}: {exc}"
+                        log.warning("knowledge base store unreachable, serving the last snapshot: %s", exc)
         return self.snapshot
 
     def reload(self) -> Snapshot:
@@ -213,12 +221,20 @@ class Retriever:
         terms = list(dict.fromkeys(terms))
 
         dense_hits: list[Hit] = []
+        degraded = False
         if mode in ("hybrid", "dense"):
             t = time.perf_counter()
             vector = self.kb.embedder.embed_query(query)
             timings["embed"] = (time.perf_counter() - t) * 1000
             t = time.perf_counter()
-            dense_hits = self.kb.store.dense(vector, depth, snap.versions)
+            try:
+                dense_hits = self.kb.store.dense(vector, depth, snap.versions)
+            except Exception as exc:  # noqa: BLE001 - a Chroma server away: lexical side only, flagged
+                if mode == "dense":
+                    raise
+                self.kb.store_error = f"{type(exc).__name__}: {exc}"
+                log.warning("dense search failed, answering from the lexical index only: %s", exc)
+                degraded = True
             timings["dense"] = (time.perf_counter() - t) * 1000
 
         lexical_hits: list[tuple[int, float]] = []
@@ -253,4 +269,6 @@ class Retriever:
                 p.terms = (snap.metas[snap.position[cid]].get("terms") or "").split()
             passages.append(p)
         timings["fusion"] = (time.perf_counter() - t) * 1000
-        return Retrieval(query=query, terms=terms, passages=passages, timings_ms=timings, snapshot=snap)
+        return Retrieval(
+            query=query, terms=terms, passages=passages, timings_ms=timings, snapshot=snap, degraded=degraded
+        )

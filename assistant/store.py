@@ -255,7 +255,7 @@ class Store:
         offset = 0
         while True:
             got = self.chunks.get(include=["metadatas"], limit=_PAGE, offset=offset)
-            yield from zip(got["ids"], got["metadatas"], strict=True)
+            yield from ((cid, meta or {}) for cid, meta in zip(got["ids"], got["metadatas"], strict=True))
             if len(got["ids"]) < _PAGE:
                 return
             offset += _PAGE
@@ -267,7 +267,7 @@ class Store:
         while True:
             got = self.chunks.get(include=["metadatas", "documents"], limit=_PAGE, offset=offset)
             for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
-                if live.get(meta.get("source")) == meta.get("version"):
+                if meta is not None and doc is not None and live.get(meta.get("source")) == meta.get("version"):
                     out.append((cid, doc, meta))
             if len(got["ids"]) < _PAGE:
                 return out
@@ -286,6 +286,10 @@ class Store:
         for cid, doc, meta, dist in zip(
             got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0], strict=True
         ):
+            # a chunk deleted by a concurrent refresh can still come back from the vector index, without
+            # its metadata and text: it is not live
+            if meta is None or doc is None:
+                continue
             if live.get(meta.get("source")) == meta.get("version"):
                 hits.append(Hit(cid, doc, meta, 1.0 - float(dist)))
         return hits[:n]

@@ -530,14 +530,6 @@ def test_verifier_holds_against_an_obedient_llm(llm_assistant: tuple[Assistant, 
         assert {ans.citations[n - 1].source for n in markers} == {"ohje.txt"}, ans.answer
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="verify.py defect (reported): an obeyed injection citing a REAL passage passes the verifier. "
-    "_Support.supports checks numbers as substrings of the passage's concatenated digits ('5' and '9' are in "
-    "'…20192020…'), and 'ELMO-pilotin' alone gives 3 of the claim's 6 lemmas (elmo-pilotti, elmo, pilotti) "
-    "= LEXICAL_SUPPORT. Fix: numbers must equal a number of the passage (substring match only for 6+ digit "
-    "phone-like runs); count lexical overlap per word, not per lemma.",
-)
 def test_obeyed_injection_cannot_borrow_a_real_sources_citation(llm_assistant: tuple[Assistant, Any]) -> None:
     assistant, fake = llm_assistant
 
@@ -549,6 +541,32 @@ def test_obeyed_injection_cannot_borrow_a_real_sources_citation(llm_assistant: t
     ans = assistant.ask("Kuka on ELMO-pilotin projektipäällikkö?")
     assert "Meriläinen" in ans.answer
     assert "miljoonaa" not in ans.answer, ans.answer
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="verify.py defect (reported): lexical support counts lemmas, and a hyphenated name gives three "
+    "(ELMO-pilotin → elmo-pilotti, elmo, pilotti), so 'ELMO-pilotin budjetti on suuri.' (3 of 4 lemmas) or "
+    "'ELMO-pilotin budjetti oli 2019 euroa.' (2019 occurs in the passage) citing the ELMO passage passes, "
+    "though the passage says nothing about a budget. Fix: count overlap per word (a word is supported when "
+    "any of its lemmas is), and require the claim's nouns outside the question's names to be in the passage.",
+)
+def test_claims_about_a_missing_concept_cannot_borrow_a_real_citation(
+    llm_assistant: tuple[Assistant, Any],
+) -> None:
+    assistant, fake = llm_assistant
+
+    def borrow(req: Any) -> str:
+        n_real = _number_of(req.user, "Meriläinen") or 1
+        return (
+            f"Gitte Meriläinen on projektipäällikkö [{n_real}]. ELMO-pilotin budjetti on suuri [{n_real}]. "
+            f"ELMO-pilotin budjetti oli 2019 euroa [{n_real}]."
+        )
+
+    fake.default = borrow
+    ans = assistant.ask("Kuka on ELMO-pilotin projektipäällikkö?")
+    assert "Meriläinen" in ans.answer
+    assert "budjetti" not in ans.answer, ans.answer
 
 
 # ======================================================================================================
@@ -624,8 +642,9 @@ PER_QUESTION_SECONDS = 30.0  # hang guard; typical is < 1 s, a 2,000-token quest
 SURROGATE_ECHO = pytest.mark.xfail(
     strict=True,
     reason="answer.py defect (reported): an empty-after-cleaning question is echoed RAW in Answer.question "
-    "(Assistant.stream: `yield self._plain(raw, ...)`), so a lone surrogate reaches the JSON encoder: "
-    "UnicodeEncodeError, a 500 from /api/ask and an empty /api/ask/stream body. Fix: echo `q` (cleaned).",
+    "(Assistant.stream: `yield self._plain(raw, ...)`), so a lone surrogate reaches Answer.to_dict() and any "
+    "UTF-8 JSON encoder fails (the server now replaces surrogates before answering, so the API is safe; "
+    "the CLI `ask --batch --json` and other Python callers are not). Fix: echo `q` (cleaned).",
 )
 
 
@@ -712,7 +731,7 @@ def _post_json(client: Any, path: str, payload: Any, timeout: float = PER_QUESTI
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("name", _questions(SURROGATE_ECHO))
+@pytest.mark.parametrize("name", list(HOSTILE_QUESTIONS))
 def test_hostile_question_api(client: Any, name: str) -> None:
     payload = {"question": HOSTILE_QUESTIONS[name], "history": []}
     r = _post_json(client, "/api/ask", payload)
@@ -738,7 +757,7 @@ def test_hostile_history_api(client: Any, name: str) -> None:
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize(
     "name",
-    ["empty", "100k", "script", "controls", "mixed", pytest.param("lone-surrogate", marks=SURROGATE_ECHO)],
+    ["empty", "100k", "script", "controls", "mixed", "lone-surrogate"],
 )
 def test_stream_endpoint_with_hostile_questions(client: Any, name: str) -> None:
     r = _post_json(client, "/api/ask/stream", {"question": HOSTILE_QUESTIONS[name], "history": []})
@@ -766,37 +785,9 @@ MALFORMED: list[Any] = [
         "application/json",
     ),
     ("501 turns", json.dumps({"question": "Kuka?", "history": ["x"] * 501}), "application/json"),
-    pytest.param(
-        "surrogate in error",
-        b'{"question": "Kuka?", "history": [{"role": "\\ud800"}]}',
-        "application/json",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="server.py defect (reported): FastAPI's default 422 handler echoes the invalid input; a lone "
-            "surrogate in it cannot be encoded as UTF-8 → 500. Fix: a RequestValidationError handler that "
-            "drops `input` (or dumps with ensure_ascii=True), or reject surrogates before validation.",
-        ),
-        id="surrogate in error",
-    ),
-    pytest.param(
-        "Infinity",
-        b'{"question": Infinity}',
-        "application/json",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="server.py defect (reported, same cause as 'surrogate in error'): the body parser accepts "
-            "the non-standard JSON tokens Infinity/NaN, the 422 echoes them and JSONResponse (allow_nan=False) "
-            "raises → 500. Fix: a RequestValidationError handler that drops `input`.",
-        ),
-        id="Infinity",
-    ),
-    pytest.param(
-        "NaN history",
-        b'{"question": "Kuka?", "history": [NaN]}',
-        "application/json",
-        marks=pytest.mark.xfail(strict=True, reason="as 'Infinity'"),
-        id="NaN history",
-    ),
+    ("surrogate in error", b'{"question": "Kuka?", "history": [{"role": "\\ud800"}]}', "application/json"),
+    ("Infinity", b'{"question": Infinity}', "application/json"),
+    ("NaN history", b'{"question": "Kuka?", "history": [NaN]}', "application/json"),
     ("invalid utf-8", b'{"question": "\xff\xfe Kuka?"}', "application/json"),
     ("form encoded", b"question=Kuka", "application/x-www-form-urlencoded"),
     ("xml", b"<question>Kuka</question>", "application/xml"),

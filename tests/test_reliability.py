@@ -18,6 +18,7 @@ Sizes (environment): ``ELMO_LOAD_CLIENTS`` (8), ``ELMO_LOAD_SECONDS`` (10), ``EL
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
@@ -812,12 +813,22 @@ def tmpfs(path: Path, size: str) -> Iterator[Path]:
 
 
 def fill(path: Path, leave: int) -> Path:
-    free = shutil.disk_usage(path).free
+    """Grow a filler file until only ``leave`` bytes are free (other writers may take space meanwhile)."""
     filler = path / "filler.bin"
     with open(filler, "ab") as fh:
-        os.posix_fallocate(
-            fh.fileno(), 0, max(0, free - leave) + (filler.stat().st_size if filler.exists() else 0)
-        )
+        for _ in range(400):
+            want = shutil.disk_usage(path).free - leave
+            if want < 64 * 1024:
+                break
+            try:
+                os.posix_fallocate(fh.fileno(), os.fstat(fh.fileno()).st_size, want)
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise
+                leave = max(0, leave) + 64 * 1024 if leave else 0  # someone else wrote: try again smaller
+                continue
+            if leave:
+                break
     return filler
 
 
