@@ -639,21 +639,6 @@ HISTORIES: dict[str, list[Any]] = {
 }
 PER_QUESTION_SECONDS = 30.0  # hang guard; typical is < 1 s, a 2,000-token question a few seconds
 
-SURROGATE_ECHO = pytest.mark.xfail(
-    strict=True,
-    reason="answer.py defect (reported): an empty-after-cleaning question is echoed RAW in Answer.question "
-    "(Assistant.stream: `yield self._plain(raw, ...)`), so a lone surrogate reaches Answer.to_dict() and any "
-    "UTF-8 JSON encoder fails (the server now replaces surrogates before answering, so the API is safe; "
-    "the CLI `ask --batch --json` and other Python callers are not). Fix: echo `q` (cleaned).",
-)
-
-
-def _questions(surrogate_mark: Any) -> list[Any]:
-    return [
-        pytest.param(name, marks=surrogate_mark) if name == "lone-surrogate" else name
-        for name in HOSTILE_QUESTIONS
-    ]
-
 
 @pytest.fixture(scope="module")
 def assistant(kb_settings: Settings) -> Assistant:
@@ -667,7 +652,7 @@ def _timed_ask(assistant: Assistant, question: Any, history: Any = None) -> tupl
 
 
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("name", _questions(SURROGATE_ECHO))
+@pytest.mark.parametrize("name", list(HOSTILE_QUESTIONS))
 def test_hostile_question_direct(assistant: Assistant, name: str) -> None:
     ans, seconds = _timed_ask(assistant, HOSTILE_QUESTIONS[name])
     assert seconds < PER_QUESTION_SECONDS, (name, seconds)
