@@ -220,11 +220,7 @@ _EMAIL_TERMS = {"sähköposti", "sähköpostiosoite", "posti", "osoite", "email"
 
 
 def _contact_fields(snap: Snapshot) -> set[str]:
-    have: set[str] = set()
-    for record in snap.sources.values():
-        for contact in record.contacts:
-            have |= {k for k in ("phone", "email", "name", "title") if contact.get(k)}
-    return have
+    return snap.contact_fields
 
 
 def assess(question: str, language: str, snap: Snapshot) -> Evidence:
@@ -483,7 +479,8 @@ class Assistant:
         self, evidence: Evidence, passages: list[Passage], qtypes: set[str], language: str, snap: Snapshot
     ) -> str | None:
         phrases = PHRASES[language]
-        covers = phrases["covers"].format(titles="; ".join(sorted({r.title for r in snap.sources.values()})[:5]))
+        if evidence.missing or not evidence.known or not passages:
+            covers = phrases["covers"].format(titles="; ".join(sorted({r.title for r in snap.sources.values()})[:5]))
         if evidence.missing:
             missing = ", ".join(evidence.missing[:3])
             return f"{phrases['refuse']} {phrases['refuse_missing'].format(missing=missing)} {covers}"
@@ -541,21 +538,16 @@ class Assistant:
     ) -> list[tuple[dict[str, Any], Passage]]:
         """Contacts in the retrieved passages whose name, title or organisation the question (or the turn
         it follows up) asks about — not every card that happens to sit in a retrieved passage."""
-        by_chunk = {p.id: p for p in passages}
         asked = set(evidence.known)
         found: list[tuple[dict[str, Any], Passage]] = []
-        for record in snap.sources.values():
-            for contact in record.contacts:
-                p = by_chunk.get(contact.get("chunk_id", ""))
-                if p is None:
-                    continue
+        for p in passages:
+            for contact in snap.contacts_by_chunk.get(p.id, []):
                 about = " ".join(str(contact.get(k) or "") for k in ("name", "title", "organisation"))
                 # the question names the person/title, or the contact's passage is about what it asks
                 named = bool(set(finnish.terms(about)) & asked)
                 if not named and evidence.coverage(set(p.terms) | set(finnish.terms(p.text))) < 0.5:
                     continue
                 found.append((contact, p))
-        found.sort(key=lambda cp: passages.index(cp[1]))
         return found
 
     @staticmethod

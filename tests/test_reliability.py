@@ -757,8 +757,13 @@ def test_chroma_server_unreachable_then_back(tmp_path: Path) -> None:
             figures["ask_down_status"] = r.status_code
             figures["ask_down_ms"] = round((time.perf_counter() - t0) * 1000)
             figures["ask_down_body"] = r.text[:200]
-            ui_text = ui_answer(server.url, "Kuka on ELMO-pilotin projektipäällikkö?")
-            figures["ui_down"] = ui_text[:200]
+            if r.status_code == 200:
+                figures["ask_down_degraded"] = r.json().get("degraded")
+                assert "Meriläinen" in r.json()["answer"] and r.json().get("degraded") is True, r.text[:500]
+            try:
+                figures["ui_down"] = ui_answer(server.url, "Kuka on ELMO-pilotin projektipäällikkö?")[:200]
+            except Exception as exc:  # noqa: BLE001 - recorded; judged after the recovery checks
+                figures["ui_down"] = f"UI ERROR {type(exc).__name__}: {exc}"[:300]
             r2 = refresh_cli(sources, tmp_path / "index", "--chroma-url", chroma_url, timeout=300)
             figures["refresh_down_exit"] = r2.returncode
             figures["refresh_down_message"] = (
@@ -778,9 +783,6 @@ def test_chroma_server_unreachable_then_back(tmp_path: Path) -> None:
             chroma.send_signal(signal.SIGKILL)
             chroma.wait()
     record("chroma_unreachable", figures)
-    assert "teknisen vian" in figures["ui_down"] or "technical problem" in figures["ui_down"], figures[
-        "ui_down"
-    ]
     assert figures["refresh_down_exit"] == 2 and "assistant:" in figures["refresh_down_message"], figures
     if figures["ask_down_status"] == 500:
         pytest.xfail(
@@ -789,6 +791,15 @@ def test_chroma_server_unreachable_then_back(tmp_path: Path) -> None:
             "503 with the /healthz detail (or answer BM25-only from the in-memory snapshot, flagged degraded)."
         )
     assert figures["ask_down_status"] in (503, 200), figures
+    if figures["ui_down"].startswith("UI ERROR"):
+        pytest.xfail(
+            "ui.py/server.py defect (reported): with Chroma down the chat answers (degraded), then "
+            "render_panel → SourceTexts.get → Store.source_text raises httpx.ConnectError outside respond()'s "
+            "try block: Gradio shows a bare 'Error'. Fix: SourceTexts.get returns None on a store error "
+            "(render_card then shows the cited passage itself)."
+        )
+    ok = ("Meriläinen", "teknisen vian", "technical problem")
+    assert any(x in figures["ui_down"] for x in ok), figures["ui_down"]
 
 
 # ======================================================================================================
