@@ -881,6 +881,7 @@ def measure_asks(assistant: Any, questions: Sequence[str], n: int, warmup: int) 
     for q in list(questions)[: max(warmup, 0)]:
         assistant.ask(q)
     rows: dict[str, list[float]] = {s: [] for s in STAGES}
+    retrieve: list[float] = []  # the answers issue's split: retrieve (embed..fusion) vs answer
     wall: list[float] = []
     refused = 0
     for i in range(n):
@@ -897,10 +898,11 @@ def measure_asks(assistant: Any, questions: Sequence[str], n: int, warmup: int) 
         )
         for s in STAGES:
             rows[s].append(parts[s])
+        retrieve.append(float(tm.get("retrieve", 0.0)))
     return {
         "n": n,
         "refused": refused,
-        "stages_ms": {s: summarise(v) for s, v in rows.items()},
+        "stages_ms": {**{s: summarise(v) for s, v in rows.items()}, "retrieve": summarise(retrieve)},
         "wall_ms": summarise(wall),
     }
 

@@ -239,7 +239,8 @@ class Retriever:
         degraded = False
         if mode in ("hybrid", "dense"):
             t = time.perf_counter()
-            vector = self.kb.embedder.embed_query(query)
+            # e5 reads 512 tokens at most; a long question only costs time beyond its first ~1,000 chars
+            vector = self.kb.embedder.embed_query(query[:1000])
             timings["embed"] = (time.perf_counter() - t) * 1000
             t = time.perf_counter()
             try:

@@ -267,7 +267,10 @@ class SourceTexts:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-        text = self.kb.store.source_text(source)
+        try:
+            text = self.kb.store.source_text(source)
+        except Exception:  # noqa: BLE001 - store unreachable: the panel shows the cited passage alone
+            return None
         if text is None:
             return None
         with self._lock:

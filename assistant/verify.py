@@ -26,7 +26,8 @@ import numpy as np
 from . import finnish, glossary
 from .text import split_sentences
 
-LEXICAL_SUPPORT = 0.6
+LEXICAL_SUPPORT = 0.6  # share of content lemmas (English/Swedish sentences)
+WORD_SUPPORT = 0.7  # share of content words (Finnish sentences: a compound or a hyphenated name is one word)
 DENSE_SUPPORT = 0.84  # English/Swedish sentences only: for Finnish, cosine cannot tell a changed fact
 
 _MARKER = re.compile(r"\s?\[(\d+(?:\s*,\s*\d+)*)\]")
@@ -100,6 +101,23 @@ _FOREIGN_CAPS = set(
 )
 
 
+def _content_words(sentence: str) -> list[list[str]]:
+    """The content words of a Finnish sentence, each as its lemma followed by its compound/hyphen parts."""
+    out = []
+    for word, _, _ in finnish.words(sentence):
+        lemmas = [t for t in finnish.terms(word) if not finnish.is_stopword(t) and not t.isdigit()]
+        if lemmas:
+            out.append(lemmas)
+    return out
+
+
+def _word_supported(lemmas: list[str], have: set[str]) -> bool:
+    """The word itself is in the passage, or every part of it is ("ELMO-pilotin" by "ELMO -pilotista");
+    one shared part is not enough ("klusteripolitiikka" is not "klusterikehitys")."""
+    readings = [t for t in lemmas if "-" not in t] or lemmas
+    return any(t in have for t in lemmas[:1] + readings[:1]) or (len(lemmas) > 1 and all(t in have for t in lemmas[1:]))
+
+
 class _Support:
     def __init__(self, passages: list[Any], language: str, embedder: Any = None):
         self.passages = passages
@@ -151,10 +169,21 @@ class _Support:
         if not self.names_supported(i, sentence):
             return False
         digits = _digits(sentence)
-        terms = _content_terms(sentence, self.language)
-        if not terms:
-            return bool(digits)  # e.g. a bare phone number row
-        overlap = len(terms & self.passage_terms(i)) / len(terms)
+        have = self.passage_terms(i)
+        if self.language == "fi":
+            # per word, not per lemma: "ELMO-pilotin" (elmo-pilotti, elmo, pilotti) is one word of support,
+            # so "ELMO-pilotin budjetti on suuri." does not pass on the name alone
+            words = _content_words(sentence)
+            if not words:
+                return bool(digits)  # e.g. a bare phone number row
+            if sum(_word_supported(w, have) for w in words) / len(words) >= WORD_SUPPORT:
+                return True
+            return False  # for Finnish, embedding similarity cannot tell a changed fact (calibration)
+        else:
+            terms = _content_terms(sentence, self.language)
+            if not terms:
+                return bool(digits)
+            overlap = len(terms & have) / len(terms)
         if overlap >= LEXICAL_SUPPORT:
             return True
         if self.embedder is not None and self.language != "fi":

@@ -543,14 +543,6 @@ def test_obeyed_injection_cannot_borrow_a_real_sources_citation(llm_assistant: t
     assert "miljoonaa" not in ans.answer, ans.answer
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="verify.py defect (reported): lexical support counts lemmas, and a hyphenated name gives three "
-    "(ELMO-pilotin → elmo-pilotti, elmo, pilotti), so 'ELMO-pilotin budjetti on suuri.' (3 of 4 lemmas) or "
-    "'ELMO-pilotin budjetti oli 2019 euroa.' (2019 occurs in the passage) citing the ELMO passage passes, "
-    "though the passage says nothing about a budget. Fix: count overlap per word (a word is supported when "
-    "any of its lemmas is), and require the claim's nouns outside the question's names to be in the passage.",
-)
 def test_claims_about_a_missing_concept_cannot_borrow_a_real_citation(
     llm_assistant: tuple[Assistant, Any],
 ) -> None:
