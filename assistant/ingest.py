@@ -353,7 +353,7 @@ class Refresher:
             contacts=contacts,
         )
         texts = [embed_text(title, c.text) for c in chunks]
-        vectors = self.store.vectors_for([text_hash(t) for t in texts])
+        vectors: dict[str, np.ndarray] = {}  # looked up for the whole batch in _flush
         return _Pending(
             record=record,
             original=loaded.text,
@@ -366,47 +366,55 @@ class Refresher:
 
     def _flush(self, pending: list[_Pending], summary: Summary) -> None:
         self._check_space(pending)
-        missing = sorted({t for p in pending for t in p.embed_texts if text_hash(t) not in p.vectors})
+        # vectors already stored for the same text (an edit's unchanged chunks, a rename, a killed refresh)
+        known = self.store.vectors_for([text_hash(t) for p in pending for t in p.embed_texts])
+        missing = sorted({t for p in pending for t in p.embed_texts if text_hash(t) not in known})
         if missing:
             fresh = self.embedder.embed_passages(missing)
             summary.chunks_embedded += len(missing)
-            by_hash = {text_hash(t): v for t, v in zip(missing, fresh, strict=True)}
-            for p in pending:
-                p.vectors.update({h: v for h, v in by_hash.items()})
+            known.update({text_hash(t): v for t, v in zip(missing, fresh, strict=True)})
         for p in pending:
-            self._commit(p)
+            p.vectors = known
+        self._commit(pending)
+        for p in pending:
             if p.is_new:
                 summary.added += 1
             else:
                 summary.updated += 1
 
-    def _commit(self, p: _Pending) -> None:
-        rec = p.record
+    def _commit(self, pending: list[_Pending]) -> None:
+        """One chunk write and one catalogue upsert per batch of sources (two Chroma writes per *source*
+        held ingestion at ~66% of the bare model's speed); each source still goes live only with its record,
+        after all its chunks are stored."""
         ids, vecs, docs, metas = [], [], [], []
-        for c, etext, terms in zip(p.chunks, p.embed_texts, p.terms, strict=True):
-            node = TextNode(
-                id_=c.id,
-                text=c.text,
-                metadata={
-                    "source": rec.source,
-                    "title": rec.title,
-                    "start": c.start,
-                    "end": c.end,
-                    **({"page": c.page} if c.page is not None else {}),
-                    **({"url": rec.url} if rec.url else {}),
-                },
-                relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=rec.source)},
-            )
-            flat = node_to_metadata_dict(node, remove_text=True, flat_metadata=True)
-            flat.update(version=rec.version, index=c.index, text_hash=text_hash(etext), terms=terms)
-            ids.append(c.id)
-            vecs.append(p.vectors[text_hash(etext)])
-            docs.append(c.text)
-            metas.append(flat)
+        for p in pending:
+            rec = p.record
+            for c, etext, terms in zip(p.chunks, p.embed_texts, p.terms, strict=True):
+                node = TextNode(
+                    id_=c.id,
+                    text=c.text,
+                    metadata={
+                        "source": rec.source,
+                        "title": rec.title,
+                        "start": c.start,
+                        "end": c.end,
+                        **({"page": c.page} if c.page is not None else {}),
+                        **({"url": rec.url} if rec.url else {}),
+                    },
+                    relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=rec.source)},
+                )
+                flat = node_to_metadata_dict(node, remove_text=True, flat_metadata=True)
+                flat.update(version=rec.version, index=c.index, text_hash=text_hash(etext), terms=terms)
+                ids.append(c.id)
+                vecs.append(p.vectors[text_hash(etext)])
+                docs.append(c.text)
+                metas.append(flat)
         if ids:
             self.store.add_chunks(ids, np.vstack(vecs), docs, metas)
-        self.store.commit_source(rec, p.original)  # the new version is live from here
-        self.store.delete_stale_chunks(rec.source, rec.version)
+        self.store.commit_sources([(p.record, p.original) for p in pending])  # live from here
+        for p in pending:
+            if not p.is_new:  # a new source has no older chunks; leftovers of a kill go via the clean flag
+                self.store.delete_stale_chunks(p.record.source, p.record.version)
 
 
 def _is_write_failure(exc: BaseException) -> bool:

@@ -208,9 +208,17 @@ class Store:
 
     def commit_source(self, record: SourceRecord, original_text: str) -> None:
         """The moment a source's new version goes live: one record upsert."""
-        self.sources.upsert(
-            ids=[record.source], embeddings=[[0.0]], metadatas=[record.to_metadata()], documents=[original_text]
-        )
+        self.commit_sources([(record, original_text)])
+
+    def commit_sources(self, items: list[tuple[SourceRecord, str]]) -> None:
+        """Several sources go live in one upsert (each still all-or-nothing: its chunks are already stored)."""
+        if items:
+            self.sources.upsert(
+                ids=[r.source for r, _ in items],
+                embeddings=[[0.0]] * len(items),
+                metadatas=[r.to_metadata() for r, _ in items],
+                documents=[text for _, text in items],
+            )
 
     def remove_source(self, source: str) -> None:
         self.sources.delete(ids=[source])

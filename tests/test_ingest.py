@@ -971,7 +971,8 @@ def die_at(monkeypatch: pytest.MonkeyPatch, owner: type, method: str, n: int) ->
 def test_refresh_interrupted_at_each_step(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
-    settings = make_settings(tmp_path, chunk_chars=120)
+    # embed_batch=1: one source per flush, so the kill lands between two sources' commits
+    settings = make_settings(tmp_path, chunk_chars=120, embed_batch=1)
     history: dict[str, list[str]] = defaultdict(list)
     for i in range(6):
         write_doc(settings, i, 0, history)
@@ -1000,7 +1001,7 @@ def test_refresh_interrupted_at_each_step(
         write_doc(settings, i, 1, history)
     with monkeypatch.context() as mp:
         # the 3rd source (doc-002) dies right after its new chunks were added / its record was committed
-        die_at(mp, Store, "add_chunks" if where == "chunks-added" else "commit_source", 3)
+        die_at(mp, Store, "add_chunks" if where == "chunks-added" else "commit_sources", 3)
         with pytest.raises(Killed):
             refresh(settings)
     state = check_never_mixed(settings, history)
