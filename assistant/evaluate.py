@@ -1519,20 +1519,29 @@ def render_markdown(report: Mapping[str, Any], plots: Iterable[str] = ()) -> str
     return "\n".join(out) + "\n"
 
 
+def _failure_matrix(report: Mapping[str, Any]) -> tuple[list[str], list[tuple[str, list[bool | None]]]]:
+    """With several answer-scored systems: each item that fails in one of them, with passed/failed/None
+    (not scored) per system — shared by the Markdown and the HTML report."""
+    answer_systems = [n for n, e in (report.get("systems") or {}).items() if e.get("answers_scored")]
+    if len(answer_systems) < 2:
+        return answer_systems, []
+    matrix = []
+    for row in report.get("items", []):
+        marks: list[bool | None] = []
+        for n in answer_systems:
+            a = row["results"].get(n, {}).get("answer")
+            marks.append(None if a is None else bool(a["passed"]))
+        if any(m is False for m in marks):
+            matrix.append((row["id"], marks))
+    return answer_systems, matrix
+
+
 def _md_failures(report: Mapping[str, Any]) -> list[str]:
     out: list[str] = []
-    answer_systems = [n for n, e in (report.get("systems") or {}).items() if e.get("answers_scored")]
-    if len(answer_systems) > 1:
-        rows = []
-        for row in report.get("items", []):
-            marks = []
-            for n in answer_systems:
-                a = row["results"].get(n, {}).get("answer")
-                marks.append("–" if a is None else ("ok" if a["passed"] else "FAIL"))
-            if any(m == "FAIL" for m in marks):
-                rows.append([row["id"], *marks])
-        if rows:
-            out += ["## Failing items per system", "", _md_table(["item", *answer_systems], rows), ""]
+    answer_systems, matrix = _failure_matrix(report)
+    if matrix:
+        rows = [[item_id, *("–" if m is None else ("ok" if m else "FAIL") for m in marks)] for item_id, marks in matrix]
+        out += ["## Failing items per system", "", _md_table(["item", *answer_systems], rows), ""]
     for system in ("hybrid", "hybrid+llm"):
         fails = failing_items(report, system)
         if not fails:
@@ -1665,25 +1674,14 @@ def render_html(report: Mapping[str, Any], plots: Mapping[str, bytes]) -> str:
 
 def _html_failures(report: Mapping[str, Any]) -> list[str]:
     parts: list[str] = []
-    answer_systems = [n for n, e in (report.get("systems") or {}).items() if e.get("answers_scored")]
-    if len(answer_systems) > 1:
-        rows = []
-        for row in report.get("items", []):
-            marks = []
-            for n in answer_systems:
-                a = row["results"].get(n, {}).get("answer")
-                marks.append(
-                    "–"
-                    if a is None
-                    else ("<span class=ok>ok</span>" if a["passed"] else "<span class=fail>FAIL</span>")
-                )
-            if any("FAIL" in m for m in marks):
-                rows.append([_h(row["id"]), *marks])
-        if rows:
-            parts += [
-                "<h2>Failing items per system</h2>",
-                _html_table(["item", *answer_systems], rows, raw=True),
-            ]
+    answer_systems, matrix = _failure_matrix(report)
+    if matrix:
+        cell = {None: "–", True: "<span class=ok>ok</span>", False: "<span class=fail>FAIL</span>"}
+        rows = [[_h(item_id), *(cell[m] for m in marks)] for item_id, marks in matrix]
+        parts += [
+            "<h2>Failing items per system</h2>",
+            _html_table(["item", *answer_systems], rows, raw=True),
+        ]
     for system in ("hybrid", "hybrid+llm"):
         fails = failing_items(report, system)
         if not fails:
