@@ -761,7 +761,7 @@ def test_chroma_server_unreachable_then_back(tmp_path: Path) -> None:
                 figures["ask_down_degraded"] = r.json().get("degraded")
                 assert "Meriläinen" in r.json()["answer"] and r.json().get("degraded") is True, r.text[:500]
             try:
-                figures["ui_down"] = ui_answer(server.url, "Kuka on ELMO-pilotin projektipäällikkö?")[:200]
+                figures["ui_down"] = ui_answer(server.url, "Kuka on ELMO-pilotin projektipäällikkö?")[:2000]
             except Exception as exc:  # noqa: BLE001 - recorded; judged after the recovery checks
                 figures["ui_down"] = f"UI ERROR {type(exc).__name__}: {exc}"[:300]
             r2 = refresh_cli(sources, tmp_path / "index", "--chroma-url", chroma_url, timeout=300)
