@@ -219,10 +219,6 @@ _PHONE_TERMS = {"puhelin", "puhelinnumero", "numero", "puh", "gsm", "matkapuheli
 _EMAIL_TERMS = {"sähköposti", "sähköpostiosoite", "posti", "osoite", "email", "e-mail", "e-post"}
 
 
-def _contact_fields(snap: Snapshot) -> set[str]:
-    return snap.contact_fields
-
-
 def assess(question: str, language: str, snap: Snapshot) -> Evidence:
     """Which of the question's content words the knowledge base knows at all.
 
@@ -236,7 +232,7 @@ def assess(question: str, language: str, snap: Snapshot) -> Evidence:
     idf: dict[str, float] = {}
     groups: list[list[str]] = []
     missing: list[str] = []
-    contact_fields = _contact_fields(snap)
+    contact_fields = snap.contact_fields
 
     def weight(term: str) -> float:
         df = lex.df.get(term, 0)

@@ -136,13 +136,7 @@ _WORD = re.compile(r"[\w-]+", re.UNICODE)
 
 def finnish_terms(question: str) -> list[str]:
     """Finnish lemmas for the domain words of an English or Swedish question."""
-    low = " " + " ".join(_WORD.findall(question.lower())) + " "
-    out: list[str] = []
-    for key, lemmas in _GLOSSARY.items():
-        needle = " " + key.rstrip(" ")
-        if needle in low:
-            out.extend(lemmas)
-    return list(dict.fromkeys(out))
+    return list(dict.fromkeys(t for lemmas in concepts(question) for t in lemmas))
 
 
 def concepts(question: str) -> list[list[str]]:
