@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +40,36 @@ class Settings(BaseSettings):
     max_upload_mb: int = 20
     max_question_chars: int = 2000
     auth: str | None = Field(None, repr=False, description="user:password for a Gradio login on the whole UI")
+
+    # security controls (SECURITY.md)
+    admin_token_file: Path | None = Field(
+        None, description="file holding the admin token (recommended over ASSISTANT_ADMIN_TOKEN)"
+    )
+    allowed_hosts: list[str] = Field(
+        ["127.0.0.1", "localhost", "::1", "[::1]"],
+        description="Host header values served (DNS-rebinding guard); '*' serves any",
+    )
+    ask_rate_per_minute: int = Field(60, description="questions per minute per client address (0 = no limit)")
+    login_rate_per_minute: int = Field(10, description="login attempts per minute per client address")
+    max_concurrent_requests: int = Field(64, description="requests in progress at once; more get 503")
+    queue_max_size: int = Field(32, description="Gradio queue length; more waiting events are refused")
+    session_ttl_minutes: int = Field(120, description="an idle chat session is forgotten after this")
+    max_sessions: int = Field(1000, description="chat sessions kept in memory at most (oldest go first)")
+    parse_timeout_s: float = Field(60.0, description="wall-clock limit for parsing one document")
+    parse_memory_mb: int = Field(1024, description="address-space limit of the document-parsing worker")
+
+    @model_validator(mode="after")
+    def _token_from_file(self) -> Settings:
+        """ASSISTANT_ADMIN_TOKEN_FILE wins over ASSISTANT_ADMIN_TOKEN: the secret stays out of the environment."""
+        if self.admin_token_file is not None:
+            try:
+                token = self.admin_token_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ValueError(f"cannot read the admin token file {self.admin_token_file}: {exc.strerror}") from None
+            if not token:
+                raise ValueError(f"the admin token file {self.admin_token_file} is empty")
+            self.admin_token = token
+        return self
 
     @property
     def llm_enabled(self) -> bool:
