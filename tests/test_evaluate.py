@@ -399,9 +399,9 @@ def test_html_report_escapes_everything(tmp_path: Path) -> None:
 def report(kb_settings: Any) -> dict[str, Any]:
     """The default suite with every ablation, on the session's index built from knowledge/ (conftest)."""
     settings = kb_settings.model_copy(update={"llm_url": None, "llm_model": None})
-    items = load_suites(ev.default_suite_paths())
+    items = load_suites(ev.gated_suite_paths())
     return ev.run_evaluation(
-        settings, items, ablations=True, suites=ev.default_suite_paths(), log=lambda _m: None
+        settings, items, ablations=True, suites=ev.gated_suite_paths(), log=lambda _m: None
     )
 
 
@@ -472,3 +472,98 @@ def test_reports_are_written(report: dict[str, Any], tmp_path: Path) -> None:
     loaded = ev.load_report(second / "report.json")
     assert all(v["delta"] in (0, 0.0, None) for v in loaded["compare"]["systems"]["hybrid"].values())
     assert "## Figures per system" in (first / "report.md").read_text(encoding="utf-8")
+
+
+# ------------------------------------------------------------------------------------------------------
+# the realistic-phrasing suite and the squad2fi-dev format
+# ------------------------------------------------------------------------------------------------------
+
+SQUAD_SAMPLE = REPO / "tests" / "data" / "squad-sample"
+
+
+def test_realistic_suite_is_broad_and_outside_the_gate() -> None:
+    items = load_suite(REPO / "evals" / "realistic.yaml")
+    assert len(items) >= 80
+    assert {i.language for i in items} == {"fi", "en", "sv"}
+    assert sum(i.must_refuse for i in items) >= 8  # near misses
+    assert sum("follow-up" in i.kind for i in items) >= 8
+    assert sum("contact" in i.kind for i in items) >= 15
+    assert sum(len(i.question.split()) <= 2 for i in items) >= 10
+    paths = ev.gated_suite_paths()
+    assert REPO / "evals" / "realistic.yaml" in ev.default_suite_paths() and all(p.stem != "realistic" for p in paths)
+    # the gate sees only the gated suites' rows
+    rows = [{"suite": "realistic", "must_refuse": False, "language": "fi", "results": {"hybrid": {}}},
+            {"suite": "elmo", "must_refuse": False, "language": "fi", "results": {"hybrid": {}}}]
+    view = ev.gated_view({"systems": {"hybrid": {"figures": {}}}, "items": rows})
+    assert view["items_scored"] == 1 and view["systems"]["hybrid"]["figures"]["items"] == 1
+
+
+def test_squad_hit_rule_spans_and_answer_scores() -> None:
+    from assistant.squad_suite import Paragraph, SquadQuestion, answer_figures, passage_hits, span_in
+
+    gold = Paragraph("a.txt", 0, 100, 600, ("on", "Tallahassee"))
+    assert passage_hits("a.txt", 100, 400, gold)  # wholly inside
+    assert passage_hits("a.txt", 0, 600, gold)  # the paragraph is 500 of its 600 characters
+    assert passage_hits("a.txt", 50, 250, gold)  # 150 of 200 inside
+    assert not passage_hits("a.txt", 0, 150, gold)  # 50 of 150 inside, 10 % of the paragraph
+    assert not passage_hits("b.txt", 100, 400, gold)
+    assert span_in("Pääkaupunki on **Tallahassee** [1].", gold.spans) == "Tallahassee"
+    assert span_in("Se on iso.", gold.spans) is None  # "on" is too short to mean anything
+    q = SquadQuestion("x", "Mikä on pääkaupunki?", "a.txt", 0, gold.spans)
+    offsets = {"c1": ("a.txt", 120, 400), "c2": ("b.txt", 0, 300)}
+    refused = {"answer": "En löydä.", "refused": True, "citations": [], "retrieved": [{"id": "c1"}]}
+    got = answer_figures(refused, q, gold, offsets)
+    assert got["wrong_refusals"] == 1.0 and got["refusals"] == 1.0 and got["answer_has_span"] == 0.0
+    refused["retrieved"] = [{"id": "c2"}, {"id": "c1"}]
+    assert answer_figures(refused, q, gold, offsets)["wrong_refusals"] == 0.0  # gold not at rank 1
+    cites = [{"n": 2, "source": "a.txt", "start": 120, "end": 400}, {"n": 1, "source": "b.txt", "start": 0, "end": 300}]
+    ans = {"answer": "Tallahassee [1][2]", "refused": False, "citations": cites, "retrieved": []}
+    got = answer_figures(ans, q, gold, offsets)
+    assert (got["cited_first"], got["cited_any"], got["answer_has_span"]) == (0.0, 1.0, 1.0)
+
+
+def test_squad_sample_loads_with_true_offsets() -> None:
+    from assistant.squad_suite import SquadError, load_squad
+
+    squad = load_squad(SQUAD_SAMPLE)
+    assert len(squad.questions) == 20 and squad.total_questions == 20
+    data = json.loads((SQUAD_SAMPLE / "paragraphs.json").read_text(encoding="utf-8"))
+    for article in data["articles"]:
+        text = (squad.corpus_dir / article["file"]).read_text(encoding="utf-8")
+        for p in article["paragraphs"]:
+            assert text[p["start"] : p["end"]] == p["text"]
+    assert len(load_squad(SQUAD_SAMPLE, limit=5).questions) == 5
+    assert len({q.source for q in load_squad(SQUAD_SAMPLE, limit=3).questions}) > 1  # spread, not the first 3
+    with pytest.raises(SquadError):
+        load_squad(REPO / "evals")
+
+
+def test_eval_squad_flag_scores_all_systems_and_caches_the_index(tmp_path: Path) -> None:
+    """`assistant eval --squad DIR --limit N`: real model, real Chroma; the second run embeds nothing."""
+    from assistant.cli import main
+
+    args = ["eval", "--squad", str(SQUAD_SAMPLE), "--index", str(tmp_path / "idx"), "--report-dir"]
+    assert main([*args, str(tmp_path / "r1")]) == 0
+    assert main([*args, str(tmp_path / "r2"), "--limit", "8"]) == 0
+    first = ev.load_report(next((tmp_path / "r1").iterdir()))
+    second = ev.load_report(next((tmp_path / "r2").iterdir()))
+    assert first["squad"]["refresh"]["chunks_embedded"] > 0
+    assert second["squad"]["refresh"]["chunks_embedded"] == 0  # cached under --index, keyed by corpus hash
+    assert second["squad"]["index"] == first["squad"]["index"]
+    sq = first["squad"]
+    assert sq["questions_scored"] == 20 and second["squad"]["questions_scored"] == 8
+    assert set(sq["systems"]) == {"hybrid", "llamaindex", "bm25-snowball"}
+    assert all("error" not in e for e in sq["systems"].values())
+    hybrid = sq["systems"]["hybrid"]["figures"]
+    assert hybrid["hit@5"] >= 0.8  # 0.95 measured: the gold paragraphs are found
+    assert hybrid["cited_any"] >= 0.5 and hybrid["answer_has_span"] >= 0.4
+    for name, entry in sq["systems"].items():
+        for k, v in entry["figures"].items():
+            assert v is None or k == "questions" or "ms" in k or 0.0 <= v <= 1.0, (name, k, v)
+    folder = next((tmp_path / "r1").iterdir())
+    md = (folder / "report.md").read_text(encoding="utf-8")
+    assert "ours, answers" in md and "ours, retrieval only" in md and "bm25-snowball" in md
+    assert "External data" in (folder / "report.html").read_text(encoding="utf-8")
+    # bad input: not a squad folder, or a gate with no suite to gate
+    assert main(["eval", "--squad", str(tmp_path), "--index", str(tmp_path / "idx")]) == 2
+    assert main(["eval", "--squad", str(SQUAD_SAMPLE), "--gate", "--index", str(tmp_path / "idx")]) == 2
