@@ -22,6 +22,7 @@ from typing import Any
 
 from . import finnish, glossary
 from .config import Settings
+from .contacts import disagree, distinct_records
 from .conversation import resolve_follow_up
 from .retrieve import KnowledgeBase, Passage, Retriever, Snapshot
 from .text import detect_language, split_sentences
@@ -41,6 +42,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "refuse_missing": "Lähteissä ei mainita tätä ({missing}).",
         "covers": "Lähteet käsittelevät: {titles}.",
         "contact": "Yhteystiedot",
+        "disagree": "Lähteet antavat tästä eri tiedot:",
         "name": "Nimi",
         "title": "Tehtävä",
         "phone": "Puhelin",
@@ -57,6 +59,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "refuse_missing": "The sources do not mention this ({missing}).",
         "covers": "The sources cover: {titles}.",
         "contact": "Contact",
+        "disagree": "The sources disagree on this:",
         "name": "Name",
         "title": "Title",
         "phone": "Phone",
@@ -73,6 +76,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "refuse_missing": "Källorna nämner inte detta ({missing}).",
         "covers": "Källorna handlar om: {titles}.",
         "contact": "Kontakt",
+        "disagree": "Källorna uppger olika saker om detta:",
         "name": "Namn",
         "title": "Titel",
         "phone": "Telefon",
@@ -126,16 +130,42 @@ def question_types(question: str) -> set[str]:
     return {name for name, pat in QTYPE_PATTERNS.items() if pat.search(question)} or {"what"}
 
 
+# Every pattern here is linear on untrusted input: disjoint classes, bounded repeats, no backreferences.
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
-_SCRIPT_BLOCK = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.I | re.S)
+_BLOCK_OPEN = re.compile(r"<(script|style)\b", re.I)
+_BLOCK_CLOSE = {name: re.compile(rf"</{name}\s*>", re.I) for name in ("script", "style")}
 _TAG = re.compile(r"</?[A-Za-z][^<>]{0,200}>")
+
+
+def _drop_script_blocks(text: str) -> str:
+    """``<script …>…</script>`` and ``<style …>…</style>`` removed in one forward pass (linear time)."""
+    out: list[str] = []
+    pos = 0
+    gt = -1  # the first ">" at or after the current opener, reused while still ahead (no rescans)
+    unclosed: set[str] = set()  # no closing tag after some opener → none after any later one either
+    while (opener := _BLOCK_OPEN.search(text, pos)) is not None:
+        name = opener.group(1).lower()
+        if gt < opener.end():
+            gt = text.find(">", opener.end())
+        if gt < 0:
+            break
+        closer = None if name in unclosed else _BLOCK_CLOSE[name].search(text, gt + 1)
+        if closer is None:
+            unclosed.add(name)
+            out.append(text[pos : opener.end()])
+            pos = opener.end()
+            continue
+        out.append(text[pos : opener.start()] + " ")
+        pos = closer.end()
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def clean_question(question: str) -> str:
     """Terminal escapes, HTML tags and control characters out, whitespace collapsed; the user's words
-    otherwise untouched (the question is shown back as text, never as HTML)."""
+    otherwise untouched (the question is shown back as text, never as HTML). Linear time."""
     question = _ANSI.sub("", question)
-    question = html.unescape(_TAG.sub(" ", _SCRIPT_BLOCK.sub(" ", question)))
+    question = html.unescape(_TAG.sub(" ", _drop_script_blocks(question)))
     kept = "".join(ch if unicodedata.category(ch)[0] != "C" or ch in "\n\t" else " " for ch in question)
     return " ".join(kept.split())
 
@@ -360,6 +390,30 @@ def _sentence_candidates(
     return out
 
 
+_MAX_CARDS = 2
+_MAX_CONFLICTING_CARDS = 4
+
+
+def _cards(
+    contacts: list[tuple[dict[str, Any], Passage]],
+) -> tuple[list[tuple[dict[str, Any], Passage]], bool]:
+    """The contact cards to show, and whether sources disagree. Each card is one record of one passage
+    (never fields merged across passages); a record another one already states in full is left out.
+    Cards go round-robin by source, so one source's many records cannot push another source's out."""
+    distinct = distinct_records(contacts, lambda item: item[0])
+    conflict = any(
+        disagree(a, b) and pa.source != pb.source
+        for i, (a, pa) in enumerate(distinct)
+        for b, pb in distinct[i + 1 :]
+    )
+    by_source: dict[str, list[tuple[dict[str, Any], Passage]]] = {}
+    for item in distinct:
+        by_source.setdefault(item[1].source, []).append(item)
+    rounds = max((len(v) for v in by_source.values()), default=0)
+    ordered = [v[k] for k in range(rounds) for v in by_source.values() if k < len(v)]
+    return ordered[: _MAX_CONFLICTING_CARDS if conflict else _MAX_CARDS], conflict
+
+
 class Assistant:
     """The answering core, loaded once: ``ask`` for a whole answer, ``stream`` for text as it comes."""
 
@@ -385,15 +439,17 @@ class Assistant:
         """Yields text deltas (generative mode only) and finally the verified :class:`Answer`."""
         t0 = time.perf_counter()
         raw = question if isinstance(question, str) else ""
-        q = clean_question(raw)
+        limit = self.settings.max_question_chars
+        too_long = len(raw) > limit  # checked before any processing: cleaning costs time on huge input
+        q = clean_question(raw[:limit] if too_long else raw)
         language = detect_language(q) if q else "fi"
         phrases = PHRASES[language]
+        if too_long or len(q) > limit:
+            text = phrases["too_long"].format(n=len(raw) if too_long else len(q), limit=limit)
+            yield self._plain(q[:200], language, text, t0)
+            return
         if not q:
             yield self._plain(q, language, phrases["empty"], t0)
-            return
-        if len(q) > self.settings.max_question_chars:
-            text = phrases["too_long"].format(n=len(q), limit=self.settings.max_question_chars)
-            yield self._plain(q[:200], language, text, t0)
             return
 
         follow = resolve_follow_up(q, history or [])
@@ -454,7 +510,7 @@ class Assistant:
                 verified = None
         if verified is None:
             draft, contacts = self._extract(q, language, passages, evidence, qtypes, snap)
-            verified = verify(draft, passages, language, boilerplate={phrases["quoted"]})
+            verified = verify(draft, passages, language, boilerplate={phrases["quoted"], phrases["disagree"]})
             verified.dropped = llm_dropped + verified.dropped
             mode_name = "extractive"
         answer = self._finish(q, language, verified, passages, snap, timings, t, t0, mode_name, contacts, retrieved)
@@ -505,8 +561,12 @@ class Assistant:
         contacts: list[dict[str, Any]] = []
         if "contact" in qtypes or "who" in qtypes:
             contacts = self._contacts_for(passages, evidence, snap)
-            for contact, p in contacts[:2] if "contact" in qtypes else []:
-                lines.append(self._contact_card(contact, p, phrases, marker))
+            cards, conflict = _cards(contacts)
+            # a who-question is answered by its sentences, unless the sources disagree on who/which details
+            if "contact" in qtypes or conflict:
+                contacts = cards
+                lines += [phrases["disagree"]] if conflict else []
+                lines += [self._contact_card(contact, p, phrases, marker) for contact, p in cards]
         candidates = [c for c in _sentence_candidates(passages, evidence, qtypes) if c.coverage > 0]
         if not lines:
             limit = 3 if "list" in qtypes else 2

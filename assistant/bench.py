@@ -1034,6 +1034,7 @@ def serve_process(
         ASSISTANT_ADMIN_TOKEN=admin_token,
         ASSISTANT_HOST="127.0.0.1",
         ASSISTANT_PORT=str(port),
+        ASSISTANT_ASK_RATE_PER_MINUTE="0",  # the load comes from one address: measure capacity, not the limit
         HF_HUB_OFFLINE="1",
         GRADIO_ANALYTICS_ENABLED="False",
         ANONYMIZED_TELEMETRY="False",

@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gate", action="store_true", help="exit 1 when a figure falls below evals/thresholds.yaml")
     p.add_argument("--no-ablations", action="store_true", help="score the hybrid system only")
     p.add_argument("--judge", action="store_true", help="with an LLM: also ask it to judge faithfulness (slow)")
+    p.add_argument("--squad", type=Path, help="a squad2fi-dev-format folder to evaluate on (alone unless --suite)")
+    p.add_argument("--limit", type=int, help="with --squad: score N questions spread over the set")
     p.add_argument("--llm-url")
     p.add_argument("--llm-model")
 
@@ -180,9 +182,22 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
     from .server import serve
 
-    settings = _settings(args, host=args.host, port=args.port, llm_url=args.llm_url, llm_model=args.llm_model)
+    try:
+        settings = _settings(args, host=args.host, port=args.port, llm_url=args.llm_url, llm_model=args.llm_model)
+    except ValidationError as exc:  # e.g. an unreadable or empty ASSISTANT_ADMIN_TOKEN_FILE
+        for error in exc.errors():
+            print(f"assistant: {error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return 2
+    if settings.admin_token and settings.admin_token_file is None:
+        print(
+            "warning: the admin token comes from the environment (ASSISTANT_ADMIN_TOKEN), which other "
+            "processes of this user can read; prefer ASSISTANT_ADMIN_TOKEN_FILE (a file only the service can read)",
+            file=sys.stderr,
+        )
     serve(settings)
     return 0
 

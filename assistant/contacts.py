@@ -8,9 +8,10 @@ an organisation is only filled in when it is written in the same or the precedin
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import phonenumbers
 import pyvoikko
@@ -18,7 +19,9 @@ import pyvoikko
 from .finnish import is_stopword, lemma, word_classes, words
 from .text import split_sentences
 
-__all__ = ["Contact", "extract_contacts"]
+__all__ = ["Contact", "adds_nothing", "disagree", "distinct_records", "extract_contacts", "person_key"]
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -55,7 +58,7 @@ _EN_TITLES = (
 )
 _TITLE_NAME_RE = re.compile(
     rf"(?<![\w-])(?P<title>(?i:[\w-]*(?:{_FI_TITLE_SUFFIXES})|{_EN_TITLES}))"
-    rf"[ \t]*[,:]?[ \t]+(?P<name>{_NAME_TOK}(?:[ \t]+{_NAME_TOK})?)"
+    rf"(?:[ \t]*[,:]?|[ \t]+on)[ \t]+(?P<name>{_NAME_TOK}(?:[ \t]+{_NAME_TOK})?)"
 )
 
 _EMAIL_RE = re.compile(
@@ -309,11 +312,68 @@ def extract_contacts(text: str) -> list[Contact]:
             end=end,
         )
         prev = seen.get(c.name)
-        if prev is not None:  # same person mentioned again: fill in what the first mention lacked
+        if prev is not None and not _conflicts(prev, c):
+            # same person mentioned again in this text, nothing contradicting: fill in what was missing
             for f in ("title", "organisation", "phone", "phone_raw", "email"):
                 if getattr(prev, f) is None and getattr(c, f) is not None:
                     setattr(prev, f, getattr(c, f))
+            prev.start, prev.end = min(prev.start, c.start), max(prev.end, c.end)
             continue
-        seen[c.name] = c
+        seen.setdefault(c.name, c)
         out.append(c)
     return out
+
+
+def _conflicts(a: Contact, b: Contact) -> bool:
+    return any(
+        _norm(getattr(a, k)) and _norm(getattr(b, k)) and _norm(getattr(a, k)) != _norm(getattr(b, k))
+        for k in DETAILS
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Comparing contact records (dicts as stored, each tied to one passage by its chunk_id)
+# --------------------------------------------------------------------------------------------------
+
+DETAILS = ("title", "organisation", "phone", "email")
+
+
+def _norm(value: Any) -> str:
+    return " ".join(str(value).casefold().split()) if value else ""
+
+
+def person_key(record: Mapping[str, Any]) -> str:
+    return _norm(record.get("name"))
+
+
+def adds_nothing(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Same person, and every detail ``a`` states ``b`` states the same way."""
+    return person_key(a) == person_key(b) and all(
+        not _norm(a.get(k)) or _norm(a.get(k)) == _norm(b.get(k)) for k in DETAILS
+    )
+
+
+def disagree(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """The two records contradict each other: the same person with a different phone, e-mail, title or
+    organisation, or two different people given the same title."""
+    if person_key(a) == person_key(b):
+        return any(_norm(a.get(k)) and _norm(b.get(k)) and _norm(a.get(k)) != _norm(b.get(k)) for k in DETAILS)
+    return bool(_norm(a.get("title"))) and _norm(a.get("title")) == _norm(b.get("title"))
+
+
+def distinct_records(items: Sequence[T], record: Callable[[T], Mapping[str, Any]]) -> list[T]:
+    """``items`` (in rank order) without those whose record adds nothing to another one's; a fuller
+    record takes the place of the one it covers. Records are never merged: each stays tied to its
+    own passage."""
+    kept: list[T] = []
+    for item in items:
+        rec = record(item)
+        if any(adds_nothing(rec, record(k)) for k in kept):
+            continue
+        covered = [i for i, k in enumerate(kept) if adds_nothing(record(k), rec)]
+        if covered:
+            kept[covered[0]] = item
+            kept = [k for i, k in enumerate(kept) if i not in covered[1:]]
+        else:
+            kept.append(item)
+    return kept

@@ -24,6 +24,15 @@ from typing import Any
 RATINGS = ("up", "down")
 MAX_COMMENT_CHARS = 2000
 QUOTE_CHARS = 80
+# every stored field is capped: a row costs at most a few hundred kB whatever a caller hands in
+MAX_QUESTION_CHARS = 2000
+MAX_ANSWER_CHARS = 20_000
+MAX_HISTORY_ITEMS = 20
+MAX_CITATIONS = 30
+MAX_CITATION_TEXT_CHARS = 4000
+MAX_FIELD_CHARS = 500  # citation source/title/url/publisher/date/page
+MAX_CODE_CHARS = 16  # language, mode, ui_language
+CITATION_KEYS = ("n", "source", "title", "text", "start", "end", "page", "url", "publisher", "date")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
@@ -88,15 +97,15 @@ class FeedbackStore:
                 (
                     datetime.now(UTC).isoformat(timespec="seconds"),
                     rating,
-                    question,
-                    json.dumps(history or [], ensure_ascii=False),
-                    language,
-                    answer,
+                    _cap(question, MAX_QUESTION_CHARS),
+                    json.dumps(_cap_history(history), ensure_ascii=False),
+                    _code(language),
+                    _cap(answer, MAX_ANSWER_CHARS),
                     int(bool(refused)),
-                    json.dumps(citations or [], ensure_ascii=False),
-                    mode,
+                    json.dumps(_cap_citations(citations), ensure_ascii=False),
+                    _code(mode),
                     _clean_comment(comment),
-                    ui_language,
+                    _code(ui_language),
                 ),
             )
             return int(cur.lastrowid or 0)
@@ -157,10 +166,42 @@ class FeedbackStore:
 
 
 def _clean_comment(comment: str | None) -> str | None:
-    if comment is None:
+    if not isinstance(comment, str):
         return None
     text = comment.strip()[:MAX_COMMENT_CHARS]
     return text or None
+
+
+def _cap(value: Any, limit: int) -> str:
+    return value[:limit] if isinstance(value, str) else ""
+
+
+def _code(value: Any) -> str | None:
+    return value[:MAX_CODE_CHARS] if isinstance(value, str) and value else None
+
+
+def _cap_history(history: Any) -> list[str]:
+    items = history[-MAX_HISTORY_ITEMS:] if isinstance(history, list) else []
+    return [_cap(h, MAX_QUESTION_CHARS) for h in items if isinstance(h, str)]
+
+
+def _cap_citations(citations: Any) -> list[dict[str, Any]]:
+    out = []
+    for c in (citations if isinstance(citations, list) else [])[:MAX_CITATIONS]:
+        if not isinstance(c, dict):
+            continue
+        kept: dict[str, Any] = {}
+        for key, value in c.items():
+            if key not in CITATION_KEYS:
+                continue
+            if key == "text":
+                kept[key] = _cap(value, MAX_CITATION_TEXT_CHARS)
+            elif isinstance(value, str):
+                kept[key] = value[:MAX_FIELD_CHARS]
+            elif isinstance(value, bool | int | float) or value is None:
+                kept[key] = value
+        out.append(kept)
+    return out
 
 
 # ------------------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ the change tracking ourselves with content hashes and a per-source commit.
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import json
 import logging
@@ -30,7 +31,7 @@ from .chunking import CHUNKER_VERSION, Chunk, chunk, text_hash
 from .config import Settings
 from .contacts import extract_contacts
 from .embeddings import Embedder, embedder_from_settings
-from .loaders import MAX_FILE_BYTES, Loaded, LoadError, fetch_url, load_file
+from .loaders import MAX_FILE_BYTES, Loaded, LoadError, fetch_url, parse_bytes, parse_file
 from .manifest import SourceMeta, discover_files, read_manifest
 from .store import ModelMismatch, SourceRecord, Store, StoreError
 from .text import normalise
@@ -282,15 +283,23 @@ class Refresher:
         summary.seconds = time.perf_counter() - t0
         return summary
 
+    @property
+    def _limits(self) -> dict[str, Any]:
+        """Parsing runs in a worker process with these hard limits (loaders.parse_file)."""
+        return {"timeout_s": self.settings.parse_timeout_s, "memory_mb": self.settings.parse_memory_mb}
+
     def _load(self, spec: _Spec, old: SourceRecord | None) -> tuple[Loaded | None, str, dict[str, Any]]:
         """Returns (loaded or None when the URL was not modified, raw hash, HTTP validators)."""
         if spec.path is not None:
             raw_hash = _hash(_file_sha256(spec.path), _meta_json(spec.meta), self.config_hash)
             if old and old.raw_hash == raw_hash:
                 return None, raw_hash, {}
-            return load_file(spec.path), raw_hash, {}
+            return parse_file(spec.path, **self._limits), raw_hash, {}
         fetched = fetch_url(
-            spec.source, etag=old.etag if old else None, last_modified=old.last_modified if old else None
+            spec.source,
+            etag=old.etag if old else None,
+            last_modified=old.last_modified if old else None,
+            parse=functools.partial(parse_bytes, **self._limits),
         )
         validators = {"etag": fetched.etag, "last_modified": fetched.last_modified}
         if fetched.not_modified or fetched.loaded is None:

@@ -18,7 +18,6 @@ With ``ASSISTANT_AUTH=user:password`` the UI asks for a login and the non-admin 
 
 from __future__ import annotations
 
-import base64
 import hmac
 import json
 import logging
@@ -45,20 +44,22 @@ from fastapi.exceptions import RequestValidationError  # noqa: E402
 from fastapi.responses import JSONResponse, StreamingResponse  # noqa: E402
 from pydantic import BaseModel, ConfigDict, Field  # noqa: E402
 from starlette.concurrency import run_in_threadpool  # noqa: E402
+from starlette.middleware.cors import CORSMiddleware  # noqa: E402
+from starlette.middleware.trustedhost import TrustedHostMiddleware  # noqa: E402
 
 from .answer import Assistant  # noqa: E402
 from .config import Settings  # noqa: E402
-from .loaders import SUPPORTED_SUFFIXES, LoadError, load_file  # noqa: E402
+from .loaders import SUPPORTED_SUFFIXES, LoadError, parse_file  # noqa: E402
 from .retrieve import KnowledgeBase  # noqa: E402
+from .shield import MAX_BODY_BYTES, MAX_UPLOAD_FILES, SecurityHeaders, Shield, bearer_token  # noqa: E402, F401
 
 log = logging.getLogger("assistant.server")
 
 MAX_HISTORY_ITEMS = 500
 HISTORY_USED = 40  # items (20 question/answer turns)
-MAX_BODY_BYTES = 1_000_000  # /api/ask bodies; uploads have their own limit
-MAX_UPLOAD_FILES = 20
 UPLOAD_DIR = "uploads"
 PASSAGE_CONTEXT = 600
+MAX_NAME_BYTES = 200  # of an uploaded file's name in UTF-8; leaves room below the usual 255-byte limit
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -388,8 +389,10 @@ def safe_filename(name: str) -> str | None:
     if not dot or not stem.strip("_ -.()+,"):
         return None
     if len(base) > 120:
-        base = f"{stem[: 119 - len(suffix) - 1]}.{suffix}"
-    return base
+        stem = stem[: 119 - len(suffix) - 1]
+    while len(f"{stem}.{suffix}".encode()) > MAX_NAME_BYTES:  # file systems count bytes (255), not characters
+        stem = stem[:-1]
+    return f"{stem}.{suffix}" if stem.strip("_ -.()+,") and len(suffix.encode()) < 32 else None
 
 
 def upload_folder(settings: Settings) -> Path:
@@ -435,7 +438,8 @@ def prepare_upload(settings: Settings, name: str, data: bytes) -> PreparedUpload
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.chmod(tmp, 0o644)  # mkstemp makes it private; a source file is readable like its neighbours
-        loaded = load_file(tmp)  # refuse what the refresh could not read, before it becomes a source
+        # refuse what the refresh could not read, before it becomes a source; parsed in the limited worker
+        loaded = parse_file(tmp, timeout_s=settings.parse_timeout_s, memory_mb=settings.parse_memory_mb)
         if not loaded.text.strip():
             raise LoadError("no text")
     except LoadError as exc:
@@ -450,8 +454,12 @@ def prepare_upload(settings: Settings, name: str, data: bytes) -> PreparedUpload
 
 def commit_uploads(settings: Settings, prepared: list[PreparedUpload]) -> list[dict[str, Any]]:
     saved = []
-    for p in prepared:
-        os.replace(p.tmp, p.target)
+    for i, p in enumerate(prepared):
+        try:
+            os.replace(p.tmp, p.target)
+        except OSError:
+            discard_uploads(prepared[i:])
+            raise
         saved.append(
             {
                 "name": p.name,
@@ -520,75 +528,7 @@ class RefreshRunner:
 
 
 def _bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
-
-
-def _basic_ok(request: Request, expected: str) -> bool:
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "basic":
-        return False
-    try:
-        given = base64.b64decode(value.strip(), validate=True)
-    except ValueError:
-        return False
-    return hmac.compare_digest(given, expected.encode("utf-8"))
-
-
-class _Guard:
-    """Body-size cap for /api/ask and HTTP Basic auth on the non-admin API when ASSISTANT_AUTH is set.
-    Plain ASGI (not BaseHTTPMiddleware), so Gradio's streams and websockets pass through untouched."""
-
-    def __init__(self, app: Any, settings: Settings):
-        self.app = app
-        self.settings = settings
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path = scope.get("path", "")
-        request = Request(scope)
-        length = request.headers.get("content-length", "")
-        if path.startswith("/api/ask") and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            await _too_large()(scope, receive, send)
-            return
-        if (
-            self.settings.auth
-            and path.startswith("/api/")
-            and not path.startswith("/api/admin/")
-            and not _basic_ok(request, self.settings.auth)
-        ):
-            response = JSONResponse({"detail": "login required"}, 401, headers={"WWW-Authenticate": "Basic"})
-            await response(scope, receive, send)
-            return
-        if not path.startswith("/api/ask"):
-            await self.app(scope, receive, send)
-            return
-        seen = 0
-
-        async def counted() -> Any:  # a chunked body has no Content-Length: count what arrives
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b"")) if message["type"] == "http.request" else 0
-            if seen > MAX_BODY_BYTES:
-                raise _BodyTooLarge
-            return message
-
-        try:
-            await self.app(scope, counted, send)
-        except _BodyTooLarge:
-            await _too_large()(scope, receive, send)
-
-
-class _BodyTooLarge(HTTPException):
-    def __init__(self) -> None:
-        super().__init__(413, f"request body over {MAX_BODY_BYTES} bytes")
-
-
-def _too_large() -> JSONResponse:
-    return JSONResponse({"detail": f"request body over {MAX_BODY_BYTES} bytes"}, 413)
+    return bearer_token(request.headers)
 
 
 def _clean(value: Any) -> Any:
@@ -608,6 +548,14 @@ def _history(items: list[str | HistoryMessage]) -> list[Any]:
     return _clean([h if isinstance(h, str) else h.model_dump() for h in items[-HISTORY_USED:]])
 
 
+def allowed_hosts(settings: Settings) -> list[str]:
+    """ASSISTANT_ALLOWED_HOSTS plus the address ``serve`` binds to (unless it is a wildcard)."""
+    hosts = list(settings.allowed_hosts)
+    if settings.host not in ("0.0.0.0", "::", ""):
+        hosts.append(settings.host.strip("[]"))
+    return hosts
+
+
 def create_app(settings: Settings, assistant: Assistant | None = None, *, ui: bool = True) -> FastAPI:
     """The API (+ the Gradio UI at ``/`` unless ``ui=False``). Loads the assistant unless one is given."""
     assistant = assistant or Assistant(settings)
@@ -622,7 +570,12 @@ def create_app(settings: Settings, assistant: Assistant | None = None, *, ui: bo
         "The chat UI is at `/`.",
     )
 
-    app.add_middleware(_Guard, settings=settings)
+    # outermost last: headers on every response, then the Host check, then Shield; a CORS middleware of our
+    # own (no origins, no credentials) also switches off Gradio's, which reflects localhost origins
+    app.add_middleware(CORSMiddleware, allow_origins=[], allow_credentials=False)
+    app.add_middleware(Shield, settings=settings)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(settings), www_redirect=False)
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -841,6 +794,9 @@ def serve(settings: Settings) -> None:
     """Loads everything, then serves until interrupted; prints the address once it listens."""
     import uvicorn
 
+    from .shield import raise_fd_limit, uvicorn_config
+
+    raise_fd_limit()
     t0 = time.perf_counter()
     app = create_app(settings)
     loaded = time.perf_counter() - t0
@@ -858,7 +814,4 @@ def serve(settings: Settings) -> None:
                 if settings.host not in ("127.0.0.1", "localhost", "::1"):
                     print(f"note: listening on {settings.host}, reachable from other machines", flush=True)
 
-    config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_level="warning", access_log=False
-    )
-    Server(config).run()
+    Server(uvicorn_config(app, settings)).run()

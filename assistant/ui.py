@@ -16,8 +16,10 @@ import html
 import logging
 import os
 import re
+import stat
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,12 +30,13 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 
-from .answer import Answer, Assistant  # noqa: E402
+from .answer import PHRASES, Answer, Assistant  # noqa: E402
 from .config import Settings  # noqa: E402
 from .feedback import FeedbackStore  # noqa: E402
 from .loaders import SUPPORTED_SUFFIXES  # noqa: E402
 from .server import (  # noqa: E402
     ADMIN_MESSAGES,
+    MAX_UPLOAD_FILES,
     PASSAGE_CONTEXT,
     AdminError,
     PreparedUpload,
@@ -50,7 +53,14 @@ from .server import (  # noqa: E402
 log = logging.getLogger("assistant.ui")
 
 HISTORY_USED = 20  # earlier questions handed to the answerer
-PANEL_TURNS = 30  # answers whose passages stay reachable from their [n] links
+MAX_TURNS = 20  # turns a session keeps (older ones leave the chat): bounds a session's memory
+PANEL_TURNS = MAX_TURNS  # answers whose passages stay reachable from their [n] links
+ASK_CONCURRENCY = 4  # questions answered at once (2 CPU cores); the rest wait in Gradio's queue
+ASKS_PER_CLIENT = 2  # questions of one client address in progress at once; more get a "busy" notice
+GRADIO_BODY_BYTES = 64 * 1024  # any Gradio request but an upload: a question is at most a few kB
+CACHE_CLEANUP = (600, 3600)  # Gradio deletes its cached/uploaded files older than 1 h every 10 min
+LANGUAGES = ("fi", "en")
+ANSWER_KEYS = ("question", "language", "answer", "refused", "citations", "mode", "quoted_from_finnish")
 STREAM_STEPS = 14  # extractive answers appear in about this many steps
 STREAM_DELAY = 0.025
 
@@ -125,6 +135,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "{unchanged} ennallaan, {failed} epäonnistui ({seconds:.1f} s).",
         "refresh_failed": "Päivitys epäonnistui: {message}",
         "nothing_saved": "Yhtään tiedostoa ei tallennettu.",
+        "busy": "Edellinen kysymyksesi on vielä käsittelyssä. Odota hetki ja kysy sitten uudelleen.",
     },
     "en": {
         "title": "ELMO assistant",
@@ -189,6 +200,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "{failed} failed ({seconds:.1f} s).",
         "refresh_failed": "The refresh failed: {message}",
         "nothing_saved": "No file was saved.",
+        "busy": "Your previous question is still being answered. Please wait a moment and ask again.",
     },
 }
 
@@ -506,22 +518,104 @@ def _msg(text: str, ok: bool) -> str:
 # ------------------------------------------------------------------------------------------------------
 
 
-def _content_text(content: Any) -> str:
-    if isinstance(content, list):
-        return " ".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in content)
-    return str(content or "")
+def _ui_lang(value: Any) -> str:
+    return value if isinstance(value, str) and value in LANGUAGES else "fi"
 
 
-def _earlier_questions(turns: list[dict[str, Any]], history: list[Any]) -> list[str]:
-    """The user's earlier questions: from this session's state, else from the chat history an API client sent."""
-    if turns:
-        return [t["question"] for t in turns][-HISTORY_USED:]
-    out = [
-        md_unescape(_content_text(m.get("content")))
-        for m in history
-        if isinstance(m, dict) and m.get("role") == "user"
-    ]
-    return out[-HISTORY_USED:]
+def _slim(answer: Answer) -> dict[str, Any]:
+    """What a session keeps of an answer: enough to render it, show its passages and rate it."""
+    full = answer.to_dict()
+    return {k: full[k] for k in ANSWER_KEYS if k in full}
+
+
+def earlier_questions(turns: list[dict[str, Any]], upto: int | None = None) -> list[str]:
+    """The session's answered questions before turn position ``upto`` (all when None), the last HISTORY_USED."""
+    done = turns if upto is None else turns[:upto]
+    return [t["question"] for t in done if t.get("answer")][-HISTORY_USED:]
+
+
+def _answered(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [t for t in turns or [] if t.get("answer")]
+
+
+def _bot_text(turn: dict[str, Any], upto: int | None = None) -> str:
+    if turn.get("answer"):
+        return render_answer(turn["answer"], turn["index"], turn["lang"], upto=upto)
+    return md_text(turn.get("notice") or "…")
+
+
+def chat_messages(turns: list[dict[str, Any]], pending: dict[str, Any] | None = None) -> list[dict[str, str]]:
+    """The Chatbot's value, built only from this session's server-side turns (never from client data)."""
+    out: list[dict[str, str]] = []
+    for turn in [*turns, *([pending] if pending else [])]:
+        out.append({"role": "user", "content": md_text(turn["question"])})
+        out.append({"role": "assistant", "content": _bot_text(turn, turn.get("upto"))})
+    return out
+
+
+def turn_at(turns: list[dict[str, Any]], message_index: Any) -> dict[str, Any] | None:
+    """The turn whose answer is chat message ``message_index`` (a client-sent number, so checked)."""
+    if isinstance(message_index, list | tuple) and message_index:
+        message_index = message_index[0]
+    if not isinstance(message_index, int) or isinstance(message_index, bool) or message_index % 2 != 1:
+        return None
+    pos = message_index // 2
+    return turns[pos] if 0 <= pos < len(turns) else None
+
+
+class PerClient:
+    """Questions in progress per client address: Gradio's queue is first-come first-served across all
+    clients, so one address flooding it would delay everyone; its extra questions get a notice instead."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._running: dict[str, int] = {}
+
+    def acquire(self, client: str) -> bool:
+        with self._lock:
+            if self._running.get(client, 0) >= self.limit:
+                return False
+            self._running[client] = self._running.get(client, 0) + 1
+            return True
+
+    def release(self, client: str) -> None:
+        with self._lock:
+            left = self._running.get(client, 1) - 1
+            if left > 0:
+                self._running[client] = left
+            else:
+                self._running.pop(client, None)
+
+
+def _client_address(request: gr.Request | None) -> str:
+    client = getattr(request, "client", None)
+    return str(getattr(client, "host", None) or "unknown")
+
+
+def upload_paths(paths: Any, upload_dir: Path, limit_bytes: int) -> tuple[list[Path], list[AdminError]]:
+    """The admin upload's files, checked before anything is read: inside Gradio's upload folder, regular
+    files (no symlinks), at most ``limit_bytes`` each. Gradio checks the folder too; this does not rely on it."""
+    root = upload_dir.resolve()
+    ok: list[Path] = []
+    refused: list[AdminError] = []
+    for raw in paths if isinstance(paths, list) else []:
+        path = Path(str(raw))
+        name = path.name
+        try:
+            resolved = path.resolve(strict=True)
+            info = os.lstat(path)
+        except (OSError, RuntimeError):
+            refused.append(AdminError("unreadable", 400, name=name, reason="not found"))
+            continue
+        if not resolved.is_relative_to(root) or not stat.S_ISREG(info.st_mode):
+            refused.append(AdminError("unreadable", 400, name=name, reason="not an uploaded file"))
+        elif info.st_size > limit_bytes:
+            size = f"{info.st_size / 1048576:.1f}"
+            refused.append(AdminError("too_large", 413, name=name, size=size, limit=limit_bytes // 1048576))
+        else:
+            ok.append(resolved)
+    return ok, refused
 
 
 def build_ui(
@@ -548,10 +642,15 @@ def build_ui(
         )
         return f"### {t['admin_heading']}\n{text}"
 
-    with gr.Blocks(title="ELMO-avustaja", analytics_enabled=False) as demo:
-        turns = gr.State([])  # [{"index", "question", "answer": Answer.to_dict()}]
-        rated = gr.State({})  # chat message index -> feedback row id
-        last_rating = gr.State(None)  # the row a comment goes to
+    ttl = settings.session_ttl_minutes * 60
+    per_client = PerClient(ASKS_PER_CLIENT)
+    with gr.Blocks(title="ELMO-avustaja", analytics_enabled=False, delete_cache=CACHE_CLEANUP) as demo:
+        # Gradio keeps State values on the server, per session; the client never sends or sees them.
+        # [{"index", "question", "lang", "answer": slim Answer dict | None, "notice": str | None}]
+        turns = gr.State([], time_to_live=ttl)
+        rated = gr.State({}, time_to_live=ttl)  # turn index -> feedback row id
+        last_rating = gr.State(None, time_to_live=ttl)  # the row a comment goes to
+        next_index = gr.State(0, time_to_live=ttl)  # citation anchors stay unique within a session
 
         with gr.Row(elem_id="elmo-header"):
             header = gr.HTML(
@@ -662,24 +761,44 @@ def build_ui(
         # -- chat ----------------------------------------------------------------------------------------
 
         def respond(
-            message: str,
-            history: list[dict[str, Any]] | None,
-            lang_value: str,
+            message: Any,
+            lang_value: Any,
             turn_list: list[dict[str, Any]] | None,
+            counter: int | None,
+            request: gr.Request,
         ) -> Iterator[tuple[Any, ...]]:
-            ui_lang = lang_value if lang_value in TEXTS else "fi"
-            history = list(history or [])
-            turn_list = list(turn_list or [])
-            q = message if isinstance(message, str) else ""
-            if not q.strip():
-                yield history, gr.skip(), gr.skip(), turn_list
+            ui_lang = _ui_lang(lang_value)
+            turn_list = list(turn_list or [])[-(MAX_TURNS - 1) :]
+            q = message.strip() if isinstance(message, str) else ""  # capped before anything else
+            if not q:
+                yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
                 return
-            earlier = _earlier_questions(turn_list, history)
-            history.append({"role": "user", "content": md_text(q.strip())})
-            index = len(history)
-            history.append({"role": "assistant", "content": "…"})
-            yield history, "", gr.skip(), turn_list
+            turn: dict[str, Any] = {"index": int(counter or 0), "question": q, "lang": ui_lang}
+            counter = turn["index"] + 1
+            if len(q) > settings.max_question_chars:
+                turn["question"] = q[:200] + "…"
+                turn["notice"] = PHRASES[ui_lang]["too_long"].format(
+                    n=len(q), limit=settings.max_question_chars
+                )
+                turn_list.append(turn)
+                yield chat_messages(turn_list), "", gr.skip(), turn_list, counter
+                return
+            client = _client_address(request)
+            if not per_client.acquire(client):
+                turn["notice"] = TEXTS[ui_lang]["busy"]
+                turn_list.append(turn)
+                yield chat_messages(turn_list), gr.skip(), gr.skip(), turn_list, counter
+                return
+            try:
+                yield from _answer(q, ui_lang, turn, turn_list, counter)
+            finally:
+                per_client.release(client)
 
+        def _answer(
+            q: str, ui_lang: str, turn: dict[str, Any], turn_list: list[dict[str, Any]], counter: int
+        ) -> Iterator[tuple[Any, ...]]:
+            earlier = earlier_questions(turn_list)
+            yield chat_messages(turn_list, turn), "", gr.skip(), gr.skip(), gr.skip()
             final: Answer | None = None
             draft = ""
             shown_at = 0.0
@@ -691,52 +810,70 @@ def build_ui(
                         draft += item
                         if time.monotonic() - shown_at > 0.05:
                             shown_at = time.monotonic()
-                            history[index] = {"role": "assistant", "content": md_text(draft)}
-                            yield history, gr.skip(), gr.skip(), turn_list
+                            turn["notice"] = draft
+                            yield chat_messages(turn_list, turn), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             except Exception:  # noqa: BLE001 - the user gets a sentence, the log the traceback
                 log.exception("answering failed")
-                history[index] = {"role": "assistant", "content": md_text(TEXTS[ui_lang]["error"])}
-                yield history, gr.skip(), gr.skip(), turn_list
+                turn["notice"] = TEXTS[ui_lang]["error"]
+                turn_list.append(turn)
+                yield chat_messages(turn_list), gr.skip(), gr.skip(), turn_list, counter
                 return
             assert final is not None
-            answer = final.to_dict()
+            turn.update(answer=_slim(final), notice=None)
             if not draft:  # extractive: let the answer appear progressively, quickly
-                words = [m.end() for m in re.finditer(r"\S+\s*", answer["answer"])]
+                words = [m.end() for m in re.finditer(r"\S+\s*", turn["answer"]["answer"])]
                 step = max(1, len(words) // STREAM_STEPS)
                 for end in words[step - 1 : -1 : step]:
-                    history[index] = {
-                        "role": "assistant",
-                        "content": render_answer(answer, index, ui_lang, upto=end),
-                    }
-                    yield history, gr.skip(), gr.skip(), turn_list
+                    turn["upto"] = end
+                    yield chat_messages(turn_list, turn), gr.skip(), gr.skip(), gr.skip(), gr.skip()
                     time.sleep(STREAM_DELAY)
-            turn_list.append({"index": index, "question": q, "history": earlier, "answer": answer})
-            turn_list = turn_list[-PANEL_TURNS:]
-            history[index] = {"role": "assistant", "content": render_answer(answer, index, ui_lang)}
-            yield history, "", render_panel(turn_list, ui_lang, texts), turn_list
+                turn.pop("upto", None)
+            turn_list.append(turn)
+            yield (
+                chat_messages(turn_list),
+                "",
+                render_panel(_answered(turn_list), ui_lang, texts),
+                turn_list,
+                counter,
+            )
 
-        chat_inputs = [question, chatbot, lang, turns]
-        chat_outputs = [chatbot, question, panel, turns]
+        chat_outputs = [chatbot, question, panel, turns, next_index]
         gr.on(
             triggers=[question.submit, send.click],
             fn=respond,
-            inputs=chat_inputs,
+            inputs=[question, lang, turns, next_index],
             outputs=chat_outputs,
             api_name="ask",
-            concurrency_limit=16,
+            concurrency_limit=ASK_CONCURRENCY,
+            concurrency_id="ask",
             show_progress="hidden",
         )
-        for button in example_buttons:
+
+        def example(q: str) -> Callable[..., Iterator[tuple[Any, ...]]]:
+            # the question is bound here, not taken from the button's client-sent value
+            def run(
+                lang_value: Any,
+                turn_list: list[dict[str, Any]] | None,
+                counter: int | None,
+                request: gr.Request,
+            ) -> Iterator[tuple[Any, ...]]:
+                yield from respond(q, lang_value, turn_list, counter, request)
+
+            return run
+
+        for button, q in zip(example_buttons, EXAMPLES, strict=True):
             button.click(
-                respond,
-                inputs=[button, chatbot, lang, turns],
+                example(q),
+                inputs=[lang, turns, next_index],
                 outputs=chat_outputs,
                 api_visibility="private",
-                concurrency_limit=16,
+                concurrency_limit=ASK_CONCURRENCY,
+                concurrency_id="ask",
                 show_progress="hidden",
             )
 
-        def reset(lang_value: str) -> tuple[Any, ...]:
+        def reset(lang_value: Any) -> tuple[Any, ...]:
+            lang_value = _ui_lang(lang_value)
             return [], "", render_panel([], lang_value, texts), [], {}, None, gr.Group(visible=False), ""
 
         gr.on(
@@ -750,28 +887,28 @@ def build_ui(
         # -- feedback ------------------------------------------------------------------------------------
 
         def on_like(
-            data: gr.LikeData, turn_list: list[dict[str, Any]], rated_map: dict[int, int], lang_value: str
+            data: gr.LikeData, turn_list: list[dict[str, Any]], rated_map: dict[int, int], lang_value: Any
         ) -> tuple[Any, ...]:
-            t = TEXTS[lang_value if lang_value in TEXTS else "fi"]
-            index = data.index[0] if isinstance(data.index, list | tuple) else data.index
-            turn = next((x for x in turn_list or [] if x["index"] == index), None)
-            if turn is None:
+            lang_value = _ui_lang(lang_value)
+            t = TEXTS[lang_value]
+            turn_list = turn_list or []
+            turn = turn_at(turn_list, data.index)
+            if turn is None or not turn.get("answer"):
                 return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             rated_map = dict(rated_map or {})
-            row = rated_map.get(index)
+            key = turn["index"]
+            row = rated_map.get(key)
             rating = "up" if data.liked is True else "down" if data.liked is False else None
             if rating is None:  # the user took the rating back
                 if row is not None:
                     feedback.delete(row)
-                    rated_map.pop(index, None)
+                    rated_map.pop(key, None)
                 return rated_map, None, gr.Group(visible=True), t["feedback_removed"], gr.skip()
-            if row is not None and feedback.update(row, rating=rating):
-                pass
-            else:
-                row = feedback.add_answer(
-                    rating, turn["answer"], history=turn["history"], ui_language=lang_value
-                )
-                rated_map[index] = row
+            if row is None or not feedback.update(row, rating=rating):
+                # what is stored is the server's own answer and the session's earlier questions
+                history = earlier_questions(turn_list, turn_list.index(turn))
+                row = feedback.add_answer(rating, turn["answer"], history=history, ui_language=lang_value)
+                rated_map[key] = row
             return rated_map, row, gr.Group(visible=True), t["thanks"], ""
 
         chatbot.like(
@@ -781,11 +918,11 @@ def build_ui(
             api_visibility="private",
         )
 
-        def on_comment(text: str, row: int | None, lang_value: str) -> tuple[Any, ...]:
-            t = TEXTS[lang_value if lang_value in TEXTS else "fi"]
-            if row is None or not (text or "").strip():
+        def on_comment(text: Any, row: int | None, lang_value: Any) -> tuple[Any, ...]:
+            t = TEXTS[_ui_lang(lang_value)]
+            if row is None or not isinstance(text, str) or not text.strip():
                 return gr.skip(), gr.skip()
-            feedback.update(int(row), comment=text)
+            feedback.update(int(row), comment=text)  # row: server state; text: capped by the store
             return t["comment_saved"], ""
 
         gr.on(
@@ -852,45 +989,35 @@ def build_ui(
                     message = t["refresh_failed"].format(message=event.get("message", ""))
                     yield render_progress(lang_value, lines=[*head, _msg(message, ok=False)]), gr.skip()
 
-        def do_refresh(token_value: str, lang_value: str) -> Iterator[tuple[str, Any]]:
-            lang_value = lang_value if lang_value in TEXTS else "fi"
+        def do_refresh(token_value: Any, lang_value: Any) -> Iterator[tuple[str, Any]]:
+            lang_value = _ui_lang(lang_value)
             try:
-                check_admin(settings, token_value)
+                check_admin(settings, token_value if isinstance(token_value, str) else None)
             except AdminError as exc:
                 yield _msg(exc.message(lang_value), ok=False), gr.skip()
                 return
             yield from refresh_progress(lang_value, [])
 
-        def do_upload(
-            token_value: str, paths: list[str] | None, lang_value: str
-        ) -> Iterator[tuple[Any, ...]]:
-            lang_value = lang_value if lang_value in TEXTS else "fi"
+        def do_upload(token_value: Any, paths: Any, lang_value: Any) -> Iterator[tuple[Any, ...]]:
+            lang_value = _ui_lang(lang_value)
             t = TEXTS[lang_value]
             try:
-                check_admin(settings, token_value)
+                check_admin(settings, token_value if isinstance(token_value, str) else None)
+                if not paths:
+                    raise AdminError("no_files", 400)
+                if not isinstance(paths, list) or len(paths) > MAX_UPLOAD_FILES:
+                    raise AdminError("too_many", 413, limit=MAX_UPLOAD_FILES)
             except AdminError as exc:
                 yield _msg(exc.message(lang_value), ok=False), gr.skip(), gr.skip()
                 return
-            if not paths:
-                yield _msg(AdminError("no_files", 400).message(lang_value), ok=False), gr.skip(), gr.skip()
-                return
-            prepared: list[PreparedUpload] = []
-            refused: list[str] = []
             limit = settings.max_upload_mb * 1024 * 1024
+            files, errors = upload_paths(paths, Path(gr.utils.get_upload_folder()), limit)
+            refused = [e.message(lang_value) for e in errors]
+            prepared: list[PreparedUpload] = []
             try:
-                for path in paths:
-                    name = Path(path).name
+                for path in files:
                     try:
-                        size = os.path.getsize(path)
-                        if size > limit:
-                            raise AdminError(
-                                "too_large",
-                                413,
-                                name=name,
-                                size=f"{size / 1048576:.1f}",
-                                limit=settings.max_upload_mb,
-                            )
-                        prepared.append(prepare_upload(settings, name, Path(path).read_bytes()))
+                        prepared.append(prepare_upload(settings, path.name, path.read_bytes()))
                     except AdminError as exc:
                         refused.append(exc.message(lang_value))
             except BaseException:
@@ -933,8 +1060,8 @@ def build_ui(
 
         # -- interface language --------------------------------------------------------------------------
 
-        def apply_language(lang_value: str, turn_list: list[dict[str, Any]]) -> tuple[Any, ...]:
-            lang_value = lang_value if lang_value in TEXTS else "fi"
+        def apply_language(lang_value: Any, turn_list: list[dict[str, Any]]) -> tuple[Any, ...]:
+            lang_value = _ui_lang(lang_value)
             t = TEXTS[lang_value]
             return (
                 f"<h1>{esc(t['title'])}</h1><p>{esc(t['subtitle'])}</p>",
@@ -946,7 +1073,7 @@ def build_ui(
                 gr.Button(t["send"]),
                 gr.Button(t["new"]),
                 f"**{t['examples']}**",
-                render_panel(turn_list or [], lang_value, texts),
+                render_panel(_answered(turn_list), lang_value, texts),
                 gr.Textbox(label=t["comment_label"], placeholder=t["comment_placeholder"]),
                 gr.Button(t["comment_send"]),
                 gr.Button(t["kb_reload"]),
@@ -987,7 +1114,17 @@ def build_ui(
         )
         lang.input(None, inputs=[lang], outputs=[lang], js=REMEMBER_LANGUAGE_JS, api_visibility="private")
         demo.load(None, inputs=[lang], outputs=[lang], js=DETECT_LANGUAGE_JS, api_visibility="private")
+    demo.queue(max_size=settings.queue_max_size, default_concurrency_limit=1)
+    demo.state_session_capacity = settings.max_sessions  # Gradio drops the least recently used sessions
     return demo
+
+
+def blocked_paths(settings: Settings) -> list[str]:
+    """Folders Gradio must never read a client-named file from (its own upload folder stays readable)."""
+    paths = ["/proc", "/sys", "/dev", "/etc", "/root", "/home", str(settings.index), str(settings.sources)]
+    if settings.admin_token_file:
+        paths.append(str(settings.admin_token_file))
+    return sorted({str(Path(p).resolve()) for p in paths})
 
 
 def mount(app: FastAPI, demo: gr.Blocks, settings: Settings) -> FastAPI:
@@ -996,13 +1133,19 @@ def mount(app: FastAPI, demo: gr.Blocks, settings: Settings) -> FastAPI:
     if settings.auth:
         user, _, password = settings.auth.partition(":")
         auth = (user, password)
-    return gr.mount_gradio_app(
+    app.add_middleware(GradioGuard, admin=bool(settings.admin_token), max_upload_mb=settings.max_upload_mb)
+    mounted = gr.mount_gradio_app(
         app,
         demo,
         path="/",
         auth=auth,
         auth_message="ELMO-avustaja: kirjaudu sisään / please log in",
+        allowed_paths=[],
+        blocked_paths=blocked_paths(settings),
         max_file_size=f"{settings.max_upload_mb}mb",
+        enable_monitoring=False,
+        mcp_server=False,
+        ssr_mode=False,
         footer_links=["api"],
         run_history=False,
         show_error=False,
@@ -1022,3 +1165,89 @@ def mount(app: FastAPI, demo: gr.Blocks, settings: Settings) -> FastAPI:
             ],
         ),
     )
+    # Gradio checks client-named files (upload folder only, blocked_paths) only once `has_launched` is set,
+    # which launch() does and mount_gradio_app does not.
+    demo.has_launched = True
+    app.state.gradio_blocks = demo
+    return mounted
+
+
+# ------------------------------------------------------------------------------------------------------
+# HTTP guard for Gradio's routes
+# ------------------------------------------------------------------------------------------------------
+
+CLOSED_ROUTES = ("/gradio_api/dev/reload", "/gradio_api/deep_link", "/monitoring", "/gradio_api/monitoring")
+UPLOAD_ROUTES = ("/gradio_api/upload", "/gradio_api/upload_progress")
+
+
+def _under(path: str, prefixes: tuple[str, ...]) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in prefixes)
+
+
+class GradioGuard:
+    """Closes Gradio routes the app does not use (dev reload, deep links, monitoring; uploads unless admin
+    is on), drops the ``deep_link`` query parameter, and caps request bodies before Gradio reads them.
+    Gradio has no switch for these on a mounted app. Plain ASGI, so streams pass through untouched."""
+
+    def __init__(self, app: Any, *, admin: bool, max_upload_mb: int):
+        self.app = app
+        self.admin = admin
+        self.upload_bytes = MAX_UPLOAD_FILES * max_upload_mb * 1024 * 1024 + 1024 * 1024
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = re.sub(r"/{2,}", "/", scope.get("path", "")).rstrip("/") or "/"
+        if path.startswith("/api/"):  # the JSON API has its own guard
+            await self.app(scope, receive, send)
+            return
+        if _under(path, CLOSED_ROUTES) or (_under(path, UPLOAD_ROUTES) and not self.admin):
+            await _plain(404, "Not Found")(scope, receive, send)
+            return
+        if b"deep_link" in scope.get("query_string", b""):
+            scope = dict(scope, query_string=_without_deep_link(scope["query_string"]))
+        limit = self.upload_bytes if _under(path, UPLOAD_ROUTES) else GRADIO_BODY_BYTES
+        length = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if length.isdigit() and int(length) > limit:
+            await _plain(413, f"request body over {limit} bytes")(scope, receive, send)
+            return
+        await self._capped(scope, receive, send, limit)
+
+    async def _capped(self, scope: Any, receive: Any, send: Any, limit: int) -> None:
+        seen = 0
+        started = refused = False
+
+        async def counted() -> Any:  # a chunked body has no Content-Length: count what arrives
+            nonlocal seen, refused
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:  # answer 413 here: the app would turn an exception into a 400
+                    if not started:
+                        await _plain(413, f"request body over {limit} bytes")(scope, receive, send)
+                    refused = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def watched(message: Any) -> None:
+            nonlocal started
+            if refused:
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        await self.app(scope, counted, watched)
+
+
+def _plain(status: int, text: str) -> Any:
+    from starlette.responses import PlainTextResponse
+
+    return PlainTextResponse(text, status)
+
+
+def _without_deep_link(query: bytes) -> bytes:
+    from urllib.parse import parse_qsl, urlencode
+
+    pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+    return urlencode([(k, v) for k, v in pairs if k != "deep_link"]).encode("latin-1")

@@ -46,7 +46,9 @@ def kb_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
     with pytest.MonkeyPatch.context() as mp:
         _isolate(mp)
-        settings = Settings(sources=KNOWLEDGE, index=tmp_path_factory.mktemp("kb") / "index")
+        settings = Settings(
+            sources=KNOWLEDGE, index=tmp_path_factory.mktemp("kb") / "index", allowed_hosts=["testserver", "127.0.0.1"]
+        )
         summary = refresh(settings)
     assert not summary.failed, summary.failed
     assert summary.added > 0

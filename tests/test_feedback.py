@@ -146,3 +146,22 @@ def test_export_without_any_feedback(
     assert _cli(tmp_path, "--as-suite") == 0
     assert yaml.safe_load(capsys.readouterr().out) == {"items": []}
     assert not (tmp_path / "idx" / "feedback.sqlite").exists()
+
+
+def test_every_field_is_capped(tmp_path: Path) -> None:
+    from assistant import feedback as fb
+
+    store = FeedbackStore(tmp_path / "feedback.sqlite")
+    huge = "x" * 1_000_000
+    citation = {"n": 1, "source": huge, "text": huge, "start": 0, "end": 5, "extra": huge}
+    answer = {"question": huge, "answer": huge, "language": huge, "mode": huge, "citations": [citation] * 500}
+    row = store.add_answer("up", answer, history=[huge] * 1000, comment=huge, ui_language=huge)
+    got = next(r for r in store.all() if r["id"] == row)
+    assert len(got["question"]) == fb.MAX_QUESTION_CHARS and len(got["answer"]) == fb.MAX_ANSWER_CHARS
+    assert len(got["history"]) == fb.MAX_HISTORY_ITEMS
+    assert all(len(h) == fb.MAX_QUESTION_CHARS for h in got["history"])
+    assert len(got["citations"]) == fb.MAX_CITATIONS and "extra" not in got["citations"][0]
+    assert len(got["citations"][0]["text"]) == fb.MAX_CITATION_TEXT_CHARS
+    assert len(got["citations"][0]["source"]) == fb.MAX_FIELD_CHARS
+    assert len(got["comment"]) == fb.MAX_COMMENT_CHARS and len(got["language"]) == fb.MAX_CODE_CHARS
+    assert (tmp_path / "feedback.sqlite").stat().st_size < 1_000_000

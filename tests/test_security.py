@@ -77,7 +77,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Path]:
     with pytest.MonkeyPatch.context() as mp:
         for key in [k for k in os.environ if k.startswith("ASSISTANT_")]:
             mp.delenv(key)
-        settings = Settings(sources=sources, index=root / "index")
+        settings = Settings(sources=sources, index=root / "index", allowed_hosts=["testserver", "127.0.0.1"])
     summary = refresh(settings)
     assert not summary.failed, summary.failed
     return settings, outside
@@ -197,7 +197,7 @@ def test_tokens_and_passwords_are_compared_in_constant_time() -> None:
     hmac.compare_digest, never ==/!=/in/startswith (which return early at the first differing byte)."""
     secret_names = re.compile(r"token|auth|password|secret|expected|required|given", re.I)
     offenders = []
-    for module in ("server.py", "ui.py", "feedback.py", "cli.py"):
+    for module in ("server.py", "shield.py", "ui.py", "feedback.py", "cli.py"):
         path = REPO_ROOT / "assistant" / module
         if not path.exists():
             continue
@@ -219,7 +219,9 @@ def test_tokens_and_passwords_are_compared_in_constant_time() -> None:
                     offenders.append(f"{module}:{node.lineno}: {ast.unparse(node)}")
     assert not offenders, offenders
     server = (REPO_ROOT / "assistant" / "server.py").read_text(encoding="utf-8")
-    assert server.count("hmac.compare_digest(") >= 2  # the admin token and the Basic login
+    shield = (REPO_ROOT / "assistant" / "shield.py").read_text(encoding="utf-8")
+    assert server.count("hmac.compare_digest(") >= 1  # the admin token
+    assert shield.count("hmac.compare_digest(") >= 2  # the admin token (hidden routes) and the Basic login
     assert "hmac.compare_digest(" in (REPO_ROOT / "assistant" / "feedback.py").read_text(encoding="utf-8")
 
 

@@ -44,7 +44,14 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     with pytest.MonkeyPatch.context() as mp:  # none of the developer's ASSISTANT_* settings (an LLM, a login)
         for key in [k for k in os.environ if k.startswith("ASSISTANT_")]:
             mp.delenv(key)
-        s = load_settings(sources=root / "sources", index=root / "index", admin_token=TOKEN, max_upload_mb=1)
+        s = load_settings(
+            sources=root / "sources",
+            index=root / "index",
+            admin_token=TOKEN,
+            max_upload_mb=1,
+            allowed_hosts=["testserver", "127.0.0.1", "localhost"],  # TestClient's Host
+            ask_rate_per_minute=0,
+        )
     refresh(s)
     return s
 
@@ -408,12 +415,13 @@ def test_gradio_client_calls_the_chat(live_url: str) -> None:
     answer = history[-1]
     text = answer["content"][0]["text"] if isinstance(answer["content"], list) else answer["content"]
     assert answer["role"] == "assistant" and "Gitte Meriläinen" in text
-    assert "(#elmo-cite-1-1)" in text and textbox == ""
-    assert 'id="elmo-cite-1-1"' in panel and "<mark>" in panel
+    assert "(#elmo-cite-0-1)" in text and textbox == ""
+    assert 'id="elmo-cite-0-1"' in panel and "<mark>" in panel
 
-    # a follow-up, with the chat history sent back as the client received it
-    history2, _, _ = client.predict("Mikä hänen puhelinnumeronsa on?", history, api_name="/ask")
+    # a follow-up: the client sends only text; the server remembers the session's earlier question
+    history2, _, _ = client.predict("Mikä hänen puhelinnumeronsa on?", "fi", api_name="/ask")
     last = history2[-1]["content"]
+    assert len(history2) == 4
     assert "6854" in (last[0]["text"] if isinstance(last, list) else last)
 
 
@@ -554,4 +562,4 @@ def test_chat_shows_the_llm_draft_then_the_verified_answer(settings: Settings, a
     drafts = [t for t in seen if "(#elmo-cite-" not in t and t != "…"]
     assert any("&lt;b&gt;Gitte" in d for d in drafts)  # the draft is shown as escaped plain text
     text = final[0][-1]["content"][0]["text"]
-    assert "Gitte Meriläinen" in text and "(#elmo-cite-1-1)" in text and "<b>" not in text
+    assert "Gitte Meriläinen" in text and "(#elmo-cite-0-1)" in text and "<b>" not in text
