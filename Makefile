@@ -35,7 +35,7 @@ refresh: install
 	$(BIN)/assistant refresh
 
 run: install
-	@if ! $(BIN)/python -c 'import sys; from assistant.config import load_settings; from assistant.store import Store; sys.exit(0 if Store.open(load_settings()).live_sources() else 1)' 2>/dev/null; then \
+	@if ! $(BIN)/python -c 'import sys; from assistant.config import load_settings; from assistant.knowledge.store import Store; sys.exit(0 if Store.open(load_settings()).live_sources() else 1)' 2>/dev/null; then \
 	  echo "building the knowledge base from knowledge/ ..."; $(BIN)/assistant refresh || true; \
 	fi
 	$(BIN)/assistant serve

@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import Settings
+from assistant.config import Settings
 
 SCHEMA_VERSION = 1
 STAGES = ("embed", "dense", "bm25", "fusion", "answer", "other", "total")
@@ -705,9 +705,9 @@ def write_corpus(folder: Path, docs: Sequence[GenDoc]) -> None:
 
 def embed_texts_of(docs: Sequence[GenDoc], chunk_chars: int) -> list[str]:
     """The texts the refresh will embed for these documents (same loader path for .md, chunker, title)."""
-    from .chunking import chunk
-    from .ingest import embed_text
-    from .text import normalise
+    from assistant.knowledge.chunking import chunk
+    from assistant.knowledge.ingest import embed_text
+    from assistant.text.normalise import normalise
 
     out: list[str] = []
     for d in docs:
@@ -740,8 +740,8 @@ def chunk_metadata(
     from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
     from llama_index.core.vector_stores.utils import node_to_metadata_dict
 
-    from . import finnish
-    from .chunking import text_hash
+    from assistant.knowledge.chunking import text_hash
+    from assistant.text import finnish
 
     node = TextNode(
         id_=c.id,
@@ -775,12 +775,12 @@ def build_synthetic_store(
     """Write ~``n_chunks`` chunks of generated documents straight through the Store API, with the metadata
     and catalogue records a refresh writes. ``pool`` maps embedded-text hashes to real vectors: a chunk
     whose text was embedded for real gets that vector, every other chunk a synthesised one."""
-    from .chunking import chunk, text_hash
-    from .contacts import extract_contacts
-    from .embeddings import embedder_from_settings
-    from .ingest import embed_text
-    from .store import SourceRecord, Store
-    from .text import normalise
+    from assistant.knowledge.chunking import chunk, text_hash
+    from assistant.knowledge.embeddings import embedder_from_settings
+    from assistant.knowledge.ingest import embed_text
+    from assistant.knowledge.store import SourceRecord, Store
+    from assistant.text.contacts import extract_contacts
+    from assistant.text.normalise import normalise
 
     t0 = time.perf_counter()
     embedder = embedder_from_settings(settings)
@@ -922,7 +922,7 @@ def llama_retriever(kb: Any, k: int) -> Any:
     from llama_index.core.llms import MockLLM
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-    from .embeddings import as_llama_index
+    from assistant.knowledge.embeddings import as_llama_index
 
     embed_model = as_llama_index(kb.embedder)
     LlamaSettings.llm = MockLLM()  # never asks for OpenAI (STACK.md)
@@ -936,8 +936,8 @@ def llama_retriever(kb: Any, k: int) -> Any:
 def compare_retrievers(kb: Any, items: Sequence[EvalItem], k: int) -> dict[str, Any]:
     """Our hybrid (and dense-only) retrieval against llama-index's VectorStoreIndex retriever: latency
     per query (embedding included in both) and hit@k (the answer passage among the top k)."""
-    from .retrieve import Retriever
-    from .text import detect_language
+    from assistant.answering.retrieve import Retriever
+    from assistant.text.language import detect_language
 
     ours = Retriever(kb)
     theirs = llama_retriever(kb, k)
@@ -992,7 +992,7 @@ def compare_retrievers(kb: Any, items: Sequence[EvalItem], k: int) -> dict[str, 
 
 
 def server_available() -> bool:
-    return importlib.util.find_spec("assistant.server") is not None
+    return importlib.util.find_spec("assistant.web.api") is not None
 
 
 def _http_client(timeout: float = 60.0) -> Any:
@@ -1188,9 +1188,9 @@ def bench_chroma_server(
     work: Path,
     log: Log,
 ) -> dict[str, Any]:
-    from .answer import Assistant
-    from .embeddings import embedder_from_settings
-    from .retrieve import KnowledgeBase
+    from assistant.answering.assistant import Assistant
+    from assistant.answering.retrieve import KnowledgeBase
+    from assistant.knowledge.embeddings import embedder_from_settings
 
     n = cfg.chroma_server_size or 0
     out: dict[str, Any] = {"size": size_label(n)}
@@ -1250,9 +1250,9 @@ def bench_chroma_server(
 
 
 def bench_knowledge(base: Settings, embedder: Any, cfg: BenchConfig, work: Path, log: Log) -> dict[str, Any]:
-    from .answer import Assistant
-    from .ingest import Refresher
-    from .retrieve import KnowledgeBase
+    from assistant.answering.assistant import Assistant
+    from assistant.answering.retrieve import KnowledgeBase
+    from assistant.knowledge.ingest import Refresher
 
     if not base.sources.is_dir():
         return {"skipped": f"no sources folder at {base.sources}"}
@@ -1284,8 +1284,8 @@ def bench_ingest(
 ) -> tuple[dict[str, Any], Settings, dict[str, np.ndarray]]:
     """Pipeline vs bare model on the same texts; returns the figures, the store's settings and the real
     vectors by embedded-text hash (the pool the synthesised stores draw from)."""
-    from .chunking import text_hash
-    from .ingest import Refresher
+    from assistant.knowledge.chunking import text_hash
+    from assistant.knowledge.ingest import Refresher
 
     docs = [generate_document(i, chunks=1, seed=cfg.seed) for i in range(cfg.ingest_docs)]
     src = work / "ingest-sources"
@@ -1326,7 +1326,7 @@ def bench_ingest(
     bare_wall, bare_cpu = w1 + w2, c1 + c2
     pool = {text_hash(x): v for x, v in zip(first + second, np.vstack([v1, v2]), strict=True)}
 
-    from .store import Store
+    from assistant.knowledge.store import Store
 
     store = Store.open(s)
     live = {k: r.version for k, r in store.live_sources().items()}
@@ -1380,8 +1380,8 @@ def bench_size(
     pool: dict[str, np.ndarray],
 ) -> dict[str, Any]:
     """One store size: build (or reuse the real one), warm asks, retriever comparison, serving."""
-    from .answer import Assistant
-    from .retrieve import KnowledgeBase
+    from assistant.answering.assistant import Assistant
+    from assistant.answering.retrieve import KnowledgeBase
 
     label = size_label(n)
     out: dict[str, Any] = {"target_chunks": n, "loadavg_start": _loadavg()}
@@ -1728,7 +1728,7 @@ def run(
     workdir: Path | None = None,
 ) -> dict[str, Any]:
     """All the figures as one JSON-serialisable dict."""
-    from .embeddings import embedder_from_settings
+    from assistant.knowledge.embeddings import embedder_from_settings
 
     t_start = time.perf_counter()
     say: Log = log or (lambda msg: None)

@@ -28,7 +28,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Any:
-    from .config import load_settings
+    from assistant.config import load_settings
 
     return load_settings(
         sources=args.sources,
@@ -114,10 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as exc:  # noqa: BLE001 - a clear message instead of a traceback
-        from .embeddings import EmbeddingError
-        from .ingest import RefreshBusy
-        from .manifest import ManifestError
-        from .store import StoreError
+        from assistant.knowledge.embeddings import EmbeddingError
+        from assistant.knowledge.ingest import RefreshBusy
+        from assistant.knowledge.manifest import ManifestError
+        from assistant.knowledge.store import StoreError
 
         if isinstance(exc, RefreshBusy | StoreError | ManifestError | EmbeddingError):
             print(f"assistant: {exc}", file=sys.stderr)
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:
-    from .ingest import refresh
+    from assistant.knowledge.ingest import refresh
 
     settings = _settings(args, chunk_chars=args.chunk_chars)
     if not settings.sources.is_dir():
@@ -153,7 +153,7 @@ def _print_answer(answer: Any) -> None:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from .answer import Assistant
+    from assistant.answering.assistant import Assistant
 
     settings = _settings(args, llm_url=args.llm_url, llm_model=args.llm_model)
     if not args.batch and args.question is None:
@@ -184,7 +184,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from .server import serve
+    from assistant.web.api import serve
 
     try:
         settings = _settings(args, host=args.host, port=args.port, llm_url=args.llm_url, llm_model=args.llm_model)
@@ -203,20 +203,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluate import run_cli
+    from assistant.evaluate import run_cli
 
     settings = _settings(args, llm_url=args.llm_url, llm_model=args.llm_model)
     return run_cli(settings, args)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import run_cli
+    from assistant.bench import run_cli
 
     return run_cli(_settings(args), args)
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:
-    from .feedback import export_cli
+    from assistant.feedback import export_cli
 
     return export_cli(_settings(args), args)
 

@@ -42,7 +42,7 @@ from typing import Any
 
 import yaml
 
-from .config import REPO_ROOT, Settings
+from assistant.config import REPO_ROOT, Settings
 
 EVALS_DIR = REPO_ROOT / "evals"
 REPORTS_DIR = EVALS_DIR / "reports"
@@ -330,7 +330,7 @@ def parse_item(
         raise SuiteError(f"{where}: unknown area {area!r} (one of {', '.join(AREAS)})")
     language = data.get("language")
     if not language:
-        from .text import detect_language
+        from assistant.text.language import detect_language
 
         language = detect_language(question)
     if language not in LANGUAGES:
@@ -466,7 +466,7 @@ def items_from_feedback(records: Iterable[Mapping[str, Any]]) -> list[dict[str, 
     cited, a liked refusal must stay a refusal, a disliked answer is marked ``review: true`` (skipped until a
     person writes what the answer should say). Rows missing fields get neutral defaults first; ratings such
     as +1/-1, true/false or 👍/👎 are read as up/down."""
-    from .feedback import suite_items
+    from assistant.feedback import suite_items
 
     rows = []
     for n, rec in enumerate(records, start=1):
@@ -719,7 +719,7 @@ def _log(msg: str) -> None:
 
 def ensure_index(settings: Settings, log: Callable[[str], None] = _log) -> bool:
     """Build the index from ``settings.sources`` when it is empty or missing. True when it was built."""
-    from .store import Store
+    from assistant.knowledge.store import Store
 
     store = Store.open(settings)
     if store.live_sources():
@@ -727,7 +727,7 @@ def ensure_index(settings: Settings, log: Callable[[str], None] = _log) -> bool:
     log(
         f"the index at {settings.chroma_url or settings.index} is empty: building it from {settings.sources} ..."
     )
-    from .ingest import refresh
+    from assistant.knowledge.ingest import refresh
 
     summary = refresh(settings, show_bar=False)
     log(summary.text())
@@ -771,7 +771,7 @@ def build_anchor(kb: Any, k: int = DEPTH) -> Callable[[str], list[Ranked]]:
     from llama_index.core import VectorStoreIndex
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
-    from .embeddings import as_llama_index
+    from assistant.knowledge.embeddings import as_llama_index
 
     with contextlib.redirect_stdout(io.StringIO()):  # "LLM is explicitly disabled. Using MockLLM."
         LlamaSettings.llm = None
@@ -872,11 +872,11 @@ def run_evaluation(
     log: Callable[[str], None] = _log,
 ) -> dict[str, Any]:
     """Runs every active item through every system and returns the report (a JSON-able dict)."""
-    from .answer import Assistant, clean_question
-    from .conversation import resolve_follow_up
-    from .embeddings import embedder_from_settings
-    from .retrieve import KnowledgeBase
-    from .text import detect_language
+    from assistant.answering.assistant import Assistant, clean_question
+    from assistant.answering.conversation import resolve_follow_up
+    from assistant.answering.retrieve import KnowledgeBase
+    from assistant.knowledge.embeddings import embedder_from_settings
+    from assistant.text.language import detect_language
 
     t_start = time.perf_counter()
     built = ensure_index(settings, log)
@@ -1519,7 +1519,7 @@ def render_markdown(report: Mapping[str, Any], plots: Iterable[str] = ()) -> str
             "",
         ]
     if report.get("squad"):
-        from .squad_suite import squad_markdown
+        from assistant.squad_suite import squad_markdown
 
         out += squad_markdown(report["squad"])
     if report.get("problems"):
@@ -1666,7 +1666,7 @@ def render_html(report: Mapping[str, Any], plots: Mapping[str, bytes]) -> str:
         + "</ul>",
     ]
     if report.get("squad"):
-        from .squad_suite import squad_html
+        from assistant.squad_suite import squad_html
 
         parts += squad_html(report["squad"])
     if report.get("problems"):
@@ -1882,7 +1882,7 @@ def run_cli(settings: Settings, args: Any) -> int:
     ``--squad DIR`` scores a squad2fi-dev-format folder; alone it runs only that, with ``--suite`` both."""
     squad = None
     if getattr(args, "squad", None):
-        from .squad_suite import SquadError, load_squad
+        from assistant.squad_suite import SquadError, load_squad
 
         try:
             squad = load_squad(args.squad, getattr(args, "limit", None))
@@ -1935,7 +1935,7 @@ def run_cli(settings: Settings, args: Any) -> int:
     else:
         report = squad_only_report(settings)
     if squad is not None:
-        from .squad_suite import run_squad
+        from assistant.squad_suite import run_squad
 
         report["squad"] = run_squad(settings, squad, anchor=not getattr(args, "no_ablations", False))
         if not items:
@@ -1951,7 +1951,7 @@ def run_cli(settings: Settings, args: Any) -> int:
         n_fail = len([f for f in failing_items(report) if f["result"]["answer"]["failures"]])
         print(f"\nhybrid: {n_fail} failing item(s) of {report['items_scored']}")
     if squad is not None:
-        from .squad_suite import squad_summary_text
+        from assistant.squad_suite import squad_summary_text
 
         print(squad_summary_text(report["squad"]))
     print(f"report: {folder / 'report.html'}")

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import Settings
-from .evaluate import (
+from assistant.config import Settings
+from assistant.evaluate import (
     DEPTH,
     CachedEmbedder,
     Ranked,
@@ -250,7 +250,7 @@ def squad_settings(settings: Settings, squad: SquadSet) -> Settings:
 
 def ensure_squad_index(settings: Settings, log: Callable[[str], None] = _log) -> dict[str, Any]:
     """Refresh the cached index: a first run embeds the corpus, a re-run embeds nothing (same hashes)."""
-    from .ingest import refresh
+    from assistant.knowledge.ingest import refresh
 
     Path(settings.index).mkdir(parents=True, exist_ok=True)
     log(f"squad index at {settings.index} ...")
@@ -269,10 +269,10 @@ def run_squad(
     log: Callable[[str], None] = _log,
 ) -> dict[str, Any]:
     """Indexes the corpus (cached), asks every question and returns the report's ``squad`` section."""
-    from .answer import Assistant
-    from .embeddings import embedder_from_settings
-    from .retrieve import KnowledgeBase
-    from .text import detect_language
+    from assistant.answering.assistant import Assistant
+    from assistant.answering.retrieve import KnowledgeBase
+    from assistant.knowledge.embeddings import embedder_from_settings
+    from assistant.text.language import detect_language
 
     t_start = time.perf_counter()
     s = squad_settings(settings, squad)

@@ -42,7 +42,7 @@ def isolated_user_state(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytes
 @pytest.fixture(scope="session")
 def kb_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings of ONE index built from knowledge/ with the default model. Shared: do not modify it."""
-    from assistant.ingest import refresh
+    from assistant.knowledge.ingest import refresh
 
     with pytest.MonkeyPatch.context() as mp:
         _isolate(mp)

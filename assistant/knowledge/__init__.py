@@ -1,0 +1,1 @@
+"""The knowledge base: loading, chunking, embedding and storing sources; the refresh."""

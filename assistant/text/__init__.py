@@ -1,0 +1,1 @@
+"""Pure language functions: normalisation, sentences, language, Finnish lemmas, contacts, glossary."""

@@ -1,0 +1,1 @@
+"""The web adapters: the JSON API and the Gradio chat, on the service."""

@@ -1,0 +1,104 @@
+"""Scale-out: two `assistant serve` processes share one Chroma server and agree after a refresh by either.
+
+Starts `chroma run` on a free loopback port, refreshes knowledge/ into it, starts two app processes (own
+ports, own index folders, the same ASSISTANT_CHROMA_URL), asks both the same question, then adds a document
+and refreshes through the first one's admin API: both answer the new fact (each polls the store's
+generation once a second). Every process is stopped in ``finally``.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assistant import bench
+from assistant.config import REPO_ROOT, Settings
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+TOKEN = "scale-test-token"
+QUESTION = "Kuka on rahoittanut ELMO II -hanketta?"
+NEW_DOC = (
+    "# Revontulisilta-hanke\n\n"
+    "Revontulisilta-hanke käynnistyi vuonna 2025 Kajaanissa ja vahvistaa vetytalouden osaamista Kainuussa. "
+    "Lisätietoa antaa projektipäällikkö Aino Pesonen, puh. 040 555 1234.\n"
+)
+NEW_QUESTION = "Mikä on Revontulisilta-hankkeen yhteyshenkilön puhelinnumero?"
+
+
+def _ask(client: Any, url: str, question: str) -> dict[str, Any]:
+    resp = client.post(f"{url}/api/ask", json={"question": question, "history": []})
+    assert resp.status_code == 200, resp.text
+    return dict(resp.json())
+
+
+def _digits(answer: dict[str, Any]) -> str:
+    return re.sub(
+        r"\D", "", answer["answer"] + " ".join(c.get("text", "") for c in answer.get("citations", []))
+    )
+
+
+def test_two_app_processes_share_one_chroma_server(tmp_path: Path) -> None:
+    if shutil.which("chroma") is None and not (Path(sys.executable).parent / "chroma").exists():
+        pytest.skip("the chroma CLI is not installed")
+    sources = tmp_path / "sources"
+    shutil.copytree(REPO_ROOT / "knowledge", sources)
+    with ExitStack() as stack:
+        _, chroma_url = stack.enter_context(bench.chroma_server(tmp_path / "chroma", tmp_path / "chroma.log"))
+
+        from assistant.knowledge.ingest import refresh
+
+        base = Settings(
+            sources=sources, index=tmp_path / "cli-index", chroma_url=chroma_url, admin_token=TOKEN
+        )
+        summary = refresh(base)
+        assert summary.added == 2 and not summary.failed
+
+        apps = []
+        for i in range(2):
+            s = bench.settings_for(base, tmp_path / f"index-{i}", sources, chroma_url=chroma_url)
+            proc, url, _ = stack.enter_context(
+                bench.serve_process(s, tmp_path / f"serve-{i}.log", admin_token=TOKEN)
+            )
+            apps.append((proc, url))
+        client = stack.enter_context(bench._http_client(timeout=120.0))
+
+        first = [_ask(client, url, QUESTION) for _, url in apps]
+        assert not first[0]["refused"], first[0]
+        assert "Pohjois-Savon liitto" in first[0]["answer"]
+        assert first[0]["answer"] == first[1]["answer"]
+        assert [c["chunk_id"] for c in first[0]["citations"]] == [
+            c["chunk_id"] for c in first[1]["citations"]
+        ]
+        assert all("5551234" not in _digits(_ask(client, url, NEW_QUESTION)) for _, url in apps)
+
+        # a new document, refreshed through the first process's admin API
+        (sources / "revontulisilta.md").write_text(NEW_DOC, encoding="utf-8")
+        denied = client.post(f"{apps[0][1]}/api/admin/refresh")
+        assert denied.status_code in (401, 403)
+        resp = client.post(f"{apps[0][1]}/api/admin/refresh", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["summary"]["added"] == 1
+
+        # the other process sees the store's new generation within its polling interval (1 s)
+        deadline = time.monotonic() + 30
+        answers: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            answers = [_ask(client, url, NEW_QUESTION) for _, url in apps]
+            if all("5551234" in _digits(a) for a in answers):
+                break
+            time.sleep(0.5)
+        assert all(not a["refused"] and "5551234" in _digits(a) for a in answers), answers
+        assert answers[0]["answer"] == answers[1]["answer"]
+        assert answers[0]["citations"][0]["source"] == "revontulisilta.md"
+        health = [client.get(f"{url}/healthz").json() for _, url in apps]
+        assert health[0]["generation"] == health[1]["generation"] and health[0]["sources"] == 3
+        # both processes stayed up the whole time
+        assert all(proc.poll() is None for proc, _ in apps)
