@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+# offline and quiet by default; set before the libraries that read them are imported (in main, not at import)
+PROCESS_DEFAULTS = {"HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "ANONYMIZED_TELEMETRY": "False"}
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -99,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    for key, value in PROCESS_DEFAULTS.items():
+        os.environ.setdefault(key, value)
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
@@ -142,25 +145,49 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     return 1 if summary.failed else 0
 
 
+PAGE_WORD = {"fi": "s.", "en": "p.", "sv": "s."}
+
+
+def citation_line(citation: Any, language: str) -> str:
+    """``[n] Title, p. 3`` — what a reader looks up (title, page, link); offsets are for programs (--json)."""
+    where = [citation.title]
+    if citation.page:
+        where.append(f"{PAGE_WORD.get(language, 'p.')} {citation.page}")
+    where.append(citation.url or citation.source)
+    return f"[{citation.n}] " + ", ".join(where)
+
+
 def _print_answer(answer: Any) -> None:
     print(answer.answer)
     if answer.citations:
         print()
         for c in answer.citations:
-            where = f", s. {c.page}" if c.page else ""
-            print(f"[{c.n}] {c.title} ({c.source}{where}, merkit {c.start}–{c.end})")
-            print(f"    “{c.text}”")
+            print(citation_line(c, answer.language))
+            print(f"    “{' '.join(c.text.split())}”")
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether ``host:port`` cannot be bound now (checked before the models load; uvicorn binds later)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: TIME_WAIT is not busy
+        try:
+            probe.bind((host.strip("[]"), port))
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
+    return False
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from assistant.answering.assistant import Assistant
+    from assistant.service import KnowledgeService
 
     settings = _settings(args, llm_url=args.llm_url, llm_model=args.llm_model)
     if not args.batch and args.question is None:
         print("assistant: give a question or --batch FILE.jsonl", file=sys.stderr)
         return 2
-    assistant = Assistant(settings)
+    assistant = KnowledgeService(settings)  # the answers of the API: small talk, "did you mean", corrections
     if args.batch:
+        invalid = False
         with args.batch.open(encoding="utf-8") as lines:
             for lineno, line in enumerate(lines, start=1):
                 if not line.strip():
@@ -168,11 +195,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 try:
                     item = json.loads(line)
                     question, history = item["question"], item.get("history") or []
+                    if not isinstance(question, str) or not isinstance(history, list):
+                        raise TypeError('"question" must be a string and "history" a list')
                 except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                    print(json.dumps({"error": f"line {lineno}: {exc}"}), flush=True)
+                    print(json.dumps({"error": f"line {lineno}: {exc}"}, ensure_ascii=False), flush=True)
+                    invalid = True
                     continue
                 print(json.dumps(assistant.ask(question, history).to_dict(), ensure_ascii=False), flush=True)
-        return 0
+        return 1 if invalid else 0  # the valid lines are answered; the exit status tells a line failed
     answer = assistant.ask(args.question, args.history)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
@@ -184,13 +214,20 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from assistant.web.api import serve
+    from assistant.web.app import serve
 
     try:
         settings = _settings(args, host=args.host, port=args.port, llm_url=args.llm_url, llm_model=args.llm_model)
     except ValidationError as exc:  # e.g. an unreadable or empty ASSISTANT_ADMIN_TOKEN_FILE
         for error in exc.errors():
             print(f"assistant: {error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return 2
+    if port_in_use(settings.host, settings.port):
+        print(
+            f"assistant: port {settings.port} on {settings.host} is already in use (another server?); "
+            f"choose a free one with --port, e.g. --port {settings.port + 1}",
+            file=sys.stderr,
+        )
         return 2
     if settings.admin_token and settings.admin_token_file is None:
         print(

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     queue_max_size: int = Field(32, description="Gradio queue length; more waiting events are refused")
     session_ttl_minutes: int = Field(120, description="an idle chat session is forgotten after this")
     max_sessions: int = Field(1000, description="chat sessions kept in memory at most (oldest go first)")
+    conversations_per_browser: int = Field(20, description="saved conversations kept per browser (oldest go)")
+    conversation_max_turns: int = Field(20, description="question/answer turns kept per saved conversation")
+    conversation_days: int = Field(30, description="a saved conversation untouched this long is deleted")
+    conversations_total: int = Field(20_000, description="saved conversations kept at most, all browsers")
     parse_timeout_s: float = Field(60.0, description="wall-clock limit for parsing one document")
     parse_memory_mb: int = Field(1024, description="address-space limit of the document-parsing worker")
 
@@ -78,6 +82,10 @@ class Settings(BaseSettings):
     @property
     def feedback_db(self) -> Path:
         return self.index / "feedback.sqlite"
+
+    @property
+    def conversations_db(self) -> Path:
+        return self.index / "conversations.sqlite"
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -105,7 +105,7 @@ LOWER_IS_BETTER = frozenset(
 )
 WARMUP_QUESTION = "Mikä on ELMO-pilotti?"
 #: suites reported but left out of the gate (their figures are targets to reach, not yet a floor to keep)
-UNGATED_SUITES = frozenset({"realistic"})
+UNGATED_SUITES = frozenset({"realistic", "near-miss"})
 
 
 class SuiteError(ValueError):

@@ -32,6 +32,7 @@ MAX_CITATIONS = 30
 MAX_CITATION_TEXT_CHARS = 4000
 MAX_FIELD_CHARS = 500  # citation source/title/url/publisher/date/page
 MAX_CODE_CHARS = 16  # language, mode, ui_language
+MAX_ID_CHARS = 64  # answer_id
 CITATION_KEYS = ("n", "source", "title", "text", "start", "end", "page", "url", "publisher", "date")
 
 _SCHEMA = """
@@ -47,7 +48,8 @@ CREATE TABLE IF NOT EXISTS feedback (
     citations TEXT NOT NULL DEFAULT '[]',
     mode TEXT,
     comment TEXT,
-    ui_language TEXT
+    ui_language TEXT,
+    answer_id TEXT
 )
 """
 
@@ -68,6 +70,9 @@ class FeedbackStore:
                     with closing(sqlite3.connect(self.path, timeout=10)) as conn, conn:
                         conn.execute("PRAGMA journal_mode=WAL")
                         conn.execute(_SCHEMA)
+                        columns = {r[1] for r in conn.execute("PRAGMA table_info(feedback)")}
+                        if "answer_id" not in columns:  # a database from before answer ids
+                            conn.execute("ALTER TABLE feedback ADD COLUMN answer_id TEXT")
                     self._ready = True
         conn = sqlite3.connect(self.path, timeout=10)
         conn.row_factory = sqlite3.Row
@@ -86,6 +91,7 @@ class FeedbackStore:
         mode: str | None = None,
         comment: str | None = None,
         ui_language: str | None = None,
+        answer_id: str | None = None,
     ) -> int:
         """Stores one rating; returns its id (for a comment added later)."""
         if rating not in RATINGS:
@@ -93,7 +99,7 @@ class FeedbackStore:
         with closing(self._connect()) as conn, conn:
             cur = conn.execute(
                 "INSERT INTO feedback (created_at, rating, question, history, language, answer, refused, "
-                "citations, mode, comment, ui_language) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "citations, mode, comment, ui_language, answer_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     datetime.now(UTC).isoformat(timespec="seconds"),
                     rating,
@@ -106,6 +112,7 @@ class FeedbackStore:
                     _code(mode),
                     _clean_comment(comment),
                     _code(ui_language),
+                    _cap(answer_id, MAX_ID_CHARS) or None,
                 ),
             )
             return int(cur.lastrowid or 0)
@@ -117,8 +124,10 @@ class FeedbackStore:
         history: list[str] | None = None,
         comment: str | None = None,
         ui_language: str | None = None,
+        answer_id: str | None = None,
     ) -> int:
-        """Stores a rating of an answer given as ``Answer.to_dict()``."""
+        """Stores a rating of an answer given as ``Answer.to_dict()``; ``answer_id`` names the answer that
+        was rated, so a comment can later be checked against it (:meth:`comment_on`)."""
         return self.add(
             rating=rating,
             question=str(answer.get("question", "")),
@@ -130,6 +139,7 @@ class FeedbackStore:
             mode=answer.get("mode"),
             comment=comment,
             ui_language=ui_language,
+            answer_id=answer_id,
         )
 
     def update(self, row_id: int, *, rating: str | None = None, comment: str | None = None) -> bool:
@@ -148,9 +158,26 @@ class FeedbackStore:
             cur = conn.execute(f"UPDATE feedback SET {', '.join(sets)} WHERE id = ?", (*values, row_id))
             return cur.rowcount > 0
 
+    def comment_on(self, row_id: int, answer_id: str, comment: str) -> bool:
+        """Sets the comment of rating ``row_id`` only if that row rates answer ``answer_id``."""
+        text = _clean_comment(comment)
+        if text is None or not answer_id:
+            return False
+        with closing(self._connect()) as conn, conn:
+            cur = conn.execute(
+                "UPDATE feedback SET comment = ? WHERE id = ? AND answer_id = ?", (text, int(row_id), answer_id)
+            )
+            return cur.rowcount > 0
+
     def delete(self, row_id: int) -> bool:
         with closing(self._connect()) as conn, conn:
             return conn.execute("DELETE FROM feedback WHERE id = ?", (row_id,)).rowcount > 0
+
+    def counts(self) -> dict[str, int]:
+        """Stored ratings per kind (``up``/``down``), for the metrics."""
+        with closing(self._connect()) as conn:
+            rows = conn.execute("SELECT rating, COUNT(*) FROM feedback GROUP BY rating").fetchall()
+        return {rating: 0 for rating in RATINGS} | {str(r[0]): int(r[1]) for r in rows}
 
     def all(self) -> list[dict[str, Any]]:
         with closing(self._connect()) as conn:

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from assistant.schema import user_questions
 from assistant.text import finnish
 
 # Pronouns and openers that point back to an earlier turn (fi / en / sv).
@@ -25,22 +26,8 @@ _ANAPHORA = re.compile(
 
 
 def history_questions(history: list[Any]) -> list[str]:
-    """History as plain user questions: accepts strings, {"role", "content"} dicts (Gradio/OpenAI style,
-    content as text or a list of text blocks) — assistant turns are skipped."""
-    out: list[str] = []
-    for turn in history or []:
-        if isinstance(turn, str):
-            out.append(turn)
-        elif isinstance(turn, dict) and turn.get("role", "user") == "user":
-            content = turn.get("content", "")
-            if isinstance(content, list):
-                content = " ".join(
-                    b.get("text", "") if isinstance(b, dict) else str(b) for b in content
-                )
-            out.append(str(content))
-        elif isinstance(turn, list | tuple) and turn:
-            out.append(str(turn[0]))  # (user, assistant) pairs
-    return [q for q in out if q.strip()]
+    """History as plain user questions (every shape :func:`assistant.schema.normalise_history` accepts)."""
+    return user_questions(history)
 
 
 @dataclass

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.answering.conversation import is_follow_up
+from assistant.schema import normalise_history
 
 log = logging.getLogger(__name__)
 
@@ -122,28 +123,9 @@ def build_messages(question: str, language: str, passages: list[Any]) -> list[An
 # ------------------------------------------------------------------------------------------------------
 
 
-def _content_text(content: Any) -> str:
-    if isinstance(content, list):
-        return " ".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in content)
-    return "" if content is None else str(content)
-
-
 def history_turns(history: list[Any]) -> list[tuple[str, str]]:
-    """``(role, text)`` pairs from the accepted history shapes: plain strings (user questions),
-    ``{"role", "content"}`` dicts (Gradio / OpenAI style) and ``(user, assistant)`` pairs."""
-    out: list[tuple[str, str]] = []
-    for turn in history or []:
-        if isinstance(turn, str):
-            out.append(("user", turn))
-        elif isinstance(turn, dict):
-            role = str(turn.get("role", "user"))
-            if role in ("user", "assistant"):
-                out.append((role, _content_text(turn.get("content"))))
-        elif isinstance(turn, list | tuple) and turn:
-            out.append(("user", str(turn[0] or "")))
-            if len(turn) > 1 and turn[1]:
-                out.append(("assistant", _content_text(turn[1])))
-    return [(role, " ".join(text.split())) for role, text in out if text and text.strip()]
+    """``(role, text)`` pairs, whitespace collapsed, from every shape :func:`normalise_history` accepts."""
+    return [(t.role, " ".join(t.text.split())) for t in normalise_history(history)]
 
 
 def _format_history(turns: list[tuple[str, str]]) -> str:

@@ -151,6 +151,7 @@ class Retrieval:
     timings_ms: dict[str, float]
     snapshot: Snapshot
     degraded: bool = False  # the dense side failed (store unreachable): lexical results only
+    query_vector: np.ndarray | None = None  # the embedded query, for sentence choice
 
 
 class KnowledgeBase:
@@ -286,5 +287,6 @@ class Retriever:
             passages.append(p)
         timings["fusion"] = (time.perf_counter() - t) * 1000
         return Retrieval(
-            query=query, terms=terms, passages=passages, timings_ms=timings, snapshot=snap, degraded=degraded
+            query=query, terms=terms, passages=passages, timings_ms=timings, snapshot=snap, degraded=degraded,
+            query_vector=vector if mode in ("hybrid", "dense") else None,
         )

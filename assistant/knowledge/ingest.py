@@ -31,6 +31,8 @@ from assistant.knowledge.chunking import CHUNKER_VERSION, Chunk, chunk, text_has
 from assistant.knowledge.embeddings import Embedder, embedder_from_settings
 from assistant.knowledge.loaders import MAX_FILE_BYTES, Loaded, LoadError, fetch_url, parse_bytes, parse_file
 from assistant.knowledge.manifest import SourceMeta, discover_files, read_manifest
+from assistant.knowledge.sentence_vectors import SCHEME as SENTENCE_SCHEME
+from assistant.knowledge.sentence_vectors import embed_missing as embed_missing_sentences
 from assistant.knowledge.store import ModelMismatch, SourceRecord, Store, StoreError
 from assistant.text import finnish
 from assistant.text.contacts import extract_contacts
@@ -61,12 +63,14 @@ class Summary:
     unchanged: int = 0
     failed: list[dict[str, str]] = field(default_factory=list)
     chunks_embedded: int = 0
+    sentences_embedded: int = 0  # sentence vectors for sentence choice (not in --json: its keys are fixed)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)  # human messages (e.g. a rebuild); not in --json
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         out.pop("notes")
+        out.pop("sentences_embedded")
         out["seconds"] = round(self.seconds, 3)
         return out
 
@@ -269,6 +273,11 @@ class Refresher:
             changed = True
         if changed:
             store.bump_generation()
+        if store.meta().get("sentence_scheme") != SENTENCE_SCHEME:
+            # an index built before sentence vectors (or with another sentence scheme): fill them in once
+            texts = [text for _, text, _ in store.live_chunks({s: r.version for s, r in store.live_sources().items()})]
+            summary.sentences_embedded += embed_missing_sentences(store, self.embedder, texts)
+            store.write_meta(sentence_scheme=SENTENCE_SCHEME)
         if interrupted:
             removed = store.collect_garbage({s: r.version for s, r in store.live_sources().items()})
             if removed:
@@ -384,6 +393,9 @@ class Refresher:
             known.update({text_hash(t): v for t, v in zip(missing, fresh, strict=True)})
         for p in pending:
             p.vectors = known
+        # before the commit: a source goes live only with the vectors of its sentences
+        texts = [c.text for p in pending for c in p.chunks]
+        summary.sentences_embedded += embed_missing_sentences(self.store, self.embedder, texts)
         self._commit(pending)
         for p in pending:
             if p.is_new:

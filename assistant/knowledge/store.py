@@ -5,6 +5,9 @@ Two collections:
 * ``<prefix>_chunks`` — one record per chunk: its vector, its text and metadata in llama-index's layout
   (``node_to_metadata_dict``), so a plain llama-index ``VectorStoreIndex`` can read the same store.
   Chunk ids contain the source's version, so a new version never overwrites an old one in place.
+* ``<prefix>_sentences`` — one vector per distinct sentence of the chunks, keyed by a hash of its text
+  (content-addressed: shared by every chunk, version and source that holds the sentence), for sentence
+  choice at query time.
 * ``<prefix>_sources`` — the catalogue: one record per *live* source (its version, title, publisher,
   contacts, original text for the passage viewer), plus one ``__meta__`` record (the embedding model
   that built the index, a generation counter bumped on every change, the last refresh's failures).
@@ -147,11 +150,14 @@ class Store:
             f"{self.prefix}_chunks", embedding_function=None, metadata={"hnsw:space": "cosine"}
         )
         self.sources = self.client.get_or_create_collection(f"{self.prefix}_sources", embedding_function=None)
+        self.sentences = self.client.get_or_create_collection(
+            f"{self.prefix}_sentences", embedding_function=None, metadata={"hnsw:space": "cosine"}
+        )
 
     def reset(self) -> None:
         """Drop everything (a model switch). The catalogue goes first: killed in between, no source is left
         live without its chunks, and the orphaned chunks (no ``embed_id`` any more) are dropped next time."""
-        for name in (f"{self.prefix}_sources", f"{self.prefix}_chunks"):
+        for name in (f"{self.prefix}_sources", f"{self.prefix}_chunks", f"{self.prefix}_sentences"):
             try:
                 self.client.delete_collection(name)
             except Exception:  # noqa: BLE001 - absent is fine
@@ -280,6 +286,23 @@ class Store:
             if len(got["ids"]) < _PAGE:
                 return out
             offset += _PAGE
+
+    # ---- sentence vectors ---------------------------------------------------------------------------
+
+    def sentence_vectors(self, keys: list[str]) -> dict[str, np.ndarray]:
+        """Stored vectors of these sentence keys (absent keys are simply missing from the result)."""
+        out: dict[str, np.ndarray] = {}
+        wanted = sorted(set(keys))
+        for i in range(0, len(wanted), _PAGE):
+            got = self.sentences.get(ids=wanted[i : i + _PAGE], include=["embeddings"])
+            for sid, emb in zip(got["ids"], got["embeddings"], strict=True):
+                out[sid] = np.asarray(emb, dtype=np.float32)
+        return out
+
+    def add_sentence_vectors(self, keys: list[str], vectors: np.ndarray) -> None:
+        for i in range(0, len(keys), self.max_batch):
+            j = i + self.max_batch
+            self.sentences.upsert(ids=keys[i:j], embeddings=vectors[i:j])
 
     def count_chunks(self) -> int:
         return int(self.chunks.count())

@@ -317,3 +317,22 @@ def word_lemmas(text: str) -> set[str]:
         if found:
             out.add(found[0])
     return out
+
+
+# Spoken Finnish: the everyday contractions of pronouns, "olla" and a few very common words. Voikko
+# analyses none of them, and most are too short for edit distance to recover safely ("mä" is one edit
+# from "mm", "uus" from "uut").
+SPOKEN_FORMS: dict[str, str] = {
+    "mä": "minä", "mää": "minä", "sä": "sinä", "toi": "tuo", "tää": "tämä", "noi": "nuo", "nää": "nämä",
+    "mun": "minun", "sun": "sinun", "mulle": "minulle", "sulle": "sinulle", "multa": "minulta",
+    "onks": "onko", "oliks": "oliko", "ooks": "oletko", "oon": "olen", "ollu": "ollut",
+    "uus": "uusi", "mites": "miten", "miks": "miksi", "mitäs": "mitä", "kukas": "kuka", "missäs": "missä",
+    "paljo": "paljon", "tarttee": "tarvitsee", "pitäis": "pitäisi", "vois": "voisi", "olis": "olisi",
+    "tarkottaa": "tarkoittaa", "tarkotus": "tarkoitus", "ite": "itse", "kattoo": "katsoo", "semmonen": "sellainen",
+}
+
+
+def written_form(word: str) -> str | None:
+    """The written form of a spoken contraction ("uus" → "uusi"), or None when ``word`` is not one."""
+    written = SPOKEN_FORMS.get(word.lower())
+    return written if written is not None and written != word.lower() else None

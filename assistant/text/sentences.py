@@ -24,6 +24,7 @@ _TOKEN_BEFORE_RE = re.compile(r"[\w.:]*\Z")
 _PARA_RE = re.compile(r"\n[^\S\n]*\n")
 _NUMBERED_RE = re.compile(r"(?:\d+[.)]|[-\u2013\u2014\u2022*\u25aa\u25cf])\s")
 _TERMINAL = ".!?\u2026:;"
+_LABEL_BEFORE_RE = re.compile(r"(?:\b[A-ZÅÄÖ]\w*|\b(?i:sivu|kohta|liite|luku|kuva|taulukko|nro|numero|no))\s+\Z")
 
 
 def _is_real_end(text: str, m: re.Match[str], last_cut: int) -> bool:
@@ -55,8 +56,10 @@ def _is_real_end(text: str, m: re.Match[str], last_cut: int) -> bool:
             start += 1
         if start == m.start() - len(token):
             return False
-        # ordinal before a digit ("5. 6. 2023") is a date
-        if nxt.isdigit() and len(token) <= 2:
+        # one or two digits and a period is a Finnish ordinal ("5. 6. 2023", "Oulu on 5. Suomen suurin"), never
+        # an end, unless a label names it: "Liite 2.", "sivu 12."
+        label = _LABEL_BEFORE_RE.search(text, max(last_cut, m.start() - 40), m.start() - len(token))
+        if len(token) <= 2 and not label:
             return False
     return True
 

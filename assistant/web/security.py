@@ -5,6 +5,7 @@ Plain ASGI (not ``BaseHTTPMiddleware``), so Gradio's streams and websockets pass
 * :class:`SecurityHeaders` — CSP (one the Gradio UI works under), frame-ancestors 'none', nosniff, referrer.
 * :class:`Shield` — monitoring/dev routes hidden, per-client rate limits, requests in progress capped,
   body size capped while streaming (chunked bodies included), slow bodies timed out, Basic auth on the API.
+* :class:`GradioGuard` — Gradio routes the app does not use closed, Gradio request bodies capped.
 * :func:`uvicorn_config` — keep-alive and header-read timeouts, header size cap, listen backlog.
 """
 
@@ -20,17 +21,18 @@ import threading
 import time
 from collections import OrderedDict
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 
 from assistant.config import Settings
+from assistant.uploads import MAX_UPLOAD_FILES
 
 Scope = dict[str, Any]
 
 MAX_BODY_BYTES = 1_000_000  # every request body but uploads
-MAX_UPLOAD_FILES = 20
 BODY_TIMEOUT_S = 30.0  # longest wait for the next piece of a request body
 HEADER_TIMEOUT_S = 10.0  # a connection must deliver a request's headers within this
 KEEP_ALIVE_S = 5
@@ -38,7 +40,7 @@ MAX_HEADER_BYTES = 16 * 1024
 BACKLOG = 2048
 
 UPLOAD_PATHS = ("/api/admin/upload", "/gradio_api/upload")
-ASK_PATHS = ("/api/ask", "/api/ask/stream", "/gradio_api/queue/join", "/gradio_api/call/ask", "/gradio_api/run/ask")
+ASK_PATHS = ("/api/ask", "/api/ask/stream", "/v1/chat/completions", "/gradio_api/queue/join", "/gradio_api/call/ask", "/gradio_api/run/ask")
 HIDDEN_PREFIXES = ("/monitoring", "/gradio_api/monitoring", "/gradio_api/dev/")
 
 # Gradio needs inline styles (Svelte, theme), inline scripts (the head script) and eval (it runs event
@@ -221,7 +223,7 @@ class Shield:
         limit = body_limit(self.settings, path)
         if length.isdigit() and int(length) > limit:
             return _json(413, f"request body over {limit} bytes")
-        if self.settings.auth and path.startswith("/api/") and not path.startswith("/api/admin/"):
+        if self.settings.auth and path.startswith(("/api/", "/v1/")) and not path.startswith("/api/admin/"):
             wait = self.login_bucket.wait(client)
             if wait:
                 return _too_many(wait, "login attempts", self.settings.login_rate_per_minute)
@@ -362,3 +364,81 @@ def uvicorn_config(app: Any, settings: Settings, *, header_timeout: float = HEAD
     }
     options.update(kw)
     return uvicorn.Config(app, **options)
+
+
+# ------------------------------------------------------------------------------------------------------
+# HTTP guard for Gradio's routes
+# ------------------------------------------------------------------------------------------------------
+
+GRADIO_BODY_BYTES = 64 * 1024  # any Gradio request but an upload: a question is at most a few kB
+CLOSED_ROUTES = ("/gradio_api/dev/reload", "/gradio_api/deep_link", "/monitoring", "/gradio_api/monitoring")
+UPLOAD_ROUTES = ("/gradio_api/upload", "/gradio_api/upload_progress")
+
+
+def _under(path: str, prefixes: tuple[str, ...]) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in prefixes)
+
+
+class GradioGuard:
+    """Closes Gradio routes the app does not use (dev reload, deep links, monitoring; uploads unless admin
+    is on), drops the ``deep_link`` query parameter, and caps request bodies before Gradio reads them.
+    Gradio has no switch for these on a mounted app. Plain ASGI, so streams pass through untouched."""
+
+    def __init__(self, app: Any, *, admin: bool, max_upload_mb: int):
+        self.app = app
+        self.admin = admin
+        self.upload_bytes = MAX_UPLOAD_FILES * max_upload_mb * 1024 * 1024 + 1024 * 1024
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = re.sub(r"/{2,}", "/", scope.get("path", "")).rstrip("/") or "/"
+        if path.startswith("/api/"):  # the JSON API has its own guard
+            await self.app(scope, receive, send)
+            return
+        if _under(path, CLOSED_ROUTES) or (_under(path, UPLOAD_ROUTES) and not self.admin):
+            await _plain(404, "Not Found")(scope, receive, send)
+            return
+        if b"deep_link" in scope.get("query_string", b""):
+            scope = dict(scope, query_string=_without_deep_link(scope["query_string"]))
+        limit = self.upload_bytes if _under(path, UPLOAD_ROUTES) else GRADIO_BODY_BYTES
+        length = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if length.isdigit() and int(length) > limit:
+            await _plain(413, f"request body over {limit} bytes")(scope, receive, send)
+            return
+        await self._capped(scope, receive, send, limit)
+
+    async def _capped(self, scope: Any, receive: Any, send: Any, limit: int) -> None:
+        seen = 0
+        started = refused = False
+
+        async def counted() -> Any:  # a chunked body has no Content-Length: count what arrives
+            nonlocal seen, refused
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:  # answer 413 here: the app would turn an exception into a 400
+                    if not started:
+                        await _plain(413, f"request body over {limit} bytes")(scope, receive, send)
+                    refused = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def watched(message: Any) -> None:
+            nonlocal started
+            if refused:
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        await self.app(scope, counted, watched)
+
+
+def _plain(status: int, text: str) -> Any:
+    return PlainTextResponse(text, status)
+
+
+def _without_deep_link(query: bytes) -> bytes:
+    pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+    return urlencode([(k, v) for k, v in pairs if k != "deep_link"]).encode("latin-1")

@@ -64,8 +64,7 @@ def check_answer(assistant: Assistant, answer: Answer) -> None:
     assert not re.search(r"[\[\]]", MARKER.sub("", answer.answer)), f"stray bracket: {answer.answer!r}"
     assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
     if answer.refused:
-        assert answer.citations == [] and answer.contacts == []
-        return
+        assert answer.contacts == []  # its citations (the closest passages) are checked like any others
     snap = assistant.kb.current()
     for c in answer.citations:
         # a real, live chunk of the cited source ...
@@ -219,7 +218,7 @@ def test_contact_card(assistant: Assistant) -> None:
     [contact] = [c for c in answer.contacts if c["name"] == "Gitte Meriläinen"]
     assert contact["phone"] == "+358 40 6854053" and contact["title"] == "Projektipäällikkö"
     assert not contact.get("email")  # the sources give none: never invented
-    assert "Puhelin: +358 40 6854053" in answer.answer
+    assert "Puhelin: 040 6854 053" in answer.answer  # as the source writes it (issue 12)
     assert answer.citations[0].source == "elinkeinot-murroksessa.txt"
     assert "040 6854 053" in answer.citations[0].text
 
@@ -261,16 +260,18 @@ def test_out_of_scope_is_refused(assistant: Assistant, question: str, language: 
     assert answer.refused, answer.answer
     assert answer.language == language
     assert answer.answer.startswith(REFUSAL_START[language]), answer.answer
-    assert answer.citations == [] and answer.contacts == []
-    # never an invented name, number, date or address
+    assert answer.contacts == []
+    # never an invented name, number, date or address (the closest passages below it are quoted verbatim)
+    said = answer.answer.split("\n")[0]
     assert "@" not in answer.answer
-    assert not re.search(r"\d", answer.answer), answer.answer
-    assert "Meriläinen" not in answer.answer or "Meriläinen" in question
+    assert not re.search(r"\d", said), said
+    assert "Meriläinen" not in said or "Meriläinen" in question
 
 
 def test_refusal_points_to_what_the_sources_cover(assistant: Assistant) -> None:
     answer = ask(assistant, "Mikä on Oulun väkiluku?")
-    assert "Elinkeinot murroksessa" in answer.answer  # a source title: what the sources do cover
+    assert "Lähimmät kohdat:" in answer.answer and answer.citations  # the nearest passages, cited
+    assert answer.citations[0].title in answer.answer
 
 
 # ------------------------------------------------------------------------------------------------------

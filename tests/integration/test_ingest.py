@@ -8,12 +8,10 @@ Chroma server."""
 from __future__ import annotations
 
 import email.utils
-import io
 import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -27,6 +25,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from filelock import FileLock
+from support.documents import make_docx, make_pdf
+from support.network import free_port
 
 from assistant.answering.assistant import Assistant
 from assistant.answering.retrieve import KnowledgeBase
@@ -132,29 +132,6 @@ def assert_no_leftovers(settings: Settings) -> None:
         assert meta["source"] in records, cid
         assert meta["version"] == records[meta["source"]].version, cid
     assert Store.open(settings).meta().get("clean") is True
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def make_pdf(pages: list[list[str]], title: str | None = None, encrypt: str | None = None) -> bytes:
-    from reportlab.pdfgen import canvas
-
-    buf = io.BytesIO()
-    c = canvas.Canvas(buf, encrypt=encrypt)
-    if title:
-        c.setTitle(title)
-    for lines in pages:
-        y = 760
-        for line in lines:
-            c.drawString(72, y, line)
-            y -= 16
-        c.showPage()
-    c.save()
-    return buf.getvalue()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -425,26 +402,6 @@ HTML_PAGE = """<!doctype html>
 NAV_WORDS = ("Etusivu", "Hae sivustolta", "Valikko", "Kotisivu", "Lue myös", "Evästeasetukset", "analytiikka")
 
 
-def make_docx(path: Path) -> None:
-    import docx
-
-    document = docx.Document()
-    document.core_properties.title = "Matkailun kehittämissuunnitelma"
-    document.add_heading("Matkailu Lapissa", level=1)
-    document.add_paragraph(
-        "Lapin matkailu kasvoi vuonna 2023 selvästi. Yöpymisiä kertyi mm. Levillä ja Ylläksellä."
-    )
-    table = document.add_table(rows=2, cols=2)
-    table.cell(0, 0).text = "Kohde"
-    table.cell(0, 1).text = "Yöpymiset"
-    table.cell(1, 0).text = "Levi"
-    table.cell(1, 1).text = "850 000"
-    document.add_paragraph(
-        "Lisätietoja antaa kehittämispäällikkö Anna Korhonen, Lapin liitto, puh. 0400 111 222."
-    )
-    document.save(str(path))
-
-
 def test_all_formats_in_one_refresh(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     pdf = make_pdf(
@@ -455,7 +412,15 @@ def test_all_formats_in_one_refresh(tmp_path: Path) -> None:
         title="Kalatalousraportti 2024",
     )
     (settings.sources / "raportti.pdf").write_bytes(pdf)
-    make_docx(settings.sources / "matkailu.docx")
+    (settings.sources / "matkailu.docx").write_bytes(
+        make_docx(
+            "Lapin matkailu kasvoi vuonna 2023 selvästi. Yöpymisiä kertyi mm. Levillä ja Ylläksellä.",
+            [["Kohde", "Yöpymiset"], ["Levi", "850 000"]],
+            "Lisätietoja antaa kehittämispäällikkö Anna Korhonen, Lapin liitto, puh. 0400 111 222.",
+            heading="Matkailu Lapissa",
+            title="Matkailun kehittämissuunnitelma",
+        )
+    )
     write(settings, "uutinen.html", HTML_PAGE)
     write(settings, "kalastus.md", KALA)
     write(settings, "metsa.txt", METSA)

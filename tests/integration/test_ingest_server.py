@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from support.network import free_port
 from test_ingest import (
     KALA,
     METSA,
@@ -24,7 +25,6 @@ from test_ingest import (
     check_bad_input_summary,
     check_completed,
     cited,
-    free_port,
     kill_and_recover,
     live,
     make_settings,

@@ -276,7 +276,7 @@ def test_ask_never_raises_and_markers_are_in_range(assistant: Assistant, q: str,
 def client(kb_settings: Settings, assistant: Assistant) -> Iterator[Any]:
     from fastapi.testclient import TestClient
 
-    from assistant.web.api import create_app
+    from assistant.web.app import create_app
 
     with TestClient(create_app(kb_settings, assistant, ui=False), raise_server_exceptions=False) as c:
         yield c

@@ -24,7 +24,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,7 +35,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
+from support import processes
+from support.network import free_port
+from support.processes import ServerProcess, served
 
 from assistant.config import REPO_ROOT
 
@@ -73,17 +76,8 @@ def record(name: str, figures: dict[str, Any]) -> None:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
-    env.update({"HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "ANONYMIZED_TELEMETRY": "False"})
-    env["ASSISTANT_ASK_RATE_PER_MINUTE"] = "0"  # load from one address measures capacity, not the rate limit
-    env.update(extra)
-    return env
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    # load from one address measures capacity, not the rate limit
+    return processes.clean_env(ASSISTANT_ASK_RATE_PER_MINUTE="0", **extra)
 
 
 def copy_knowledge(dest: Path) -> Path:
@@ -109,63 +103,27 @@ def refresh_cli(sources: Path, index: Path, *extra: str, **env: str) -> subproce
     return cli("refresh", "--json", "--sources", str(sources), "--index", str(index), *extra, **env)
 
 
-class Server:
-    """``assistant serve`` in a subprocess, its output in a log file."""
+def ask_cli(
+    sources: Path, index: Path, question: str = "Kuka on ELMO-pilotin projektipäällikkö?"
+) -> subprocess.CompletedProcess[str]:
+    """``assistant ask --json`` in a new process (``subprocess.CompletedProcess``)."""
+    return cli("ask", "--json", "--sources", str(sources), "--index", str(index), question)
+
+
+class Server(ServerProcess):
+    """``assistant serve`` on these sources and index, with the admin token, its output in a log file."""
 
     def __init__(
         self, sources: Path, index: Path, log: Path, *extra: str, port: int | None = None, **env: str
     ):
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        self.cmd = [PY, "-m", "assistant", "serve", "--port", str(self.port), "--sources", str(sources)]
-        self.cmd += ["--index", str(index), *extra]
-        self.env = clean_env(ASSISTANT_ADMIN_TOKEN=TOKEN, **env)
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = 240, healthy: bool = True) -> Server:
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                self.cmd, cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
-            )
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"server exited {self.proc.returncode}:\n{self.tail()}")
-            try:
-                r = httpx.get(f"{self.url}/healthz", timeout=5)
-                if r.status_code == 200 or (not healthy and r.status_code == 503):
-                    return self
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"server not up after {timeout} s:\n{self.tail()}")
-            time.sleep(0.3)
-
-    def tail(self, n: int = 4000) -> str:
-        return self.log.read_text(errors="replace")[-n:] if self.log.exists() else ""
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        args = ("--sources", str(sources), "--index", str(index), *extra)
+        super().__init__(*args, log=log, env=clean_env(ASSISTANT_ADMIN_TOKEN=TOKEN, **env), port=port)
 
 
 @contextmanager
-def serving(*args: Any, **kw: Any) -> Iterator[Server]:
-    server = Server(*args, **kw)
-    try:
-        yield server.start()
-    finally:
-        server.stop()
+def serving(*args: Any, **kw: Any) -> Iterator[ServerProcess]:
+    with served(Server(*args, **kw)) as server:
+        yield server
 
 
 def ask(client: httpx.Client, question: str, history: list[Any] | None = None) -> dict[str, Any]:
@@ -181,15 +139,6 @@ def check_golden(client: httpx.Client) -> None:
             assert phrase in body["answer"], (q, body["answer"])
         else:
             assert body["refused"], (q, body["answer"])
-
-
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    k = (len(values) - 1) * p / 100
-    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
-    return values[lo] + (values[hi] - values[lo]) * (k - lo)
 
 
 # the store's state as a fresh process sees it: what the kill-9 trials verify
@@ -286,9 +235,9 @@ def run_load(url: str, clients: int, seconds: float, expected: dict[str, str]) -
         "errors": len(errors),
         "wrong_answers": len(wrong),
         "throughput_rps": round(len(latencies) / wall, 2),
-        "p50_ms": round(percentile(latencies, 50) * 1000),
-        "p95_ms": round(percentile(latencies, 95) * 1000),
-        "p99_ms": round(percentile(latencies, 99) * 1000),
+        "p50_ms": round(float(np.percentile(latencies, 50)) * 1000),
+        "p95_ms": round(float(np.percentile(latencies, 95)) * 1000),
+        "p99_ms": round(float(np.percentile(latencies, 99)) * 1000),
         "max_ms": round(max(latencies, default=0) * 1000),
         "mean_ms": round(statistics.fmean(latencies) * 1000) if latencies else None,
         "loadavg_before": round(load_before, 1),
@@ -420,7 +369,7 @@ def test_answers_come_from_one_consistent_store_during_refreshes(tmp_path: Path)
         "ask_clients": clients,
         "answers": len(answers),
         "refreshes": len(refreshes),
-        "refresh_p50_s": round(percentile(refreshes, 50), 2) if refreshes else None,
+        "refresh_p50_s": round(float(np.percentile(refreshes, 50)), 2) if refreshes else None,
         "versions_cited": len(cited_versions),
         "mixed_answers": len(mixed),
         "errors": len(errors),
@@ -575,15 +524,7 @@ def test_kill_9_of_a_refresh_at_random_points_loses_nothing(tmp_path: Path) -> N
                 "sources_already_new": outcome["new"],
             }
         )
-    r = cli(
-        "ask",
-        "--json",
-        "--sources",
-        str(sources),
-        "--index",
-        str(index),
-        "Kuka on ELMO-pilotin projektipäällikkö?",
-    )
+    r = ask_cli(sources, index)
     assert r.returncode == 0 and "Meriläinen" in json.loads(r.stdout)["answer"]
     killed = [x for x in results if not x["finished_before_kill"]]
     record(
@@ -870,15 +811,7 @@ def test_disk_full_during_refresh_keeps_the_old_store_serving(tmp_path: Path) ->
             figures["preflight_api_status"] = r.status_code
             assert r.status_code >= 400 and "disk space" in r.text, r.text
             check_golden(c)  # the running server
-            r = cli(
-                "ask",
-                "--json",
-                "--sources",
-                str(sources),
-                "--index",
-                str(index),
-                "Kuka on ELMO-pilotin projektipäällikkö?",
-            )
+            r = ask_cli(sources, index)
             assert r.returncode == 0 and "Meriläinen" in r.stdout, r.stderr[-2000:]  # and a new process
             filler.unlink()
 
@@ -911,28 +844,12 @@ def test_disk_full_during_refresh_keeps_the_old_store_serving(tmp_path: Path) ->
             assert "assistant:" in figures["during_message"] and "Traceback" not in err, err[-3000:]
             check_golden(c)  # the running server still answers from the old store
             figures["running_server_serves_while_full"] = True
-            r = cli(
-                "ask",
-                "--json",
-                "--sources",
-                str(sources),
-                "--index",
-                str(index),
-                "Kuka on ELMO-pilotin projektipäällikkö?",
-            )
+            r = ask_cli(sources, index)
             figures["new_process_while_full_exit"] = r.returncode
             filler.unlink()
 
             # 3. space again: everything recovers and the refresh completes
-            r = cli(
-                "ask",
-                "--json",
-                "--sources",
-                str(sources),
-                "--index",
-                str(index),
-                "Kuka on ELMO-pilotin projektipäällikkö?",
-            )
+            r = ask_cli(sources, index)
             assert r.returncode == 0 and "Meriläinen" in r.stdout, r.stderr[-2000:]
             r = refresh_cli(sources, index)
             assert r.returncode == 0, r.stderr[-2000:]

@@ -21,7 +21,6 @@ import html.parser
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from support.processes import ServerProcess, clean_env, served
 
 from assistant.answering.assistant import Assistant
 from assistant.config import REPO_ROOT, Settings
@@ -44,10 +44,6 @@ TOKEN = "s3cret-admin-token-ELMO-7f3a9c"
 API_KEY = "sk-secret-llm-key-0d1e2f3a4b"
 PASSWORD = "Salasana-9x8y7z"
 DOC = "Kunnan kokous pidetään tiistaina kello kymmenen valtuustosalissa.".encode()
-
-
-def _clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -89,7 +85,7 @@ def assistant(base: tuple[Settings, Path]) -> Assistant:
 
 
 def make_client(settings: Settings, assistant: Assistant, ui: bool = False, **update: Any) -> TestClient:
-    from assistant.web.api import create_app
+    from assistant.web.app import create_app
 
     return TestClient(
         create_app(settings.model_copy(update=update), assistant, ui=ui), raise_server_exceptions=False
@@ -197,10 +193,11 @@ def test_tokens_and_passwords_are_compared_in_constant_time() -> None:
     hmac.compare_digest, never ==/!=/in/startswith (which return early at the first differing byte)."""
     secret_names = re.compile(r"token|auth|password|secret|expected|required|given", re.I)
     offenders = []
-    for module in ("server.py", "shield.py", "ui.py", "feedback.py", "cli.py"):
-        path = REPO_ROOT / "assistant" / module
-        if not path.exists():
-            continue
+    package = REPO_ROOT / "assistant"
+    modules = ["service.py", "uploads.py", "feedback.py", "cli.py"]
+    modules += [p.relative_to(package).as_posix() for p in sorted((package / "web").rglob("*.py"))]
+    for module in modules:
+        path = package / module
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.Compare) and any(
@@ -218,9 +215,9 @@ def test_tokens_and_passwords_are_compared_in_constant_time() -> None:
                 ):
                     offenders.append(f"{module}:{node.lineno}: {ast.unparse(node)}")
     assert not offenders, offenders
-    server = (REPO_ROOT / "assistant" / "server.py").read_text(encoding="utf-8")
-    shield = (REPO_ROOT / "assistant" / "shield.py").read_text(encoding="utf-8")
-    assert server.count("hmac.compare_digest(") >= 1  # the admin token
+    service = (package / "service.py").read_text(encoding="utf-8")
+    shield = (package / "web" / "security.py").read_text(encoding="utf-8")
+    assert service.count("hmac.compare_digest(") >= 1  # the admin token
     assert shield.count("hmac.compare_digest(") >= 2  # the admin token (hidden routes) and the Basic login
     assert "hmac.compare_digest(" in (REPO_ROOT / "assistant" / "feedback.py").read_text(encoding="utf-8")
 
@@ -236,7 +233,7 @@ def test_feedback_export_needs_the_token_when_one_is_configured(tmp_path: Path) 
         history=[],
         comment="henkilökohtainen kommentti",
     )
-    env = _clean_env() | {"ASSISTANT_INDEX": str(index), "ASSISTANT_ADMIN_TOKEN": TOKEN}
+    env = clean_env() | {"ASSISTANT_INDEX": str(index), "ASSISTANT_ADMIN_TOKEN": TOKEN}
     cmd = [sys.executable, "-m", "assistant", "feedback", "export"]
     for extra, ok in (
         ([], False),
@@ -528,12 +525,6 @@ def _local_non_loopback_ip() -> str | None:
     return None if ip.startswith("127.") else ip
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_live_server_binds_loopback_and_keeps_secrets_out_of_logs(
@@ -547,51 +538,28 @@ def test_live_server_binds_loopback_and_keeps_secrets_out_of_logs(
     settings, _ = base
     root = tmp_path / "live"
     shutil.copytree(settings.sources, root / "sources", symlinks=True)
-    port = _free_port()
     log_path = tmp_path / "server.log"
     with FakeLLM(default="Gitte Meriläinen on projektipäällikkö. [1]") as llm:
         llm.script(Fail(500, "upstream overloaded"), Fail(401, "invalid api key"))
-        env = _clean_env() | {
-            "ASSISTANT_ADMIN_TOKEN": TOKEN,
-            "ASSISTANT_LLM_URL": llm.url,
-            "ASSISTANT_LLM_MODEL": "fake",
-            "ASSISTANT_LLM_API_KEY": API_KEY,
-            "ASSISTANT_LLM_TIMEOUT": "5",
-            "ASSISTANT_AUTH": f"anna:{PASSWORD}",
-        }
-        cmd = [sys.executable, "-m", "assistant", "serve", "-v", "--port", str(port)]
-        cmd += ["--sources", str(root / "sources"), "--index", str(root / "index")]
+        env = clean_env(
+            ASSISTANT_ADMIN_TOKEN=TOKEN,
+            ASSISTANT_LLM_URL=llm.url,
+            ASSISTANT_LLM_MODEL="fake",
+            ASSISTANT_LLM_API_KEY=API_KEY,
+            ASSISTANT_LLM_TIMEOUT="5",
+            ASSISTANT_AUTH=f"anna:{PASSWORD}",
+        )
+        folders = ("--sources", str(root / "sources"), "--index", str(root / "index"))
         subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "assistant",
-                "refresh",
-                "--sources",
-                str(root / "sources"),
-                "--index",
-                str(root / "index"),
-            ],
-            env=_clean_env(),
+            [sys.executable, "-m", "assistant", "refresh", *folders],
+            env=clean_env(),
             cwd=REPO_ROOT,
             capture_output=True,
             timeout=300,
             check=False,
         )
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen(cmd, env=env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            base_url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 180
-            while True:
-                assert proc.poll() is None, log_path.read_text(errors="replace")
-                try:
-                    if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.5)
+        with served(ServerProcess("-v", *folders, log=log_path, env=env), timeout=180) as server:
+            base_url, port = server.url, server.port
             login = ("anna", PASSWORD)
             with httpx.Client(base_url=base_url, timeout=120) as c:
                 assert c.post("/api/admin/refresh", headers=bearer(TOKEN + "x")).status_code == 401
@@ -626,13 +594,6 @@ def test_live_server_binds_loopback_and_keeps_secrets_out_of_logs(
             if ip:
                 with pytest.raises(httpx.ConnectError):
                     httpx.get(f"http://{ip}:{port}/healthz", timeout=3)
-        finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
     logs = log_path.read_text(errors="replace")
     assert "127.0.0.1" in logs and "0.0.0.0" not in logs
     for secret in (
@@ -770,7 +731,7 @@ def test_answers_sources_and_panels_are_escaped(text: str) -> None:
     card = render_card(0, answer["citations"][0], f"xx {text} yy", "fi")
     assert_inert(card, {"article", "header", "span", "div", "mark"})  # the javascript: url is not linked
     panel = render_panel([{"index": 0, "answer": answer}], "fi", None)
-    assert_inert(panel, {"div", "h3", "p", "section", "article", "header", "span", "mark"})
+    assert_inert(panel, {"div", "h2", "p", "section", "article", "header", "span", "mark"})
     overview = {
         "sources": [
             {"source": text, "title": text, "kind": text, "chunks": 1, "status": "failed", "failure": text}
@@ -779,7 +740,7 @@ def test_answers_sources_and_panels_are_escaped(text: str) -> None:
         "last_refresh": None,
     }
     assert_inert(
-        render_sources_table(overview, "fi"), {"h3", "p", "table", "thead", "tbody", "tr", "th", "td", "span"}
+        render_sources_table(overview, "fi"), {"h2", "p", "table", "thead", "tbody", "tr", "th", "td", "span"}
     )
     for ch in "{}$`<>\"'":
         assert ch not in esc(text)

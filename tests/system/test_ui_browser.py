@@ -1,38 +1,22 @@
 """The web chat in a real browser: Playwright for Python driving Debian's Chromium against `assistant serve`.
 
-Screenshots go to a temporary folder, or to ``$ASSISTANT_SCREENSHOTS`` when set — the README's pictures are
-made with ``ASSISTANT_SCREENSHOTS=docs/screenshots .venv/bin/python -m pytest -m browser``.
+Screenshots go to a temporary folder, or to ``$ASSISTANT_SCREENSHOTS`` when set; the README's pictures are
+made by ``scripts/screenshots.py``. Accessibility and phone widths: ``test_accessibility.py``.
 """
 
 from __future__ import annotations
 
 import os
-import queue
 import re
-import shutil
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.ui_server import CHROMIUM, Server, build_index, chromium, serving
 
 from assistant.feedback import FeedbackStore
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-REPO = Path(__file__).resolve().parents[2]
 TOKEN = "browser-test-token"
 QUESTION = "#elmo-question textarea"
 BOT = '#elmo-chat [data-testid="bot"]'
@@ -59,82 +43,16 @@ HOSTILE_DOC = (
 )
 
 
-@dataclass
-class Server:
-    url: str
-    sources: Path
-    index: Path
-    process: subprocess.Popen[str]
-    log: list[str] = field(default_factory=list)
-
-
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
-    env.update(
-        ASSISTANT_ADMIN_TOKEN=TOKEN,
-        HF_HUB_OFFLINE="1",
-        GRADIO_ANALYTICS_ENABLED="False",
-        ANONYMIZED_TELEMETRY="False",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("browser")
-    sources, index = root / "sources", root / "index"
-    shutil.copytree(REPO / "knowledge", sources)
-    common = ["--sources", str(sources), "--index", str(index)]
-    # the index is built by its own process: Chroma's embedded store is not shared between live processes
-    subprocess.run(
-        [sys.executable, "-m", "assistant", "refresh", "--json", *common],
-        env=_env(),
-        check=True,
-        capture_output=True,
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "assistant", "serve", *common, "--port", "0"],
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    log: list[str] = []
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            log.append(line)
-            lines.put(line)
-
-    threading.Thread(target=pump, daemon=True).start()
-    url = None
-    try:
-        while url is None:
-            line = lines.get(timeout=90)
-            match = re.search(r"(http://127\.0\.0\.1:\d+)/", line)
-            url = match.group(1) if match else None
-    except queue.Empty:
-        proc.kill()
-        pytest.fail("the server did not start:\n" + "".join(log))
-    yield Server(url, sources, index, proc, log)
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with serving(*build_index(tmp_path_factory.mktemp("browser")), admin_token=TOKEN) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
@@ -216,9 +134,9 @@ def test_finnish_conversation(fi_page: Page, server: Server, shots: Path) -> Non
     marker.click()
     active = page.locator("#elmo-sources .elmo-passage.active")
     active.wait_for()
-    mark = active.locator("mark")
-    assert "Gitte Meriläinen" in mark.inner_text()
-    assert mark.is_visible()
+    mark = active.locator("mark")  # the cited sentences, not the whole chunk
+    assert "Gitte Meriläinen" in " ".join(mark.all_inner_texts())
+    assert mark.first.is_visible()
     assert active.locator(".elmo-around").first.is_visible()  # the surrounding text is shown too
     assert "Elinkeinot murroksessa" in active.locator(".elmo-title").inner_text()
     page.screenshot(path=str(shots / "passage.png"))
@@ -253,7 +171,9 @@ def test_finnish_conversation(fi_page: Page, server: Server, shots: Path) -> Non
         "Mikä hänen puhelinnumeronsa on?": "up",
         "Kuka on ELMO-pilotin projektipäällikkö?": "down",
     }
-    page.get_by_role("button", name=re.compile(r"^(En tykkää|Dislike|Disliked)$")).first.click()
+    page.get_by_role(
+        "button", name=re.compile(r"^(En tykkää \(valittu\)|Dislike \(selected\))$")
+    ).first.click()
     page.locator("#elmo-feedback-msg", has_text="Palaute poistettu").wait_for()
     assert [r["rating"] for r in FeedbackStore(server.index / "feedback.sqlite").all()] == ["up"]
 
@@ -279,7 +199,7 @@ def test_english(en_page: Page, shots: Path) -> None:
     page.get_by_label("Suomi").check()  # the switch relabels the interface
     page.get_by_role("tab", name="Keskustelu").wait_for()
     assert page.locator("#elmo-send").inner_text() == "Kysy"
-    assert page.locator("#elmo-sources h3").inner_text() == "Lähteet"
+    assert page.locator("#elmo-sources h2").inner_text() == "Lähteet"
 
 
 def test_refusal(fi_page: Page, shots: Path) -> None:
@@ -336,7 +256,7 @@ def test_admin_upload_then_answered_and_shown_as_text(
     answer.locator('a[href^="#elmo-cite-"]').first.click()
     active = page.locator("#elmo-sources .elmo-passage.active")
     active.wait_for()
-    assert "<script>window.__pwned=1</script>" in active.locator("mark").inner_text()
+    assert "<script>window.__pwned=1</script>" in " ".join(active.locator("mark").all_inner_texts())
     assert "<img" in active.locator(".elmo-title").inner_text()
 
     assert page.evaluate("typeof window.__pwned") == "undefined"

@@ -19,10 +19,12 @@ from typing import Any
 
 import httpx
 import pytest
+from support.live_server import live_server
 
 from assistant.config import REPO_ROOT, Settings
 from assistant.feedback import FeedbackStore
 from assistant.web import ui
+from assistant.web.ui import chat as chat_tab
 
 TOKEN = "ui-security-test-token"
 MARKER = "SALAINEN-MERKKIJONO-4711"
@@ -36,7 +38,6 @@ class Live:
     url: str
     settings: Settings
     app: Any
-    server: Any
 
     @property
     def blocks(self) -> Any:
@@ -47,29 +48,12 @@ class Live:
         return next(i for i, fn in self.blocks.fns.items() if getattr(fn.fn, "__name__", "") == name)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _serve(settings: Settings) -> Iterator[Live]:
-    import uvicorn
-
-    from assistant.web.api import create_app
+    from assistant.web.app import create_app
 
     app = create_app(settings)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield Live(f"http://127.0.0.1:{port}", settings, app, server)
-    server.should_exit = True
-    thread.join(timeout=15)
+    with live_server(app, settings) as url:
+        yield Live(url, settings, app)
 
 
 @pytest.fixture(scope="module")
@@ -220,7 +204,7 @@ def test_question_size_is_capped_before_anything(live: Live) -> None:
 def test_session_state_is_bounded(live: Live, monkeypatch: pytest.MonkeyPatch) -> None:
     from gradio_client import Client
 
-    monkeypatch.setattr(ui, "MAX_TURNS", 3)
+    monkeypatch.setattr(chat_tab, "MAX_TURNS", 3)
     client = Client(live.url + "/", verbose=False)
     for i in range(5):
         history, *_ = client.predict(f"Mikä on Oulun väkiluku vuonna {2000 + i}?", "fi", api_name="/ask")
@@ -382,7 +366,7 @@ def _plant_deep_link(live: Live, name: str) -> None:
 @pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="no Chromium at /usr/bin/chromium")
 def test_deep_link_cannot_show_a_fake_answer(live: Live) -> None:
     from playwright.sync_api import sync_playwright
-    from tests.test_ui_browser import CHROMIUM, CHROMIUM_ARGS, QUESTION
+    from test_ui_browser import CHROMIUM, CHROMIUM_ARGS, QUESTION
 
     name = "elmo-attack-" + os.urandom(4).hex()
     _plant_deep_link(live, name)

@@ -4,7 +4,6 @@ stable ids."""
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import random
@@ -14,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.documents import make_pdf
 
 from assistant.knowledge.chunking import CHUNKER_VERSION, chunk, source_key_hash, text_hash
 from assistant.knowledge.loaders import load_file
@@ -138,23 +138,6 @@ def test_finnish_abbreviations_never_end_a_chunk() -> None:
             assert [c.text for c in chunks] == sentences[:4] + [" ".join(sentences[4:])]
         phone = next(c for c in chunks if "puh." in c.text)
         assert "puh. 040 6854 053" in phone.text
-
-
-def make_pdf(pages: list[list[str]], title: str | None = None) -> bytes:
-    from reportlab.pdfgen import canvas
-
-    buf = io.BytesIO()
-    c = canvas.Canvas(buf)
-    if title:
-        c.setTitle(title)
-    for lines in pages:
-        y = 760
-        for line in lines:
-            c.drawString(72, y, line)
-            y -= 16
-        c.showPage()
-    c.save()
-    return buf.getvalue()
 
 
 def test_page_numbers_from_a_real_pdf(tmp_path: Path) -> None:

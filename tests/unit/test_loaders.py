@@ -5,7 +5,6 @@ from __future__ import annotations
 import email.utils
 import io
 import random
-import socket
 import threading
 import time
 import zipfile
@@ -14,8 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from support.documents import make_docx, make_pdf
+from support.network import free_port
 
-from assistant.knowledge import loaders
 from assistant.knowledge.loaders import (
     SUPPORTED_SUFFIXES,
     Fetched,
@@ -25,38 +25,20 @@ from assistant.knowledge.loaders import (
     load_bytes,
     load_file,
 )
+from assistant.knowledge.loaders import html as html_loader
+from assistant.knowledge.loaders.base import too_large
 
 # --------------------------------------------------------------------------- helpers
 
 
-def make_pdf(pages: list[str], *, title: str | None = None, encrypt: str | None = None) -> bytes:
-    from reportlab.pdfgen import canvas
-
-    buf = io.BytesIO()
-    c = canvas.Canvas(buf, encrypt=encrypt)
-    if title:
-        c.setTitle(title)
-    for text in pages:
-        c.drawString(72, 720, text)
-        c.showPage()
-    c.save()
-    return buf.getvalue()
-
-
-def make_docx(path: Path) -> None:
-    import docx
-
-    d = docx.Document()
-    d.add_heading("Älykäs erikoistuminen", level=1)
-    d.add_paragraph("Pohjois-Pohjanmaan strategia painottaa osaamista.")
-    d.add_paragraph("Toinen kappale: vihreä siirtymä.")
-    table = d.add_table(rows=2, cols=2)
-    table.cell(0, 0).text = "Maakunta"
-    table.cell(0, 1).text = "Väkiluku"
-    table.cell(1, 0).text = "Kainuu"
-    table.cell(1, 1).text = "70 000"
-    d.add_paragraph("Loppukappale taulukon jälkeen.")
-    d.save(str(path))
+def strategy_docx() -> bytes:
+    return make_docx(
+        "Pohjois-Pohjanmaan strategia painottaa osaamista.",
+        "Toinen kappale: vihreä siirtymä.",
+        [["Maakunta", "Väkiluku"], ["Kainuu", "70 000"]],
+        "Loppukappale taulukon jälkeen.",
+        heading="Älykäs erikoistuminen",
+    )
 
 
 # --------------------------------------------------------------------------- text / markdown
@@ -230,7 +212,7 @@ def test_html_recursion_error_falls_back_to_regex(monkeypatch: pytest.MonkeyPatc
     def boom(*_a: object, **_k: object) -> list[object]:
         raise RecursionError
 
-    monkeypatch.setattr(loaders, "_html_tokens", boom)
+    monkeypatch.setattr(html_loader, "_html_tokens", boom)
     html = "<html><head><title>T</title><script>pahaa()</script></head><body><p>Yksi</p><p>Kaksi &amp; kolme</p></body></html>"
     got = load_bytes(html.encode(), name="x.html")
     assert got.text == "Yksi\n\nKaksi & kolme"
@@ -328,7 +310,7 @@ def test_pdf_without_text(tmp_path: Path) -> None:
 
 def test_docx(tmp_path: Path) -> None:
     p = tmp_path / "asiakirja.docx"
-    make_docx(p)
+    p.write_bytes(strategy_docx())
     got = load_file(p)
     assert got.kind == "docx"
     assert got.pages == []
@@ -344,14 +326,8 @@ def test_docx(tmp_path: Path) -> None:
 
 
 def test_docx_core_title_wins(tmp_path: Path) -> None:
-    import docx
-
-    d = docx.Document()
-    d.core_properties.title = "Metatietojen otsikko"
-    d.add_heading("Näkyvä otsikko", level=1)
-    d.add_paragraph("Teksti.")
     p = tmp_path / "t.docx"
-    d.save(str(p))
+    p.write_bytes(make_docx("Teksti.", heading="Näkyvä otsikko", title="Metatietojen otsikko"))
     assert load_file(p).title == "Metatietojen otsikko"
 
 
@@ -365,7 +341,7 @@ def test_docx_corrupt(tmp_path: Path, how: str) -> None:
             zf.writestr("hello.txt", "not a docx")
     else:
         good = tmp_path / "good.docx"
-        make_docx(good)
+        good.write_bytes(strategy_docx())
         data = good.read_bytes()
         p.write_bytes(data[: len(data) // 2])
     with pytest.raises(LoadError) as ei:
@@ -409,7 +385,7 @@ def test_too_large_file(tmp_path: Path) -> None:
 
 
 def test_too_large_message_in_mb() -> None:
-    assert loaders._too_large(250_000_000, 50_000_000).reason == "file too large (250 MB > 50 MB limit)"
+    assert too_large(250_000_000, 50_000_000).reason == "file too large (250 MB > 50 MB limit)"
 
 
 def test_unsupported_suffix(tmp_path: Path) -> None:
@@ -549,10 +525,7 @@ def test_fetch_byte_cap(server: str) -> None:
 
 def test_fetch_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    # the socket is closed now; nothing listens on that port
+    port = free_port()  # nothing listens on it
     with pytest.raises(LoadError) as ei:
         fetch_url(f"http://127.0.0.1:{port}/x.html", timeout=5)
     assert ei.value.reason.startswith("unreachable: ")

@@ -8,16 +8,15 @@ RSS in the process that parsed it.
 
 from __future__ import annotations
 
-import io
 import json
 import random
 import subprocess
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 import pytest
+from support.documents import docx_with_body
 
 from assistant.config import REPO_ROOT, Settings
 from assistant.knowledge import loaders
@@ -29,30 +28,13 @@ MEMORY_MB = 256
 MERGED_ROWS = 400  # ~37 s to parse in-process on this 2-core VM; killed after TIMEOUT_S here
 
 
-def _docx_with_body(body: str) -> bytes:
-    """A valid DOCX (made by python-docx) with ``body`` XML put first in its document.xml, streamed."""
-    import docx
-
-    buf = io.BytesIO()
-    docx.Document().save(buf)
-    src = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-        for info in src.infolist():
-            data = src.read(info.filename)
-            if info.filename == "word/document.xml":
-                data = data.replace(b"<w:body>", b"<w:body>" + body.encode(), 1)
-            z.writestr(info, data)
-    return out.getvalue()
-
-
 def merged_cells_docx(rows: int = MERGED_ROWS, cols: int = 5) -> bytes:
     """One table whose every column is a single vertically merged cell ``rows`` rows high: 40 kB."""
     first = '<w:tc><w:tcPr><w:vMerge w:val="restart"/></w:tcPr><w:p><w:r><w:t>Solu</w:t></w:r></w:p></w:tc>'
     cont = "<w:tc><w:tcPr><w:vMerge/></w:tcPr><w:p/></w:tc>"
     grid = "<w:tblGrid>" + '<w:gridCol w:w="500"/>' * cols + "</w:tblGrid>"
     rows_xml = "<w:tr>" + first * cols + "</w:tr>" + ("<w:tr>" + cont * cols + "</w:tr>") * (rows - 1)
-    return _docx_with_body("<w:tbl><w:tblPr/>" + grid + rows_xml + "</w:tbl>")
+    return docx_with_body("<w:tbl><w:tblPr/>" + grid + rows_xml + "</w:tbl>")
 
 
 def dense_docx(paragraphs: int) -> bytes:
@@ -61,11 +43,11 @@ def dense_docx(paragraphs: int) -> bytes:
     words = ["".join(rnd.choice("aeiklmnoprstuvyäö") for _ in range(rnd.randint(3, 9))) for _ in range(5000)]
     run = '<w:r><w:rPr><w:b/><w:i/><w:sz w:val="24"/></w:rPr><w:t xml:space="preserve">{} </w:t></w:r>'
     para = "<w:p>" + run * 20 + "</w:p>"
-    return _docx_with_body("".join(para.format(*rnd.choices(words, k=20)) for _ in range(paragraphs)))
+    return docx_with_body("".join(para.format(*rnd.choices(words, k=20)) for _ in range(paragraphs)))
 
 
 def small_docx(text: str) -> bytes:
-    return _docx_with_body(f"<w:p><w:r><w:t>{text}</w:t></w:r></w:p>")
+    return docx_with_body(f"<w:p><w:r><w:t>{text}</w:t></w:r></w:p>")
 
 
 GOOD_TEXT = (

@@ -1,0 +1,280 @@
+"""Can the sources answer the question? One calibrated score, not "one noun is missing".
+
+``assess`` reads the question against the corpus vocabulary: which content words the sources have (typos
+and spoken forms read as the corpus word they stand for), which they never mention. ``decide`` turns that
+and the retrieval into signals — both retrievers' scores, the share of the question's IDF mass the best
+passage and sentence cover, the weight and kind of what is unmatched, whether the retrievers agree — and
+combines them with the logistic model in ``refusal_weights`` (fitted by ``evals/fit_refusal.py``; see
+docs/refusal.md). A refusal names what is missing and shows the closest passages.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from assistant.answering import refusal_weights
+from assistant.answering.retrieve import Passage, Snapshot
+from assistant.answering.vocabulary import correct
+from assistant.text import finnish, glossary
+from assistant.text.sentences import split_sentences
+
+# Question words and verbs that say how something is asked, not what: never "missing" from the sources.
+GENERIC = set(
+    """
+    kertoa kerro tietää tieto haluta voida olla tehdä löytyä mainita sanoa kuulua liittyä koskea tarkoittaa
+    selittää lyhyesti tarkemmin asia jokin joku mikä mitä mitkä kuka ketkä kenen keneltä kenelle milloin missä
+    mistä mihin miten millainen millä minkä montako kuinka paljon moni monta vuosi aika nimi nimetä luetella
+    luettele antaa saada vastata hoitaa toimia olemassa kutsua kysyä kysymys lähde sivu teksti artikkeli
+    käsitellä nykyään tällä hetkellä yleensä eli sekä myös vielä jo nyt tehtävä rooli asema vastuu osuus
+    """.split()
+)
+
+_NOUNISH = {"nimisana", "paikannimi", "sukunimi", "etunimi", "nimi", "lyhenne"}
+_PROPER = {"paikannimi", "sukunimi", "etunimi", "nimi"}
+_CONTACT_TERMS = {"yhteyshenkilö", "yhteystieto", "yhteystiedot", "kontaktihenkilö", "kontakti"}
+_PHONE_TERMS = {"puhelin", "puhelinnumero", "numero", "puh", "gsm", "matkapuhelin", "telefon"}
+_EMAIL_TERMS = {"sähköposti", "sähköpostiosoite", "posti", "osoite", "email", "e-mail", "e-post"}
+
+
+@dataclass
+class Evidence:
+    known: list[str]  # content terms of the question that the corpus has
+    missing: list[str]  # words of the question the corpus never mentions
+    idf: dict[str, float]
+    # one group per question word (or glossary concept): its known alternative terms (a lemma, its compound
+    # parts, its Finnish equivalents). A sentence covers a group by its best-weighted term.
+    groups: list[list[str]] = field(default_factory=list)
+    missing_idf: dict[str, float] = field(default_factory=dict)  # weight of each missing word
+    specific: list[str] = field(default_factory=list)  # missing names, numbers and words nobody knows
+    corrected: dict[str, str] = field(default_factory=dict)  # typo / spoken form → the corpus word read
+
+    def add_group(self, terms: list[str]) -> None:
+        group = [t for t in dict.fromkeys(terms) if t]
+        if group and group not in self.groups:
+            self.groups.append(group)
+            self.known = list(dict.fromkeys(self.known + group))
+
+    def coverage(self, terms: set[str]) -> float:
+        total = got = 0.0
+        for group in self.groups:
+            weights = [self.idf.get(t, 1.0) for t in group]
+            total += max(weights)
+            got += max((w for t, w in zip(group, weights, strict=True) if t in terms), default=0.0)
+        return got / total if total else 0.0
+
+    @property
+    def known_mass(self) -> float:
+        return sum(max(self.idf.get(t, 1.0) for t in g) for g in self.groups)
+
+    @property
+    def total_mass(self) -> float:
+        return self.known_mass + sum(self.missing_idf.values())
+
+    def share(self, terms: set[str]) -> float:
+        """Share of the whole question's IDF mass — missing words included — that ``terms`` cover."""
+        total = self.total_mass
+        return self.coverage(terms) * self.known_mass / total if total else 0.0
+
+
+class _Reader:
+    """Reads one question's words against one snapshot (the state ``assess`` shares between words)."""
+
+    def __init__(self, language: str, snap: Snapshot):
+        self.language = language
+        self.snap = snap
+        self.lex = snap.lexical
+        self.n = max(self.lex.size, 1)
+        self.idf: dict[str, float] = {}
+
+    def weight(self, term: str) -> float:
+        df = self.lex.df.get(term, 0)
+        return math.log(1 + (self.n - df + 0.5) / (df + 0.5))
+
+    def terms(self, word: str) -> tuple[list[str], bool]:
+        """The word's index terms and whether it names a thing (only such words can be missing)."""
+        if word.isdigit():  # a year or a number: the sources either state it or they don't
+            return [word], True
+        if self.language == "fi":
+            terms = [t for t in finnish.terms(word) if not finnish.is_stopword(t) and t not in GENERIC]
+            classes = finnish.word_classes(word)
+            # adjectives and verbs only phrase the question ("kokonaiset" is also a noun to Voikko)
+            return terms, not classes or (bool(classes & _NOUNISH) and "laatusana" not in classes)
+        # a foreign word counts through its Finnish glossary terms, or as a name the corpus has
+        return glossary.finnish_terms(word) or [t for t in finnish.terms(word) if t in self.lex.df], True
+
+    def known(self, word: str, terms: list[str]) -> bool:
+        lex = self.lex
+        parts = terms[1:]
+        whole = terms[0] in lex.df or (
+            self.language == "fi" and any(b in lex.df for b in finnish.base_forms(word))
+        )
+        # a compound the sources never use is known only if its head is a word of their own:
+        # "maakuntajohtaja" is not "puheenjohtaja", "karjalanpiirakka" is not "Pohjois-Karjala"
+        heads = finnish.compound_heads(word) if self.language == "fi" else frozenset()
+        return whole or (
+            bool(parts)
+            and sum(t in lex.df for t in parts) >= max(1, round(len(parts) * 2 / 3))
+            and (not heads or bool(heads & self.snap.words))
+        )
+
+    def contact_field(self, word: str, terms: list[str]) -> str | None:
+        """"skip" / "group" / "missing" for a word asking for a contact field, None for any other word. A word the
+        corpus itself uses ("numero" in an article) is read as a plain word when no contact has the field."""
+        fields = self.snap.contact_fields
+        term_set = set(terms)
+        used = any(t in self.lex.df for t in terms)
+        if term_set & _CONTACT_TERMS and "name" in fields:
+            return "skip"  # "yhteyshenkilö" asks for the contacts directory, which has entries
+        if term_set & _PHONE_TERMS and not term_set & _EMAIL_TERMS:
+            return "group" if "phone" in fields else (None if used else "missing")
+        if term_set & _EMAIL_TERMS and not term_set & _PHONE_TERMS and "posti" in " ".join(terms) + word.lower():
+            return "group" if "email" in fields else (None if used else "missing")
+        return None
+
+
+def _is_specific(word: str, first: bool, language: str) -> bool:
+    """A name, a number or a word Voikko does not know: the question is about something particular."""
+    if word.isdigit():
+        return True
+    if language != "fi":
+        return word[:1].isupper() and not first
+    classes = finnish.word_classes(word)
+    return not classes or bool(classes & _PROPER) or (word[:1].isupper() and not first)
+
+
+def assess(question: str, language: str, snap: Snapshot) -> Evidence:
+    """Which of the question's content words the knowledge base knows at all.
+
+    A noun (or a name, or a word Voikko does not know) that no chunk contains, also after reading it as
+    the nearest corpus word (a typo, a spoken form), is *missing*. Verbs and adjectives only phrase the
+    question and never count as missing. Words that ask for a phone number or an e-mail address are known
+    exactly when the contacts directory has such a field.
+    """
+    reader = _Reader(language, snap)
+    groups: list[list[str]] = []
+    evidence = Evidence([], [], reader.idf)
+    for i, (word, _, _) in enumerate(finnish.words(question)):
+        word = finnish.written_form(word) or word
+        if word.lower() in GENERIC:
+            continue
+        terms, nounish = reader.terms(word)
+        if not terms:
+            continue
+        for t in terms:
+            reader.idf[t] = reader.weight(t)
+        field_kind = reader.contact_field(word, terms)
+        if field_kind == "skip":
+            continue
+        if field_kind == "group" or (field_kind is None and reader.known(word, terms)):
+            groups.append([t for t in terms if t in snap.lexical.df] or ["puh"])
+            continue
+        fixed = correct(word, snap) if field_kind is None and language == "fi" else None
+        fixed_terms = reader.terms(fixed)[0] if fixed else []
+        if fixed and fixed_terms and reader.known(fixed, fixed_terms):
+            evidence.corrected[word] = fixed
+            for t in fixed_terms:
+                reader.idf[t] = reader.weight(t)
+            groups.append([t for t in fixed_terms if t in snap.lexical.df])
+        elif nounish or field_kind == "missing":
+            evidence.missing.append(word)
+            evidence.missing_idf[word] = reader.weight(terms[0])
+            if _is_specific(word, i == 0, language):
+                evidence.specific.append(word)
+    if language != "fi":  # multi-word glossary keys ("took part", "project manager") seen only whole
+        for key_terms in glossary.concepts(question):
+            have = [t for t in key_terms if t in snap.lexical.df]
+            for t in have:
+                reader.idf.setdefault(t, reader.weight(t))
+            groups.append(have)
+    evidence.missing = list(dict.fromkeys(evidence.missing))
+    evidence.specific = list(dict.fromkeys(evidence.specific))
+    for group in groups:
+        evidence.add_group(group)
+    return evidence
+
+
+# ------------------------------------------------------------------------------------------------------
+# the decision
+# ------------------------------------------------------------------------------------------------------
+
+FEATURES = refusal_weights.FEATURES
+SENTENCE_PASSAGES = 3  # sentences are read from the top passages only: the answerer quotes from those
+
+
+def _best_sentence(evidence: Evidence, passage: Passage) -> tuple[str, float]:
+    best, share = "", -1.0
+    for s, e in split_sentences(passage.text):
+        text = " ".join(passage.text[s:e].split())
+        got = evidence.share(set(finnish.terms(text)))
+        if got > share:
+            best, share = text, got
+    return best, max(share, 0.0)
+
+
+def signals(evidence: Evidence, passages: list[Passage]) -> dict[str, float | None]:
+    """The refusal model's inputs; None where a retriever did not run (that signal takes its mean)."""
+    dense = [p.dense for p in passages if p.dense is not None]
+    lexical = [p.lexical for p in passages if p.lexical is not None]
+    by_dense = max(passages, key=lambda p: p.dense if p.dense is not None else -1.0, default=None)
+    by_lexical = max(passages, key=lambda p: p.lexical if p.lexical is not None else -1.0, default=None)
+    total = evidence.total_mass or 1.0
+    specific = sum(evidence.missing_idf.get(w, 0.0) for w in evidence.specific)
+    return {
+        "dense_top": max(dense) if dense else None,
+        "bm25_top": math.log1p(max(lexical)) if lexical else None,
+        "passage_cover": max((evidence.share(set(p.terms) or set(finnish.terms(p.text))) for p in passages), default=0.0),
+        "sentence_cover": max((_best_sentence(evidence, p)[1] for p in passages[:SENTENCE_PASSAGES]), default=0.0),
+        "missing_share": sum(evidence.missing_idf.values()) / total,
+        "specific_share": specific / total,
+        "agree": float(bool(dense) and bool(lexical) and by_dense is by_lexical),
+    }
+
+
+def score(values: dict[str, float | None]) -> float:
+    """P(the sources answer the question) under the fitted logistic model."""
+    z = refusal_weights.INTERCEPT
+    for name, mean, scale, coef in zip(
+        FEATURES, refusal_weights.MEAN, refusal_weights.SCALE, refusal_weights.COEF, strict=True
+    ):
+        value = values.get(name)
+        z += coef * (((mean if value is None else value) - mean) / scale)
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+@dataclass
+class Decision:
+    refuse: bool
+    score: float  # P(answerable); refuse below refusal_weights.THRESHOLD
+    signals: dict[str, float | None]
+    closest: list[Passage]  # what to show when refusing: the nearest passages, best first
+    hard: bool = False  # refused whatever the score: no passage, or no word of the question in the corpus
+
+
+CLOSEST = 3
+
+
+def decide(evidence: Evidence, passages: list[Passage], threshold: float | None = None) -> Decision:
+    """Refuse when nothing of the question is in the sources, or when the fitted score is below the
+    operating point."""
+    values = signals(evidence, passages)
+    p = score(values) if passages else 0.0
+    cut = refusal_weights.THRESHOLD if threshold is None else threshold
+    hard = not passages or not evidence.known
+    return Decision(hard or p < cut, p, values, passages[:CLOSEST], hard)
+
+
+def refusal_text(evidence: Evidence, decision: Decision, phrases: dict[str, str]) -> str:
+    """The refusal in the question's language: what the sources lack, then the closest passages as
+    ``- *title*: "best sentence" [n]`` (n = the refusal's citation number)."""
+    lines = [phrases["refuse"]]
+    if evidence.missing:
+        lines[0] += " " + phrases["refuse_missing"].format(missing=", ".join(evidence.missing[:3]))
+    if decision.closest:
+        lines.append(phrases["closest"])
+        for n, p in enumerate(decision.closest, start=1):
+            sentence = _best_sentence(evidence, p)[0] or " ".join(p.text.split())
+            if len(sentence) > 160:
+                sentence = sentence[:157].rsplit(" ", 1)[0] + " …"
+            lines.append(f"- *{p.title}*: “{sentence}” [{n}]")
+    return "\n".join(lines[:1] + ([""] if len(lines) > 1 else []) + lines[1:])

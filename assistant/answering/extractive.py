@@ -1,0 +1,429 @@
+"""The extractive answerer: choose the sentences of the retrieved passages that answer, and compose them.
+
+A candidate is a sentence, or a pair of adjacent sentences when the second adds what the question asks
+for. Each is scored by a fitted linear model over a few features — how much of the question's IDF-weighted
+lemma mass it covers, its cosine similarity to the question (multilingual e5 sentence vectors stored at
+ingest, see knowledge/sentence_vectors.py), its passage's rank, and what the question type asks for
+(a name or title, a date, a definition, a list, a phone number). The weights are fitted on squad2fi-dev
+and our gated suites (benchmarks/fit_sentence_weights.py), not set by hand; without stored vectors (an old
+index, BM25-only retrieval) the model fitted without the similarity feature is used.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from assistant.answering.retrieve import Passage, Snapshot
+from assistant.answering.verify import NOT_STATED
+from assistant.knowledge.sentence_vectors import chunk_sentences, sentence_key
+from assistant.knowledge.store import Store
+from assistant.text import finnish
+from assistant.text.contacts import disagree, distinct_records
+from assistant.text.sentences import split_sentences
+
+_DEFINITION = re.compile(r"nimellä|kutsu|tarkoitta|tuttavallisesti|lyhenne|\beli\b|\bns\.", re.I)
+_YEAR = re.compile(r"\b(19|20)\d{2}\b")
+_DATE = re.compile(
+    r"\b\d{1,2}\.\s?\d{1,2}\.\s?\d{4}\b|\b\d{1,2}\.\s+(tammi|helmi|maalis|huhti|touko|kesä|heinä|elo|syys|loka"
+    r"|marras|joulu)kuu"
+)
+_NUMBER = re.compile(r"\d")
+_TITLE_WORD = re.compile(r"päällikkö|johtaja|asiantuntija|koordinaattori|puheenjohtaja|suunnittelija", re.I)
+_ORG = re.compile(r"\b[A-ZÅÄÖ][\w-]+(n|\s) (liitto|yliopisto|kaupunki|ELY-keskus)\b")
+_CAPS_NAME = re.compile(r"\b[A-ZÅÄÖ][a-zåäö]+ [A-ZÅÄÖ][a-zåäö]+(nen|la|lä|o|ö|a|ä|i)\b")
+_PHONE_OR_MAIL = re.compile(r"\d{3}.*\d{3}|@|\(at\)")
+_TERMINAL = ".!?…:;)\"”»"
+
+FEATURES = (
+    "coverage", "similarity", "rank", "pair", "heading", "length",
+    "contact", "who", "when", "define", "list", "number",
+)  # fmt: skip
+
+# A conditional logit (softmax over one question's candidates) fitted by benchmarks/fit_sentence_weights.py
+# on half of squad2fi-dev (by article) and half of our gated suites (by item). Held out, the best candidate
+# shows the answer for 0.590 of squad questions and 0.744 of suite items (the hand weights before: 0.585,
+# 0.744); the similarity feature adds < 0.005 there. (A passage-context feature reached 0.600 on squad but
+# lost two of our gated items.) ``WEIGHTS_NO_VECTORS``: the same fit without similarity (no sentence vectors
+# stored, BM25-only retrieval).
+WEIGHTS = {
+    "coverage": 5.484, "similarity": 1.752, "rank": 2.13, "pair": -0.389, "heading": -0.202, "length": 1.904,
+    "contact": -0.172, "who": 0.557, "when": 0.154, "define": -0.032, "list": 0.837, "number": 0.337,
+}  # fmt: skip
+WEIGHTS_NO_VECTORS = {
+    "coverage": 5.569, "similarity": 0.0, "rank": 2.179, "pair": -0.414, "heading": -0.197, "length": 1.941,
+    "contact": -0.16, "who": 0.548, "when": 0.172, "define": -0.031, "list": 0.834, "number": 0.339,
+}  # fmt: skip
+# A further sentence is shown when its utility is within this margin of the best one's. Read off the fit
+# data: a candidate that shows the answer among those shown (2 at most) rose with the margin on squad
+# (0.635 at ln(1/0.6) = 0.51, 0.675 at 2, 0.69 at 4, 0.693 at 6) and our suites (0.839 → 0.851 from 2 on);
+# 4 is where it levels off, so an answer is one or two sentences (three for a list question).
+SECOND_MARGIN = 4.0
+# ... but a sentence of another passage (a further citation) only within 2 (at 4 the in-house citation
+# precision fell from 0.85 to 0.78, gate 0.84; at 2.5 to 0.835; with 2 for every sentence squad's "answer
+# has span" fell from 0.79 to 0.74) ...
+OTHER_PASSAGE_MARGIN = 2.0
+COVERAGE_SHARE = 0.6  # or when it covers 60 % of the lemma mass the first covers (the rule before the fit)
+FULL_COVERAGE = 0.99  # ... and the first leaves something uncovered
+
+
+class Coverage(Protocol):
+    """What sentence choice needs from the evidence assessment (answering.assistant.Evidence)."""
+
+    known: list[str]
+
+    def coverage(self, terms: set[str]) -> float: ...
+
+
+@dataclass
+class Candidate:
+    passage_rank: int
+    passage: Passage
+    text: str
+    coverage: float
+    score: float
+    features: dict[str, float] = field(default_factory=dict)
+    sentences: tuple[str, ...] = ()  # the one or two sentences it is made of
+    terms: frozenset[str] = frozenset()  # their lemmas
+
+
+def is_heading(sentence: str) -> bool:
+    """A title or heading line, not a statement: short, no terminal punctuation, no clause or label
+    punctuation inside ("Lisätietoa: Projektipäällikkö …, puh. 040 …" is a statement)."""
+    text = sentence.rstrip()
+    return text[-1:] not in _TERMINAL and len(text.split()) <= 10 and not any(ch in text for ch in ",:;@")
+
+
+def type_features(sentence: str, qtypes: set[str]) -> dict[str, float]:
+    """What the question type asks for, present in the sentence (0/1 each)."""
+    return {
+        "contact": float("contact" in qtypes and bool(_PHONE_OR_MAIL.search(sentence))),
+        "who": float(
+            "who" in qtypes
+            and bool(_TITLE_WORD.search(sentence) or _CAPS_NAME.search(sentence) or _ORG.search(sentence))
+        ),
+        "when": float("when" in qtypes and bool(_YEAR.search(sentence) or _DATE.search(sentence))),
+        "define": float("define" in qtypes and bool(_DEFINITION.search(sentence))),
+        "list": float(
+            "list" in qtypes and (sentence.count(",") >= 2 or (sentence.count(",") >= 1 and " ja " in sentence))
+        ),
+        "number": float(bool(_NUMBER.search(sentence))),
+    }
+
+
+def score(features: dict[str, float], weights: dict[str, float]) -> float:
+    """The fitted model's utility: candidates of one question compare by it (softmax)."""
+    return sum(weights[k] * features.get(k, 0.0) for k in FEATURES)
+
+
+def sentence_similarities(
+    store: Store | None, passages: list[Passage], query_vector: np.ndarray | None
+) -> dict[str, float] | None:
+    """Cosine of the question with each stored sentence vector of the passages (None: not available)."""
+    if store is None or query_vector is None:
+        return None
+    wanted = {sentence_key(s): s for p in passages for s in chunk_sentences(p.text)}
+    try:
+        vectors = store.sentence_vectors(list(wanted))
+    except Exception:  # noqa: BLE001 - the store away: sentence choice falls back to lemmas
+        return None
+    if not vectors:
+        return None
+    q = np.asarray(query_vector, dtype=np.float32)
+    return {wanted[k]: float(v @ q) for k, v in vectors.items()}
+
+
+def sentence_candidates(
+    passages: list[Passage],
+    evidence: Coverage,
+    qtypes: set[str],
+    similarities: dict[str, float] | None = None,
+) -> list[Candidate]:
+    """Sentences, and pairs of adjacent sentences (an answer often spans two: "... ELMO II -hanketta.
+    Hanketta on rahoittanut Pohjois-Savon liitto."), scored by the fitted model, best first."""
+    weights = WEIGHTS if similarities else WEIGHTS_NO_VECTORS
+    top_sim = max(similarities.values(), default=0.0) if similarities else 0.0
+    out: list[Candidate] = []
+    seen: set[str] = set()
+    for rank, p in enumerate(passages):
+        spans = split_sentences(p.text)
+        sentences = [" ".join(p.text[s:e].split()) for s, e in spans]
+        sentence_terms = [set(finnish.terms(s)) for s in sentences]
+        for i in range(len(spans)):
+            for j in (i, i + 1):
+                if j >= len(spans):
+                    continue
+                text = " ".join(p.text[spans[i][0] : spans[j][1]].split())
+                if text in seen:
+                    continue
+                seen.add(text)
+                covered = sentence_terms[i] | sentence_terms[j]
+                coverage = evidence.coverage(covered)
+                if j > i:
+                    if is_heading(sentences[i]) or is_heading(sentences[j]):
+                        continue  # a heading is never glued to a sentence
+                    alone = max(evidence.coverage(sentence_terms[k]) for k in (i, j))
+                    if coverage - alone < 0.15:
+                        continue  # the second sentence adds nothing the question asks for
+                sims = [similarities.get(sentences[k], top_sim - 0.1) for k in {i, j}] if similarities else [0.0]
+                features = {
+                    "coverage": coverage,
+                    # e5 cosines sit in a narrow high band: what counts is the distance to the best sentence
+                    "similarity": max(sims) - top_sim,
+                    "rank": 1.0 / (1 + rank),
+                    "pair": float(j > i),
+                    "heading": float(is_heading(sentences[i])),
+                    "length": math.log1p(len(text)) / 6,
+                    **type_features(text, qtypes),
+                }
+                parts = tuple(dict.fromkeys((sentences[i], sentences[j])))
+                terms = frozenset(sentence_terms[i] | sentence_terms[j])
+                out.append(Candidate(rank, p, text, coverage, score(features, weights), features, parts, terms))
+    out.sort(key=lambda c: -c.score)
+    return out
+
+
+def _earns_a_citation(c: Candidate, first: Candidate) -> bool:
+    """A sentence of a passage not yet cited: a close call by the model, or — when the first sentence leaves
+    part of the question uncovered — one covering at least COVERAGE_SHARE of what the first covers."""
+    if c.score >= first.score - OTHER_PASSAGE_MARGIN:
+        return True
+    return first.coverage < FULL_COVERAGE and c.coverage >= COVERAGE_SHARE * first.coverage
+
+
+def choose(candidates: list[Candidate], qtypes: set[str]) -> list[Candidate]:
+    """The sentence that answers first, then up to one more (two for a list question) that the model rates
+    nearly as high (closer still when it would add a citation); never a heading, never a sentence already
+    shown (alone or inside a pair)."""
+    limit = 3 if "list" in qtypes else 2
+    chosen: list[Candidate] = []
+    shown: set[str] = set()
+    for c in candidates:
+        if len(chosen) >= limit or (chosen and c.score < chosen[0].score - SECOND_MARGIN):
+            break
+        cited_already = any(c.passage is d.passage for d in chosen)
+        if chosen and not cited_already and not _earns_a_citation(c, chosen[0]):
+            continue  # another citation must earn its place: a closer call than more of a cited passage
+        if c.features.get("heading"):
+            continue
+        parts = set(c.sentences or (c.text,))
+        if parts & shown or any(c.text in d.text or d.text in c.text for d in chosen):
+            continue  # a sentence already shown, alone or in a pair, from this or another passage
+        chosen.append(c)
+        shown |= parts
+    return chosen
+
+
+# ------------------------------------------------------------------------------------------------------
+# contact cards
+# ------------------------------------------------------------------------------------------------------
+
+_MAX_CARDS = 2
+_MAX_CONFLICTING_CARDS = 4
+
+
+def cards(
+    contacts: list[tuple[dict[str, Any], Passage]],
+) -> tuple[list[tuple[dict[str, Any], Passage]], bool]:
+    """The contact cards to show, and whether sources disagree. Each card is one record of one passage
+    (never fields merged across passages); a record another one already states in full is left out.
+    Cards go round-robin by source, so one source's many records cannot push another source's out."""
+    distinct = distinct_records(contacts, lambda item: item[0])
+    conflict = any(
+        disagree(a, b) and pa.source != pb.source
+        for i, (a, pa) in enumerate(distinct)
+        for b, pb in distinct[i + 1 :]
+    )
+    by_source: dict[str, list[tuple[dict[str, Any], Passage]]] = {}
+    for item in distinct:
+        by_source.setdefault(item[1].source, []).append(item)
+    rounds = max((len(v) for v in by_source.values()), default=0)
+    ordered = [v[k] for k in range(rounds) for v in by_source.values() if k < len(v)]
+    return ordered[: _MAX_CONFLICTING_CARDS if conflict else _MAX_CARDS], conflict
+
+
+_REFERS_BACK = re.compile(r"\b(hänen|häntä|hänelle|hänet|häneen|häneltä|her|his|him|hennes|hans|henne|honom)\b", re.I)
+
+
+def _contact_sentence(contact: dict[str, Any], text: str) -> str:
+    """The sentence of the passage that mentions the contact (its name, else its phone or e-mail)."""
+    sentences = chunk_sentences(text)
+    for key in ("name", "phone_raw", "email"):
+        value = str(contact.get(key) or "")
+        hit = next((s for s in sentences if value and value in s), None)
+        if hit:
+            return hit
+    return text
+
+
+def contacts_for(
+    passages: list[Passage],
+    evidence: Coverage,
+    snap: Snapshot,
+    similarities: dict[str, float] | None = None,
+) -> list[tuple[dict[str, Any], Passage]]:
+    """Contacts in the retrieved passages whose name, title or organisation the question (or the turn
+    it follows up) asks about — not every card that happens to sit in a retrieved passage — ranked by how
+    well the sentence that names them matches the question (its lemmas, then its meaning)."""
+    asked = set(evidence.known)
+    found: list[tuple[float, int, tuple[dict[str, Any], Passage]]] = []
+    for rank, p in enumerate(passages):
+        for contact in snap.contacts_by_chunk.get(p.id, []):
+            about = " ".join(str(contact.get(k) or "") for k in ("name", "title", "organisation"))
+            # the question names the person/title, or the contact's passage is about what it asks
+            named = bool(set(finnish.terms(about)) & asked)
+            reachable = bool(contact.get("phone") or contact.get("email"))
+            # the person a source gives for reaching it ("Lisätietoja: …") is tied to what the source is about
+            tied = reachable and p.source == passages[0].source
+            if not named and not tied and evidence.coverage(set(p.terms) | set(finnish.terms(p.text))) < 0.5:
+                continue
+            sentence = _contact_sentence(contact, p.text)
+            fit = evidence.coverage(set(finnish.terms(sentence)) | set(finnish.terms(about)))
+            fit += (similarities or {}).get(sentence, 0.0)
+            fit += 1.0 if reachable else 0.0  # reachable people first
+            found.append((-fit, rank, (contact, p)))
+    found.sort(key=lambda item: item[:2])
+    return [item for _, _, item in found]
+
+
+def contact_card(
+    contact: dict[str, Any], p: Passage, phrases: dict[str, str], marker: Callable[[Passage], str]
+) -> str:
+    """A card with the fields as the source writes them (the phone as published, not reformatted)."""
+    rows = [f"**{phrases['contact']}** {marker(p)}", f"- {phrases['name']}: {contact['name']}"]
+    for key in ("title", "organisation", "phone", "email"):
+        value = contact.get("phone_raw") or contact.get("phone") if key == "phone" else contact.get(key)
+        if value:
+            rows.append(f"- {phrases[key]}: {value}")
+    return "\n".join(rows)
+
+
+# ------------------------------------------------------------------------------------------------------
+# the opening line for English and Swedish questions
+# ------------------------------------------------------------------------------------------------------
+
+OPENER_LABELS: dict[str, dict[str, str]] = {
+    "en": {"header": "In the sources", "date": "Date", "year": "Year", "number": "Figure", "name": "Name",
+           "email": "E-mail", "link": "Link"},
+    "sv": {"header": "I källorna", "date": "Datum", "year": "År", "number": "Siffra", "name": "Namn",
+           "email": "E-post", "link": "Länk"},
+}  # fmt: skip
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]*\w")
+_LINK = re.compile(r"https?://\S+\w|www\.\S+\w")
+_FIGURE = re.compile(r"(?<![\w.])\d{1,3}(?:[ \u00a0]\d{3})*(?:,\d+)?(?:\s?(?:%|prosenttia|euroa|€|milj\.|miljoonaa))?(?![\w.])")
+# a name: capitalised words (hyphenated parts allowed), not the sentence's first word
+_PROPER = re.compile(r"(?<=[\w,;:)] )[A-ZÅÄÖ][\w-]*[\wäö](?: [A-ZÅÄÖ][\w-]*[\wäö]){0,3}(?![\w-])")
+_MAX_OPENER_ROWS = 4
+
+
+def _as_base(name: str) -> str:
+    """A one-word place or person name in its base form when that is a prefix of the written form
+    ("Kajaanissa" → "Kajaani"), so the value stays verbatim in the source; otherwise as written."""
+    if " " in name:
+        return name
+    for base in finnish.base_forms(name):
+        if len(base) > 2 and name.lower().startswith(base):
+            return name[: len(base)]
+    return name
+
+
+def _opener_values(text: str, qtypes: set[str]) -> list[tuple[str, str]]:
+    """(kind, value) pairs of a Finnish sentence that read the same in any language, verbatim, the kinds
+    the question type asks for first."""
+    found: list[tuple[str, str]] = []
+    found += [("email", m.group()) for m in _EMAIL.finditer(text)]
+    found += [("link", m.group()) for m in _LINK.finditer(text)]
+    dates = [m.group() for m in _DATE.finditer(text)]
+    found += [("date", d) for d in dates]
+    years = [m.group() for m in _YEAR.finditer(text) if not any(m.group() in d for d in dates)]
+    found += [("year", y) for y in years]
+    found += [("name", _as_base(m.group())) for m in _PROPER.finditer(text)]
+    found += [("number", m.group()) for m in _FIGURE.finditer(text)
+              if not any(m.group() in v for _, v in found) and len(m.group()) > 1]  # fmt: skip
+    first = {"when": ("date", "year"), "who": ("name",), "list": ("name",), "contact": ("email", "link")}
+    wanted = {kind for q in qtypes for kind in first.get(q, ())}
+    found.sort(key=lambda kv: kv[0] not in wanted)
+    return list(dict.fromkeys(found))[:_MAX_OPENER_ROWS]
+
+
+def opener(language: str, chosen: list[Candidate], qtypes: set[str], marker: Callable[[Passage], str]) -> str:
+    """A card in the question's language of what the cited sentence states that needs no translation
+    (names, dates, years, figures, addresses), each row verbatim from it; "" when it states none."""
+    labels = OPENER_LABELS.get(language)
+    if not labels or not chosen:
+        return ""
+    rows = _opener_values(chosen[0].text, qtypes)
+    if not rows:
+        return ""
+    return "\n".join([f"**{labels['header']}** {marker(chosen[0].passage)}"] + [f"- {labels[k]}: {v}" for k, v in rows])
+
+
+# ------------------------------------------------------------------------------------------------------
+# the answer
+# ------------------------------------------------------------------------------------------------------
+
+
+_ASKS_EMAIL = re.compile(r"sähköpost|e-?mail|e-post|mejl|\bmail", re.I)
+_ASKS_PHONE = re.compile(r"puhelin|numero|soitt|soita|phone|call\b|telefon|ring", re.I)
+
+
+def missing_details(question: str, shown: list[dict[str, Any]]) -> list[str]:
+    """The details the question asks for (e-mail, phone) that none of the shown cards has."""
+    asked = [k for k, pat in (("email", _ASKS_EMAIL), ("phone", _ASKS_PHONE)) if pat.search(question)]
+    return [k for k in asked if shown and not any(c.get(k) for c in shown)]
+
+
+def compose(
+    question: str,
+    language: str,
+    passages: list[Passage],
+    evidence: Coverage,
+    qtypes: set[str],
+    snap: Snapshot,
+    phrases: dict[str, str],
+    similarities: dict[str, float] | None = None,
+) -> tuple[str, list[dict[str, Any]]]:
+    """The draft answer (Markdown with [n] numbered in order of appearance) and the contacts shown.
+    Reorders ``passages`` in place to citation order, so the verifier's [n] means passages[n-1]."""
+    cited: list[Passage] = []
+
+    def marker(p: Passage) -> str:
+        if p not in cited:
+            cited.append(p)
+        return f"[{cited.index(p) + 1}]"
+
+    lines: list[str] = []
+    contacts: list[tuple[dict[str, Any], Passage]] = []
+    if "contact" in qtypes or "who" in qtypes:
+        contacts = contacts_for(passages, evidence, snap, similarities)
+        shown, conflict = cards(contacts)
+        if _REFERS_BACK.search(question) and not conflict:
+            shown = shown[:1]  # "her e-mail?": the person the conversation is about, not their neighbours
+        # a who-question is answered by its sentences, unless the sources disagree on who/which details
+        if "contact" in qtypes or conflict:
+            contacts = shown
+            lines += [phrases["disagree"]] if conflict else []
+            lines += [contact_card(contact, p, phrases, marker) for contact, p in shown]
+            absent = missing_details(question, [c for c, _ in shown])
+            if absent and lines:  # said plainly, inside the last card (its rows are verified against its passage)
+                lines[-1] += "".join(f"\n- {phrases[k]}: {NOT_STATED[language]}" for k in absent)
+    if not lines:
+        candidates = sentence_candidates(passages, evidence, qtypes, similarities)
+        if not similarities:
+            candidates = [c for c in candidates if c.coverage > 0]
+        chosen = choose(candidates, qtypes)
+        lines.append(opener(language, chosen, qtypes, marker))
+        body = [f"{c.text} {marker(c.passage)}" for c in chosen]
+        if language != "fi" and body:
+            lines.append(phrases["quoted"])
+            lines += [f"> {b}" for b in body]
+        else:
+            lines.append(" ".join(body))
+    draft = "\n\n".join(line for line in lines if line)
+    passages[:] = cited + [p for p in passages if p not in cited]
+    return draft, [c for c, _ in contacts]

@@ -1,0 +1,80 @@
+"""Typo and spoken-form tolerance: a question word the corpus lacks is read as the nearest word it has.
+
+The vocabulary is the surface words (lower case) and lemmas of the live chunks; a word is matched against it
+with the optimal-string-alignment distance (a swap of two letters counts 1: *startegian* → *strategian*)
+through rapidfuzz. pyvoikko 0.6 has no spelling suggestions, so edit distance is the only source.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections import Counter
+from dataclasses import dataclass
+
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from assistant.answering.retrieve import Snapshot
+from assistant.text import finnish
+
+# Shorter words have too many neighbours at any distance ("maa" is 1 from "mies", "taa", "maan" ...).
+MIN_CHARS = 4
+TWO_EDITS_FROM = 8  # words this long may be two edits off (*projektipäälikkö* is one, *merilisen* one)
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    words: tuple[str, ...]
+    freq: dict[str, int]
+
+    @classmethod
+    def of(cls, texts: list[str], lemmas: dict[str, int]) -> Vocabulary:
+        """Surface words, their hyphen parts ("ELMO-pilotti" → "pilotti") and the index's lemmas: a typo
+        of an inflected form is near the form, a typo of a base form near the lemma."""
+        counts: Counter[str] = Counter()
+        for text in texts:
+            for w, _, _ in finnish.words(text):
+                low = w.lower()
+                counts.update(p for p in {low, *low.split("-")} if p and not p.isdigit())
+        counts.update({t: df for t in lemmas if not t.isdigit() and " " not in t for df in (lemmas[t],)})
+        return cls(tuple(counts), dict(counts))
+
+    def nearest(self, word: str) -> str | None:
+        """The corpus word closest to ``word`` (≤ 1 edit, ≤ 2 for long words; the most frequent on a
+        tie), or None. A word the corpus has is its own nearest."""
+        low = word.lower()
+        if low in self.freq:
+            return low
+        if len(low) < MIN_CHARS or low.isdigit() or not self.words:
+            return None
+        limit = 2 if len(low) >= TWO_EDITS_FROM else 1
+        found = process.extract(low, self.words, scorer=OSA.distance, score_cutoff=limit, limit=8)
+        if not found:
+            return None
+        best = min(found, key=lambda hit: (hit[1], -self.freq[hit[0]]))
+        return best[0]
+
+
+_cache: dict[int, Vocabulary] = {}
+_lock = threading.Lock()
+
+
+def vocabulary(snap: Snapshot) -> Vocabulary:
+    """The snapshot's vocabulary, built once per snapshot (a snapshot never changes)."""
+    key = id(snap)
+    with _lock:
+        if key not in _cache:
+            _cache[key] = Vocabulary.of(snap.texts, snap.lexical.df)
+            weakref.finalize(snap, _cache.pop, key, None)
+        return _cache[key]
+
+
+def correct(word: str, snap: Snapshot) -> str | None:
+    """A written-language or corpus spelling of ``word`` when it is a spoken form or a typo of a corpus
+    word, else None: ``uus`` → ``uusi``, ``piloti`` → ``pilotti``."""
+    spoken = finnish.written_form(word)
+    if spoken is not None:
+        return spoken
+    near = vocabulary(snap).nearest(word)
+    return near if near is not None and near != word.lower() else None

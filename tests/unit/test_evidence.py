@@ -1,0 +1,127 @@
+"""The refusal decision's parts on a small real snapshot (real Voikko, real BM25; no model, no store)."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.answering import refusal_weights
+from assistant.answering.evidence import Decision, Evidence, assess, decide, refusal_text, score
+from assistant.answering.retrieve import LexicalIndex, Passage, Snapshot
+from assistant.answering.vocabulary import Vocabulary, correct
+from assistant.text import finnish
+
+TEXTS = [
+    "Projektipäällikkö Gitte Meriläinen, puh. 040 6854 053.",
+    "Suomeksi kutsumme pilottia nimellä Elinkeinot murroksessa, tuttavallisesti ELMO-pilotti.",
+    "Itä- ja Pohjois-Suomen strategian painopisteet ovat puhtaat ratkaisut ja digitalisaatio.",
+    "Vuonna 2024 puheenjohtajana toimii Keski-Pohjanmaa.",
+]
+PHRASES = {
+    "refuse": "En löydä lähteistä vastausta tähän kysymykseen.",
+    "refuse_missing": "Lähteissä ei mainita tätä ({missing}).",
+    "closest": "Lähimmät kohdat:",
+}
+
+
+def make_snap(texts: list[str]) -> Snapshot:
+    ids = [f"c{i}" for i in range(len(texts))]
+    metas = [{"source": "a.txt", "title": "A", "start": 0, "end": len(t), "terms": " ".join(finnish.terms(t))} for t in texts]
+    return Snapshot(
+        generation=1,
+        sources={},
+        ids=ids,
+        texts=texts,
+        metas=metas,
+        lexical=LexicalIndex([finnish.terms(t) for t in texts]),
+        position={cid: i for i, cid in enumerate(ids)},
+    )
+
+
+@pytest.fixture(scope="module")
+def snap() -> Snapshot:
+    return make_snap(TEXTS)
+
+
+def passage(i: int, dense: float | None = 0.85, lexical: float | None = 4.0) -> Passage:
+    text = TEXTS[i]
+    p = Passage.from_chunk(f"c{i}", text, {"source": "a.txt", "title": "A", "start": 0, "end": len(text)})
+    p.terms, p.dense, p.lexical = finnish.terms(text), dense, lexical
+    return p
+
+
+# -- typo and spoken-form tolerance ---------------------------------------------------------------------
+
+
+def test_vocabulary_reads_a_typo_as_the_nearest_corpus_word() -> None:
+    vocab = Vocabulary.of(TEXTS, {"pilotti": 1})
+    assert vocab.nearest("piloti") == "pilotti"  # one letter dropped, against the lemma
+    assert vocab.nearest("merilisen") == "meriläinen"  # a nine-letter word may be two edits off
+    assert vocab.nearest("kutsme") is None  # two edits from "kutsumme": too short for two
+    assert vocab.nearest("projektipäälikkö") == "projektipäällikkö"  # a long word may be two off
+    assert vocab.nearest("kutsumme") == "kutsumme"  # a corpus word is its own nearest
+    assert vocab.nearest("maa") is None  # short words have too many neighbours
+    assert vocab.nearest("budjetti") is None
+
+
+def test_spoken_forms_have_written_forms() -> None:
+    assert finnish.written_form("uus") == "uusi"
+    assert finnish.written_form("Onks") == "onko"
+    assert finnish.written_form("strategia") is None
+
+
+def test_a_typo_is_not_missing(snap: Snapshot) -> None:
+    assert correct("piloti", snap) == "pilotti"
+    evidence = assess("kuka on elmo piloti projektipäälikkö", "fi", snap)
+    assert evidence.missing == [] and evidence.corrected == {"piloti": "pilotti", "projektipäälikkö": "projektipäällikkö"}
+    assert "pilotti" in evidence.known
+
+
+def test_an_absent_noun_is_missing_with_its_weight(snap: Snapshot) -> None:
+    evidence = assess("Mikä oli ELMO-pilotin budjetti?", "fi", snap)
+    assert evidence.missing == ["budjetti"] and evidence.missing_idf["budjetti"] > 0
+    assert evidence.specific == []  # a common noun, not a name or a number
+    assert 0 < evidence.share({"elmo", "pilotti"}) < 1 == evidence.coverage({"elmo", "pilotti", "elmo-pilotti"})
+    year = assess("Kuka toimii puheenjohtajana vuonna 2027?", "fi", snap)
+    assert year.specific == ["2027"]
+
+
+def test_a_phone_word_is_missing_only_when_neither_contacts_nor_text_have_it(snap: Snapshot) -> None:
+    # no contact has a phone in these catalogues: the word is read against the text itself
+    assert assess("Mikä on Gitte Meriläisen puhelinnumero?", "fi", snap).missing == ["puhelinnumero"]
+    article = make_snap(["Talon numero on 5 ja sen puhelin soi usein.", "Toinen talo on punainen."])
+    evidence = assess("Mikä on talon numero?", "fi", article)
+    assert evidence.missing == [] and "numero" in evidence.known
+
+
+# -- the score and the decision -------------------------------------------------------------------------
+
+
+def test_score_falls_as_more_of_the_question_is_missing() -> None:
+    base = {"dense_top": 0.85, "bm25_top": 2.0, "passage_cover": 0.9, "sentence_cover": 0.9, "missing_share": 0.0, "specific_share": 0.0, "agree": 1.0}
+    worse = base | {"missing_share": 0.5, "passage_cover": 0.45, "sentence_cover": 0.4}
+    assert 0.0 < score(worse) < score(base) < 1.0
+    assert score({k: None for k in base}) == pytest.approx(score({k: m for k, m in zip(refusal_weights.FEATURES, refusal_weights.MEAN, strict=True)}))
+
+
+def test_decide_answers_a_covered_question_and_refuses_a_near_miss(snap: Snapshot) -> None:
+    good = decide(assess("Kuka on ELMO-pilotin projektipäällikkö?", "fi", snap), [passage(0), passage(1)])
+    assert not good.refuse and good.score >= refusal_weights.THRESHOLD
+    near = decide(assess("Mikä oli ELMO-pilotin budjetti?", "fi", snap), [passage(1, 0.8, 1.0)])
+    assert near.refuse and not near.hard
+    assert decide(assess("Mikä on Oulun väkiluku?", "fi", snap), []).hard
+
+
+def test_refusal_text_shows_the_closest_passages_in_order(snap: Snapshot) -> None:
+    evidence = assess("Mikä oli ELMO-pilotin budjetti?", "fi", snap)
+    decision = Decision(True, 0.1, {}, [passage(1), passage(3)])
+    text = refusal_text(evidence, decision, PHRASES)
+    lines = text.split("\n")
+    assert lines[0] == "En löydä lähteistä vastausta tähän kysymykseen. Lähteissä ei mainita tätä (budjetti)."
+    assert lines[2] == "Lähimmät kohdat:"
+    assert lines[3].startswith("- *A*: “Suomeksi kutsumme") and lines[3].endswith("[1]")
+    assert "Keski-Pohjanmaa" in lines[4] and lines[4].endswith("[2]")
+
+
+def test_evidence_share_counts_missing_mass() -> None:
+    ev = Evidence(["a"], ["x"], {"a": 1.0}, [["a"]], missing_idf={"x": 3.0})
+    assert ev.coverage({"a"}) == 1.0 and ev.share({"a"}) == pytest.approx(0.25)

@@ -1,0 +1,146 @@
+"""Sentence choice and answer composition (answering/extractive.py) on hand-made passages.
+
+The scoring model itself is fitted on squad2fi-dev (benchmarks/fit_sentence_weights.py); these tests pin
+what must hold whatever the weights: the answering sentence leads, headings are never quoted alone, no
+sentence is shown twice, markers are numbered in order of appearance, the contact card shows the phone as
+the source writes it, and the stored sentence vectors decide when the lemmas do not.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from assistant.answering import extractive
+from assistant.answering.retrieve import Passage
+from assistant.knowledge.sentence_vectors import chunk_sentences, sentence_key
+from assistant.text import finnish
+
+PHRASES = {"contact": "Yhteystiedot", "name": "Nimi", "title": "Tehtävä", "phone": "Puhelin",
+           "email": "Sähköposti", "organisation": "Organisaatio", "quoted": "Quoted:", "disagree": "Eri tiedot:"}  # fmt: skip
+
+
+@dataclass
+class Terms:
+    """Coverage = share of the given lemmas present (the real Evidence weighs them by IDF)."""
+
+    known: list[str]
+    idf: dict[str, float] = field(default_factory=dict)
+
+    def coverage(self, terms: set[str]) -> float:
+        return sum(t in terms for t in self.known) / len(self.known) if self.known else 0.0
+
+
+def passage(pid: str, text: str, rank_score: float = 0.0) -> Passage:
+    return Passage(id=pid, text=text, source=f"{pid}.txt", title=pid, start=0, end=len(text), page=None,
+                   url=None, score=rank_score)  # fmt: skip
+
+
+def evidence(question: str) -> Terms:
+    return Terms([t for t in finnish.terms(question) if not finnish.is_stopword(t)])
+
+
+def test_headings_recognised() -> None:
+    assert extractive.is_heading("Älykkään erikoistumisen strategia 2024–2027")
+    assert extractive.is_heading("Yhteystiedot")
+    assert not extractive.is_heading("Strategia valmistui vuonna 2024.")
+    assert not extractive.is_heading("Pilotin kesto oli kaksi vuotta, ja sen aikana pidettiin monta työpajaa")
+
+
+def test_the_answering_sentence_leads_and_no_heading_is_quoted() -> None:
+    text = (
+        "Älykkään erikoistumisen strategia\n\nStrategia hyväksyttiin maakuntahallituksessa vuonna 2019. "
+        "Sen valmisteluun osallistui yrityksiä ja oppilaitoksia."
+    )
+    q = "Milloin strategia hyväksyttiin?"
+    draft, _ = extractive.compose("", "fi", [passage("a", text)], evidence(q), {"when"}, None, PHRASES)  # type: ignore[arg-type]
+    assert draft.startswith("Strategia hyväksyttiin maakuntahallituksessa vuonna 2019. [1]"), draft
+    assert "Älykkään erikoistumisen strategia" not in draft
+
+
+def test_no_sentence_twice_and_markers_in_order_of_appearance() -> None:
+    shared = "ELMO-pilotissa oli mukana seitsemän maakuntaa."
+    passages = [
+        passage("b", f"Toinen asia. {shared}"),
+        passage("a", f"{shared} Pilotti alkoi vuonna 2018."),
+    ]
+    q = "Montako maakuntaa ELMO-pilotissa oli mukana?"
+    draft, _ = extractive.compose("", "fi", passages, evidence(q), {"what"}, None, PHRASES)  # type: ignore[arg-type]
+    assert draft.count(shared) == 1, draft
+    markers = [int(m) for m in re.findall(r"\[(\d+)\]", draft)]
+    assert markers == sorted(markers) and markers[0] == 1, draft
+    assert passages[0].id in {"a", "b"}  # passages reordered to citation order: [1] is passages[0]
+    assert f"{shared} [1]" in draft
+
+
+def test_sentence_vectors_decide_when_lemmas_do_not() -> None:
+    """An English question shares no lemma with the Finnish sentences: the similarity picks one."""
+    text = "Kevätseminaari pidetään Oulussa. Syysseminaari järjestetään Kajaanissa."
+    p = passage("a", text)
+    sentences = chunk_sentences(text)
+    sims = {sentences[0]: 0.80, sentences[1]: 0.86}
+    cands = extractive.sentence_candidates([p], Terms([]), {"when"}, sims)
+    assert cands[0].text == sentences[1]
+    sims = {sentences[0]: 0.86, sentences[1]: 0.80}
+    assert extractive.sentence_candidates([p], Terms([]), {"what"}, sims)[0].text == sentences[0]
+
+
+def test_similarities_come_from_the_store_by_sentence_key() -> None:
+    text = "Eka lause on tässä. Toka lause on tuossa."
+    sentences = chunk_sentences(text)
+    q = np.array([1.0, 0.0], dtype=np.float32)
+
+    class Store:
+        def sentence_vectors(self, keys: list[str]) -> dict[str, np.ndarray]:
+            table = {sentence_key(sentences[0]): np.array([0.6, 0.8]), sentence_key(sentences[1]): np.array([1.0, 0.0])}
+            return {k: table[k] for k in keys if k in table}
+
+    sims = extractive.sentence_similarities(Store(), [passage("a", text)], q)  # type: ignore[arg-type]
+    assert sims is not None and set(sims) == set(sentences)
+    assert abs(sims[sentences[0]] - 0.6) < 1e-6 and abs(sims[sentences[1]] - 1.0) < 1e-6
+    assert extractive.sentence_similarities(Store(), [passage("a", text)], None) is None  # type: ignore[arg-type]
+
+
+def test_contact_card_shows_the_phone_as_published() -> None:
+    contact = {"name": "Gitte Meriläinen", "title": "projektipäällikkö", "phone": "+358 40 6854053",
+               "phone_raw": "040 6854 053", "email": "gitte.merilainen@example.fi"}  # fmt: skip
+    card = extractive.contact_card(contact, passage("a", "x"), PHRASES, lambda p: "[1]")
+    assert "- Puhelin: 040 6854 053" in card.splitlines()
+    assert "+358" not in card
+    card = extractive.contact_card({**contact, "phone_raw": None}, passage("a", "x"), PHRASES, lambda p: "[1]")
+    assert "- Puhelin: +358 40 6854053" in card.splitlines()  # older indexes stored only the display form
+
+
+def test_fitted_model_prefers_covering_sentences() -> None:
+    base = {k: 0.0 for k in extractive.FEATURES}
+    low = extractive.score({**base, "coverage": 0.1}, extractive.WEIGHTS)
+    high = extractive.score({**base, "coverage": 0.9}, extractive.WEIGHTS)
+    assert low < high
+    near = extractive.score({**base, "similarity": 0.0}, extractive.WEIGHTS)
+    far = extractive.score({**base, "similarity": -0.05}, extractive.WEIGHTS)
+    assert far < near
+
+
+def test_list_questions_get_up_to_three_sentences_short_ones_two() -> None:
+    base = {"heading": 0.0, "pair": 0.0}
+    cands = [extractive.Candidate(0, passage("a", ""), f"Lause {i}.", 0.5, 2.0 - i * 0.01, base) for i in range(5)]
+    assert len(extractive.choose(cands, {"list"})) == 3
+    assert len(extractive.choose(cands, {"what"})) == 2
+
+
+def test_a_further_citation_must_earn_its_place() -> None:
+    base = {"heading": 0.0, "pair": 0.0}
+    a, b = passage("a", ""), passage("b", "")
+    far = 5.0 - extractive.OTHER_PASSAGE_MARGIN - 0.5
+    best = extractive.Candidate(0, a, "A1.", 0.7, 5.0, base, ("A1.",))
+    same = extractive.Candidate(0, a, "A2.", 0.3, 5.0 - extractive.SECOND_MARGIN + 0.5, base, ("A2.",))
+    weak = extractive.Candidate(1, b, "B1.", 0.3, far, base, ("B1.",))  # far, and covers < 60 % of A1's mass
+    assert [c.text for c in extractive.choose([best, weak, same], {"what"})] == ["A1.", "A2."]
+    covering = extractive.Candidate(1, b, "B1.", 0.5, far, base, ("B1.",))  # far, but covers what A1 misses
+    assert [c.text for c in extractive.choose([best, covering, same], {"what"})] == ["A1.", "B1."]
+    complete = extractive.Candidate(0, a, "A1.", 1.0, 5.0, base, ("A1.",))  # A1 covers the whole question
+    assert [c.text for c in extractive.choose([complete, covering, same], {"what"})] == ["A1.", "A2."]
+    close = extractive.Candidate(1, b, "B1.", 0.1, 5.0 - extractive.OTHER_PASSAGE_MARGIN + 0.1, base, ("B1.",))
+    assert [c.text for c in extractive.choose([complete, close, same], {"what"})] == ["A1.", "B1."]
