@@ -336,6 +336,17 @@ def score_answer(
         "phantom_citations": phantom,
         "forbidden": forbidden,
     }
+    result["failures"], result["warnings"] = _verdict(item, answer, result, cited_expected)
+    result["passed"] = not result["failures"]
+    return result
+
+
+def _verdict(
+    item: Item, answer: Mapping[str, Any], result: Mapping[str, Any], cited_expected: set[int]
+) -> tuple[list[str], list[str]]:
+    """(failures, warnings) of one scored answer: a failure fails the item, a warning is for reading."""
+    refused, facts, dangling = result["refused"], result["facts"], result["dangling"]
+    forbidden, phantom, cit_rows = result["forbidden"], result["phantom_citations"], result["citations"]
     failures: list[str] = []
     warnings: list[str] = []
     if item.must_refuse and not refused:
@@ -360,10 +371,7 @@ def score_answer(
                 warnings.append(f"expected passage not cited: {e.quote[:70]}")
     if answer.get("language") and answer.get("language") != item.language:
         warnings.append(f"language detected as {answer.get('language')}, labelled {item.language}")
-    result["failures"] = failures
-    result["warnings"] = warnings
-    result["passed"] = not failures
-    return result
+    return failures, warnings
 
 
 
