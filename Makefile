@@ -41,17 +41,20 @@ run: install
 	$(BIN)/assistant serve
 
 test: install-test
-	$(BIN)/ruff check assistant tests
+	$(BIN)/ruff check assistant tests benchmarks
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 lint: install-test
-	$(BIN)/ruff check assistant tests
+	$(BIN)/ruff check assistant tests benchmarks
+	$(BIN)/lint-imports
 
 eval: install
 	$(BIN)/assistant eval
 
-bench: install
-	$(BIN)/assistant bench --quick
+# benchmarks/ lives beside the package (not in the wheel); psutil comes with the test extras
+bench: install-test
+	$(BIN)/python -m benchmarks --quick
 
 clean:
 	rm -rf .index .pytest_cache

@@ -240,7 +240,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from assistant.evaluate import run_cli
+    from assistant.evaluation.cli import run_cli
 
     settings = _settings(args, llm_url=args.llm_url, llm_model=args.llm_model)
     return run_cli(settings, args)

@@ -26,8 +26,9 @@ from scipy.optimize import minimize
 from assistant.answering import extractive
 from assistant.answering.assistant import Assistant
 from assistant.config import load_settings
-from assistant.evaluate import fact_match, gated_suite_paths, load_suites
-from assistant.squad_suite import load_squad, passage_hits, span_in, squad_settings
+from assistant.evaluation.metrics import fact_match, passage_hits, span_in
+from assistant.evaluation.runner import squad_settings
+from assistant.evaluation.suites import gated_suite_paths, load_squad, load_suites
 
 HAND = {  # the scoring before the fit: coverage + 0.1/(1+rank) + 0.3 * type bonus (pairs − 0.1)
     "coverage": 1.0, "rank": 0.1, "pair": -0.1, "contact": 0.15, "who": 0.105, "when": 0.105,

@@ -30,8 +30,9 @@ from assistant.answering.assistant import Assistant, clean_question
 from assistant.answering.conversation import resolve_follow_up
 from assistant.answering.evidence import FEATURES, assess, decide
 from assistant.config import load_settings
-from assistant.evaluate import default_suite_paths, ensure_index, load_suites
-from assistant.squad_suite import SquadQuestion, ensure_squad_index, load_squad, passage_hits, squad_settings
+from assistant.evaluation.metrics import passage_hits
+from assistant.evaluation.runner import ensure_index, ensure_squad_index, squad_settings
+from assistant.evaluation.suites import SquadQuestion, default_suite_paths, load_squad, load_suites
 from assistant.text.language import detect_language
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "assistant" / "answering" / "refusal_weights.py"

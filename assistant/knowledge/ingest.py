@@ -130,6 +130,40 @@ def embed_text(title: str, body: str) -> str:
     return f"{title}\n{body}" if title else body
 
 
+def chunk_contacts(chunks: list[Chunk]) -> list[dict[str, Any]]:
+    """The contacts of a source's chunks as its catalogue record stores them (each tied to its chunk)."""
+    contacts = []
+    for c in chunks:
+        for contact in extract_contacts(c.text):
+            entry = contact.to_dict()
+            entry["chunk_id"] = c.id
+            # offsets into the chunk text → offsets into the original, for the viewer
+            entry.pop("start", None)
+            entry.pop("end", None)
+            contacts.append(entry)
+    return contacts
+
+
+def chunk_metadata(record: SourceRecord, c: Chunk, etext: str, terms: str) -> dict[str, Any]:
+    """A chunk's stored metadata: the llama-index node layout (flat) plus version, index, text hash, terms."""
+    node = TextNode(
+        id_=c.id,
+        text=c.text,
+        metadata={
+            "source": record.source,
+            "title": record.title,
+            "start": c.start,
+            "end": c.end,
+            **({"page": c.page} if c.page is not None else {}),
+            **({"url": record.url} if record.url else {}),
+        },
+        relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=record.source)},
+    )
+    flat = node_to_metadata_dict(node, remove_text=True, flat_metadata=True)
+    flat.update(version=record.version, index=c.index, text_hash=text_hash(etext), terms=terms)
+    return dict(flat)
+
+
 class Refresher:
     def __init__(self, settings: Settings, embedder: Embedder | None = None, progress: Progress | None = None):
         self.settings = settings
@@ -345,15 +379,7 @@ class Refresher:
         chunks = chunk(
             norm, source=spec.source, version=version, pages=loaded.pages, max_chars=self.settings.chunk_chars
         )
-        contacts = []
-        for c in chunks:
-            for contact in extract_contacts(c.text):
-                entry = contact.to_dict()
-                entry["chunk_id"] = c.id
-                # offsets into the chunk text → offsets into the original, for the viewer
-                entry.pop("start", None)
-                entry.pop("end", None)
-                contacts.append(entry)
+        contacts = chunk_contacts(chunks)
         record = SourceRecord(
             source=spec.source,
             version=version,
@@ -411,25 +437,10 @@ class Refresher:
         for p in pending:
             rec = p.record
             for c, etext, terms in zip(p.chunks, p.embed_texts, p.terms, strict=True):
-                node = TextNode(
-                    id_=c.id,
-                    text=c.text,
-                    metadata={
-                        "source": rec.source,
-                        "title": rec.title,
-                        "start": c.start,
-                        "end": c.end,
-                        **({"page": c.page} if c.page is not None else {}),
-                        **({"url": rec.url} if rec.url else {}),
-                    },
-                    relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=rec.source)},
-                )
-                flat = node_to_metadata_dict(node, remove_text=True, flat_metadata=True)
-                flat.update(version=rec.version, index=c.index, text_hash=text_hash(etext), terms=terms)
                 ids.append(c.id)
                 vecs.append(p.vectors[text_hash(etext)])
                 docs.append(c.text)
-                metas.append(flat)
+                metas.append(chunk_metadata(rec, c, etext, terms))
         if ids:
             self.store.add_chunks(ids, np.vstack(vecs), docs, metas)
         self.store.commit_sources([(p.record, p.original) for p in pending])  # live from here

@@ -1,4 +1,4 @@
-"""Tests for assistant.evaluate: the metrics, suites, feedback conversion, comparison, the gate — and the gate
+"""Tests for assistant.evaluation: the metrics, suites, feedback conversion, comparison, the gate — and the gate
 itself: the default suite run on an index built from knowledge/ must pass evals/thresholds.yaml."""
 
 from __future__ import annotations
@@ -11,28 +11,40 @@ from typing import Any
 import pytest
 import yaml
 
-from assistant import evaluate as ev
-from assistant.evaluate import (
-    ExpectedPassage,
-    Item,
-    Matcher,
-    Ranked,
-    SuiteError,
+from assistant.evaluation.gate import (
     check_gate,
     compare_reports,
+    gated_view,
+    load_report,
+    load_thresholds,
+)
+from assistant.evaluation.judge import make_judge, parse_judgement
+from assistant.evaluation.metrics import (
+    Matcher,
+    Ranked,
+    aggregate,
     dangling_markers,
     dcg,
     fact_match,
     fold,
     hit_at,
-    items_from_feedback,
-    load_suite,
-    load_suites,
     locate,
     ndcg,
     percentile,
     reciprocal_rank,
     score_answer,
+)
+from assistant.evaluation.report import compare_text, failing_items, fmt_delta, summary_text, write_report
+from assistant.evaluation.runner import run_evaluation
+from assistant.evaluation.suites import (
+    ExpectedPassage,
+    Item,
+    SuiteError,
+    default_suite_paths,
+    gated_suite_paths,
+    items_from_feedback,
+    load_suite,
+    load_suites,
     suite_yaml,
 )
 
@@ -114,16 +126,16 @@ def test_locate_and_matcher() -> None:
     assert span is not None and source[span[0] : span[1]] == "Toinen   lause on ´pitkä´"
     assert locate(source, "ei ole") is None
     m = Matcher({"s.txt": source})
-    whole = ExpectedPassage("s.txt", "Toinen lause on ´pitkä´ ja jatkuu.")
+    whole = ExpectedPassage(source="s.txt", quote="Toinen lause on ´pitkä´ ja jatkuu.")
     p1 = Ranked("c1", "s.txt", source[:40], 0, 40)  # holds most of the quote (it spans a chunk boundary)
     p2 = Ranked("c2", "s.txt", source[40:], 40, len(source))
     assert m.matches(Ranked("c", "s.txt", source, 0, len(source)), whole)
     assert not m.matches(Ranked("c", "other.txt", source, 0, len(source)), whole)
     assert m.matches(p1, whole) and not m.matches(p2, whole)
     # a passage contained in a longer quote matches too
-    long_quote = ExpectedPassage("s.txt", source)
+    long_quote = ExpectedPassage(source="s.txt", quote=source)
     assert m.matches(Ranked("c3", "s.txt", "Kolmas lause lopuksi.", 0, 0), long_quote)
-    graded = [ExpectedPassage("s.txt", "Eka lause", 2), ExpectedPassage("s.txt", "Kolmas lause", 1)]
+    graded = [ExpectedPassage(source="s.txt", quote="Eka lause", grade=2), ExpectedPassage(source="s.txt", quote="Kolmas lause", grade=1)]
     assert m.gain(p1, graded) == 2.0 and m.gain(p2, graded) == 1.0
 
 
@@ -144,7 +156,7 @@ def test_score_answer() -> None:
     }
     m = Matcher({ELMO: chunks["c1"] + " " + chunks["c2"]})
     item = _item(
-        expected_passages=[ExpectedPassage(ELMO, "Projektipäällikkö Gitte Meriläinen")],
+        expected_passages=[ExpectedPassage(source=ELMO, quote="Projektipäällikkö Gitte Meriläinen")],
         facts=[["Gitte Meriläinen"], ["040 6854 053"]],
     )
     answer = {
@@ -294,7 +306,7 @@ def test_feedback_to_suite(tmp_path: Path) -> None:
 
 
 def test_default_suite_covers_the_brief() -> None:
-    items = load_suites(ev.default_suite_paths())
+    items = load_suites(default_suite_paths())
     assert len(items) >= 60
     assert {i.area for i in items} >= {"elmo", "strategy-2019", "strategy-2024", "contacts", "out-of-scope"}
     assert {i.language for i in items} >= {"fi", "en"}
@@ -341,9 +353,9 @@ def test_compare_reports() -> None:
         "only_in_new": ["d"],
         "only_in_old": ["c"],
     }
-    assert "hit@5" in ev.compare_text(c) and "newly failing: a" in ev.compare_text(c)
-    assert "▲" in ev._fmt_delta("hit@5", 0.05) and "▲" in ev._fmt_delta("latency_p95_ms", -3.0)
-    assert ev.compare_reports(old, old)["items"]["hybrid"]["newly_failing"] == []
+    assert "hit@5" in compare_text(c) and "newly failing: a" in compare_text(c)
+    assert "▲" in fmt_delta("hit@5", 0.05) and "▲" in fmt_delta("latency_p95_ms", -3.0)
+    assert compare_reports(old, old)["items"]["hybrid"]["newly_failing"] == []
 
 
 def test_gate() -> None:
@@ -378,12 +390,12 @@ def test_html_report_escapes_everything(tmp_path: Path) -> None:
         "items_scored": 1,
         "problems": [f"quote {evil}"],
         "systems": {
-            "hybrid": {"label": evil, "answers_scored": True, "figures": ev.aggregate([row], "hybrid")}
+            "hybrid": {"label": evil, "answers_scored": True, "figures": aggregate([row], "hybrid")}
         },
         "breakdown": {},
         "items": [row],
     }
-    folder = ev.write_report(report, tmp_path)
+    folder = write_report(report, tmp_path)
     page = (folder / "report.html").read_text(encoding="utf-8")
     assert "<script" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "missing fact: puuttuu" in page and "data:image/png;base64," in page
@@ -399,17 +411,17 @@ def test_html_report_escapes_everything(tmp_path: Path) -> None:
 def report(kb_settings: Any) -> dict[str, Any]:
     """The default suite with every ablation, on the session's index built from knowledge/ (conftest)."""
     settings = kb_settings.model_copy(update={"llm_url": None, "llm_model": None})
-    items = load_suites(ev.gated_suite_paths())
-    return ev.run_evaluation(
-        settings, items, ablations=True, suites=ev.gated_suite_paths(), log=lambda _m: None
+    items = load_suites(gated_suite_paths())
+    return run_evaluation(
+        settings, items, ablations=True, suites=gated_suite_paths(), log=lambda _m: None
     )
 
 
 def test_default_suite_passes_the_gate(report: dict[str, Any]) -> None:
-    gate = check_gate(report, ev.load_thresholds())
+    gate = check_gate(report, load_thresholds())
     if not gate["passed"]:
-        print(ev.summary_text(report))
-        for f in ev.failing_items(report):
+        print(summary_text(report))
+        for f in failing_items(report):
             if f["result"]["answer"]["failures"]:
                 print(f["row"]["id"], f["result"]["answer"]["failures"])
     assert gate["passed"], "\n".join(gate["violations"])
@@ -437,13 +449,13 @@ def test_generative_answers_and_the_judge(kb_settings: Any) -> None:
         return "Lähteet eivät kerro tätä."
 
     wanted = {"con-fi-project-manager", "oos-fi-oulu-population"}
-    items = [i for i in load_suites(ev.default_suite_paths()) if i.id in wanted]
+    items = [i for i in load_suites(default_suite_paths()) if i.id in wanted]
     with FakeLLM(default=reply) as llm:
         settings = kb_settings.model_copy(
             update={"llm_url": llm.url, "llm_model": "fake", "llm_timeout": 10.0}
         )
-        got = ev.run_evaluation(
-            settings, items, ablations=False, anchor=False, judge=ev.make_judge(settings), log=lambda _m: None
+        got = run_evaluation(
+            settings, items, ablations=False, anchor=False, judge=make_judge(settings), log=lambda _m: None
         )
     assert set(got["systems"]) == {"hybrid", "hybrid+llm"}
     gen = got["systems"]["hybrid+llm"]["figures"]
@@ -452,16 +464,16 @@ def test_generative_answers_and_the_judge(kb_settings: Any) -> None:
     assert got["systems"]["hybrid"]["figures"]["fact_recall"] == 1.0  # the extractive answers still scored
     row = next(r for r in got["items"] if r["id"] == "con-fi-project-manager")
     assert row["results"]["hybrid+llm"]["answer"]["mode"] == "generative"
-    assert ev.parse_judgement("no json here")["faithful"] is None
+    assert parse_judgement("no json here")["faithful"] is None
 
 
 def test_reports_are_written(report: dict[str, Any], tmp_path: Path) -> None:
     import copy
 
-    first = ev.write_report(copy.deepcopy(report), tmp_path)
+    first = write_report(copy.deepcopy(report), tmp_path)
     again = copy.deepcopy(report)
-    again["compare"] = compare_reports(again, ev.load_report(first))
-    second = ev.write_report(again, tmp_path)
+    again["compare"] = compare_reports(again, load_report(first))
+    second = write_report(again, tmp_path)
     assert first != second  # same second: a suffixed folder, never overwritten
     for folder in (first, second):
         for name in ("report.json", "report.md", "report.html"):
@@ -469,7 +481,7 @@ def test_reports_are_written(report: dict[str, Any], tmp_path: Path) -> None:
     html_text = (second / "report.html").read_text(encoding="utf-8")
     assert html_text.count("data:image/png;base64,") == 3 and "<script" not in html_text
     assert "Change against" in html_text
-    loaded = ev.load_report(second / "report.json")
+    loaded = load_report(second / "report.json")
     assert all(v["delta"] in (0, 0.0, None) for v in loaded["compare"]["systems"]["hybrid"].values())
     assert "## Figures per system" in (first / "report.md").read_text(encoding="utf-8")
 
@@ -489,17 +501,18 @@ def test_realistic_suite_is_broad_and_outside_the_gate() -> None:
     assert sum("follow-up" in i.kind for i in items) >= 8
     assert sum("contact" in i.kind for i in items) >= 15
     assert sum(len(i.question.split()) <= 2 for i in items) >= 10
-    paths = ev.gated_suite_paths()
-    assert REPO / "evals" / "realistic.yaml" in ev.default_suite_paths() and all(p.stem != "realistic" for p in paths)
+    paths = gated_suite_paths()
+    assert REPO / "evals" / "realistic.yaml" in default_suite_paths() and all(p.stem != "realistic" for p in paths)
     # the gate sees only the gated suites' rows
     rows = [{"suite": "realistic", "must_refuse": False, "language": "fi", "results": {"hybrid": {}}},
             {"suite": "elmo", "must_refuse": False, "language": "fi", "results": {"hybrid": {}}}]
-    view = ev.gated_view({"systems": {"hybrid": {"figures": {}}}, "items": rows})
+    view = gated_view({"systems": {"hybrid": {"figures": {}}}, "items": rows})
     assert view["items_scored"] == 1 and view["systems"]["hybrid"]["figures"]["items"] == 1
 
 
 def test_squad_hit_rule_spans_and_answer_scores() -> None:
-    from assistant.squad_suite import Paragraph, SquadQuestion, answer_figures, passage_hits, span_in
+    from assistant.evaluation.metrics import answer_figures, passage_hits, span_in
+    from assistant.evaluation.suites import Paragraph, SquadQuestion
 
     gold = Paragraph("a.txt", 0, 100, 600, ("on", "Tallahassee"))
     assert passage_hits("a.txt", 100, 400, gold)  # wholly inside
@@ -523,7 +536,7 @@ def test_squad_hit_rule_spans_and_answer_scores() -> None:
 
 
 def test_squad_sample_loads_with_true_offsets() -> None:
-    from assistant.squad_suite import SquadError, load_squad
+    from assistant.evaluation.suites import SquadError, load_squad
 
     squad = load_squad(SQUAD_SAMPLE)
     assert len(squad.questions) == 20 and squad.total_questions == 20
@@ -545,8 +558,8 @@ def test_eval_squad_flag_scores_all_systems_and_caches_the_index(tmp_path: Path)
     args = ["eval", "--squad", str(SQUAD_SAMPLE), "--index", str(tmp_path / "idx"), "--report-dir"]
     assert main([*args, str(tmp_path / "r1")]) == 0
     assert main([*args, str(tmp_path / "r2"), "--limit", "8"]) == 0
-    first = ev.load_report(next((tmp_path / "r1").iterdir()))
-    second = ev.load_report(next((tmp_path / "r2").iterdir()))
+    first = load_report(next((tmp_path / "r1").iterdir()))
+    second = load_report(next((tmp_path / "r2").iterdir()))
     assert first["squad"]["refresh"]["chunks_embedded"] > 0
     assert second["squad"]["refresh"]["chunks_embedded"] == 0  # cached under --index, keyed by corpus hash
     assert second["squad"]["index"] == first["squad"]["index"]

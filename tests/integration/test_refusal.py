@@ -6,7 +6,7 @@ import pytest
 
 from assistant.answering.assistant import Assistant
 from assistant.config import Settings
-from assistant.evaluate import EVALS_DIR, load_suite
+from assistant.evaluation.suites import EVALS_DIR, load_suite
 
 CLOSEST = {"fi": "Lähimmät kohdat:", "en": "Closest passages:", "sv": "Närmaste avsnitt:"}
 

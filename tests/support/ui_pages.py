@@ -52,6 +52,7 @@ def show_passage(page: Any, question: str = ASKED) -> Any:
 def show_kb(page: Any) -> Any:
     page.get_by_role("tab").nth(1).click()
     page.locator("#elmo-kb-table table").wait_for()
+    page.wait_for_timeout(400)  # the tab fades in: colours measured mid-fade are not the page's
     return page.locator("#elmo-kb-table")
 
 

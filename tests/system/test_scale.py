@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
-from assistant import bench
 from assistant.config import REPO_ROOT, Settings
+from benchmarks.measure import settings_for
+from benchmarks.serving import chroma_server, http_client, serve_process
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -51,7 +52,7 @@ def test_two_app_processes_share_one_chroma_server(tmp_path: Path) -> None:
     sources = tmp_path / "sources"
     shutil.copytree(REPO_ROOT / "knowledge", sources)
     with ExitStack() as stack:
-        _, chroma_url = stack.enter_context(bench.chroma_server(tmp_path / "chroma", tmp_path / "chroma.log"))
+        _, chroma_url = stack.enter_context(chroma_server(tmp_path / "chroma", tmp_path / "chroma.log"))
 
         from assistant.knowledge.ingest import refresh
 
@@ -63,12 +64,12 @@ def test_two_app_processes_share_one_chroma_server(tmp_path: Path) -> None:
 
         apps = []
         for i in range(2):
-            s = bench.settings_for(base, tmp_path / f"index-{i}", sources, chroma_url=chroma_url)
+            s = settings_for(base, tmp_path / f"index-{i}", sources, chroma_url=chroma_url)
             proc, url, _ = stack.enter_context(
-                bench.serve_process(s, tmp_path / f"serve-{i}.log", admin_token=TOKEN)
+                serve_process(s, tmp_path / f"serve-{i}.log", admin_token=TOKEN)
             )
             apps.append((proc, url))
-        client = stack.enter_context(bench._http_client(timeout=120.0))
+        client = stack.enter_context(http_client(timeout=120.0))
 
         first = [_ask(client, url, QUESTION) for _, url in apps]
         assert not first[0]["refused"], first[0]

@@ -15,35 +15,50 @@ from typing import Any
 import numpy as np
 import pytest
 
-from assistant import bench
 from assistant.config import REPO_ROOT, Settings
 from assistant.text.normalise import normalise
+from benchmarks.corpus import (
+    EVAL_KINDS,
+    KNOWLEDGE_EVAL,
+    SCHEMA_VERSION,
+    STAGES,
+    embed_texts_of,
+    eval_items,
+    generate_document,
+    synth_vectors,
+    write_corpus,
+)
+from benchmarks.measure import BenchConfig
+from benchmarks.report import targets
+from benchmarks.run import run_cli
+from benchmarks.serving import load_test
+from benchmarks.synthetic import build_synthetic_store
 
 
 def test_generated_documents_are_deterministic_and_unique() -> None:
-    docs = [bench.generate_document(i) for i in range(1000)]
-    assert docs[7] == bench.generate_document(7)
+    docs = [generate_document(i) for i in range(1000)]
+    assert docs[7] == generate_document(7)
     assert len({d.phone for d in docs}) == 1000
     assert len({d.project for d in docs}) == 1000
-    assert bench.generate_document(7, seed=1).text != docs[7].text
+    assert generate_document(7, seed=1).text != docs[7].text
     # the lead chunk does not depend on the document's length: its real vector can be reused
-    short = bench.embed_texts_of([docs[3]], 420)
-    long = bench.embed_texts_of([bench.generate_document(3, chunks=10)], 420)
+    short = embed_texts_of([docs[3]], 420)
+    long = embed_texts_of([generate_document(3, chunks=10)], 420)
     assert len(short) == 1 and len(long) == 10
     assert long[0] == short[0]
 
 
 def test_eval_items_expect_text_of_their_lead_chunk() -> None:
-    docs = [bench.generate_document(i) for i in range(40)]
-    items = bench.eval_items(docs)
-    assert {i.kind for i in items} == set(bench.EVAL_KINDS)
+    docs = [generate_document(i) for i in range(40)]
+    items = eval_items(docs)
+    assert {i.kind for i in items} == set(EVAL_KINDS)
     for d, item in zip(docs, items, strict=True):
         assert item.source == d.source
-        assert item.expect in bench.embed_texts_of([d], 420)[0]
+        assert item.expect in embed_texts_of([d], 420)[0]
 
 
 def test_knowledge_eval_expectations_are_in_the_sources() -> None:
-    for item in bench.KNOWLEDGE_EVAL:
+    for item in KNOWLEDGE_EVAL:
         text = normalise((REPO_ROOT / "knowledge" / item.source).read_text(encoding="utf-8")).text
         assert item.expect in text, item
 
@@ -52,7 +67,7 @@ def test_synth_vectors_are_unit_and_in_the_cone() -> None:
     rng = np.random.default_rng(0)
     pool = rng.standard_normal((20, 16)).astype(np.float32) + 3.0  # a narrow cone, like e5 vectors
     pool /= np.linalg.norm(pool, axis=1, keepdims=True)
-    v = bench.synth_vectors(pool, 50, np.random.default_rng(1))
+    v = synth_vectors(pool, 50, np.random.default_rng(1))
     assert v.shape == (50, 16) and v.dtype == np.float32
     assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
     assert float((v @ pool.T).max(axis=1).min()) > 0.8
@@ -63,9 +78,9 @@ def test_synthetic_store_matches_what_a_refresh_writes(tmp_path: Path) -> None:
     from assistant.knowledge.ingest import refresh
     from assistant.knowledge.store import Store
 
-    docs = [bench.generate_document(i, chunks=2) for i in range(3)]
+    docs = [generate_document(i, chunks=2) for i in range(3)]
     real = Settings(sources=tmp_path / "src", index=tmp_path / "real")
-    bench.write_corpus(real.sources, docs)
+    write_corpus(real.sources, docs)
     assert not refresh(real).failed
     real_store = Store.open(real)
     live = {s: r.version for s, r in real_store.live_sources().items()}
@@ -74,7 +89,7 @@ def test_synthetic_store_matches_what_a_refresh_writes(tmp_path: Path) -> None:
 
     synth = Settings(sources=tmp_path / "src", index=tmp_path / "synth")
     vectors = real_store.vectors_for(list(real_rows))
-    info = bench.build_synthetic_store(synth, 6, vectors, chunks_per_doc=2)
+    info = build_synthetic_store(synth, 6, vectors, chunks_per_doc=2)
     assert info["chunks"] == 6 and info["sources"] == 3 and info["real_vectors"] == 6
     synth_store = Store.open(synth)
     s_live = {s: r.version for s, r in synth_store.live_sources().items()}
@@ -115,7 +130,7 @@ def test_load_test_counts_requests_and_throughput() -> None:
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}"
-        result = bench.load_test([url], ["a", "b", "c"], clients=4, requests=12)
+        result = load_test([url], ["a", "b", "c"], clients=4, requests=12)
     finally:
         server.shutdown()
         server.server_close()
@@ -124,7 +139,7 @@ def test_load_test_counts_requests_and_throughput() -> None:
 
 
 def test_targets_and_summary_on_missing_figures() -> None:
-    rows = bench.targets({"ingest": {"rerefresh_median_s": 0.5, "ratio": 0.8}})
+    rows = targets({"ingest": {"rerefresh_median_s": 0.5, "ratio": 0.8}})
     by_name = {r["target"]: r for r in rows}
     assert by_name["unchanged refresh of 1,000 documents (s)"]["met"] is True
     assert by_name["ingestion / bare model chunks/s"]["met"] is False
@@ -135,20 +150,20 @@ def test_bench_smoke_json_shape(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`assistant bench --json --out DIR` end to end on tiny sizes (no server: that is test_scale's job)."""
-    monkeypatch.setattr(bench.BenchConfig, "quick", classmethod(lambda cls: bench.BenchConfig.tiny()))
+    monkeypatch.setattr(BenchConfig, "quick", classmethod(lambda cls: BenchConfig.tiny()))
     settings = Settings(sources=REPO_ROOT / "knowledge", index=tmp_path / "unused-index")
     out = tmp_path / "out"
-    assert bench.run_cli(settings, Namespace(quick=True, json=True, out=out)) == 0
+    assert run_cli(settings, Namespace(quick=True, json=True, out=out)) == 0
     printed = capsys.readouterr().out
     results = json.loads(printed)
     assert results == json.loads((out / "bench.json").read_text())
     assert not (tmp_path / "unused-index").exists()  # the configured index is never touched
 
-    assert results["schema"] == bench.SCHEMA_VERSION and results["quick"] is True
+    assert results["schema"] == SCHEMA_VERSION and results["quick"] is True
     assert {"nproc", "cpu", "ram_gb", "loadavg_start", "loadavg_end"} <= results["machine"].keys()
     kn = results["knowledge"]
     assert kn["sources"] == 2 and kn["chunks"] > 0 and kn["refresh_s"] > 0
-    assert kn["retrievers"]["questions"] == bench.BenchConfig.tiny().eval_questions
+    assert kn["retrievers"]["questions"] == BenchConfig.tiny().eval_questions
 
     ing = results["ingest"]
     assert ing["documents"] == 12 and ing["chunks"] == 12 and ing["same_texts"] is True
@@ -161,7 +176,7 @@ def test_bench_smoke_json_shape(
     assert big["store"]["chunks"] == big["chunks"] == 60 and big["store"]["real_vectors"] > 0
     for entry in results["sizes"].values():
         stages = entry["ask"]["stages_ms"]
-        assert set(stages) == {*bench.STAGES, "retrieve"}
+        assert set(stages) == {*STAGES, "retrieve"}
         assert stages["retrieve"]["p50"] >= stages["embed"]["p50"]
         assert stages["total"]["n"] == 4 and stages["total"]["p95"] >= stages["total"]["p50"] > 0
         r = entry["retrievers"]
@@ -169,7 +184,7 @@ def test_bench_smoke_json_shape(
         assert all(r["hit_at_1"][x] <= r["hit_at_k"][x] for x in r["hit_at_k"])
         assert r["latency_ratio_p50"] > 0
         assert "serve" not in entry
-    assert [t["target"] for t in results["targets"]] == [t["target"] for t in bench.targets({})]
+    assert [t["target"] for t in results["targets"]] == [t["target"] for t in targets({})]
     assert {"bench.json", "summary.md", "ask-stages.png", "ingest.png", "retrievers.png"} <= {
         p.name for p in out.iterdir()
     }
