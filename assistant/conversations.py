@@ -17,7 +17,6 @@ import json
 import re
 import secrets
 import sqlite3
-import threading
 import time
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.i18n import t
+from assistant.local_db import LocalDatabase
 
 MAX_TITLE_CHARS = 80
 MAX_QUESTION_CHARS = 2000
@@ -102,8 +102,7 @@ class ConversationStore:
     ):
         self.path = Path(path)
         self.per_browser, self.max_turns, self.days, self.total = per_browser, max_turns, days, total
-        self._init_lock = threading.Lock()
-        self._ready = False
+        self._db = LocalDatabase(self.path, _SCHEMA)
 
     @classmethod
     def from_settings(cls, settings: Any) -> ConversationStore:
@@ -116,17 +115,7 @@ class ConversationStore:
         )
 
     def _connect(self) -> sqlite3.Connection:
-        if not self._ready:
-            with self._init_lock:
-                if not self._ready:
-                    self.path.parent.mkdir(parents=True, exist_ok=True)
-                    with closing(sqlite3.connect(self.path, timeout=10)) as conn, conn:
-                        conn.execute("PRAGMA journal_mode=WAL")
-                        conn.executescript(_SCHEMA)
-                    self._ready = True
-        conn = sqlite3.connect(self.path, timeout=10)
-        conn.row_factory = sqlite3.Row
-        return conn
+        return self._db.connect()
 
     # -- writing -------------------------------------------------------------------------------------------
 

@@ -15,11 +15,12 @@ import hmac
 import json
 import sqlite3
 import sys
-import threading
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from assistant.local_db import LocalDatabase
 
 RATINGS = ("up", "down")
 MAX_COMMENT_CHARS = 2000
@@ -54,29 +55,21 @@ CREATE TABLE IF NOT EXISTS feedback (
 """
 
 
+def _add_answer_id(conn: sqlite3.Connection) -> None:
+    """A database from before answer ids gets the column."""
+    if "answer_id" not in {r[1] for r in conn.execute("PRAGMA table_info(feedback)")}:
+        conn.execute("ALTER TABLE feedback ADD COLUMN answer_id TEXT")
+
+
 class FeedbackStore:
     """A small SQLite table; a connection per call, so it is safe from any thread."""
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
-        self._init_lock = threading.Lock()
-        self._ready = False
+        self._db = LocalDatabase(self.path, _SCHEMA, migrate=_add_answer_id)
 
     def _connect(self) -> sqlite3.Connection:
-        if not self._ready:
-            with self._init_lock:
-                if not self._ready:
-                    self.path.parent.mkdir(parents=True, exist_ok=True)
-                    with closing(sqlite3.connect(self.path, timeout=10)) as conn, conn:
-                        conn.execute("PRAGMA journal_mode=WAL")
-                        conn.execute(_SCHEMA)
-                        columns = {r[1] for r in conn.execute("PRAGMA table_info(feedback)")}
-                        if "answer_id" not in columns:  # a database from before answer ids
-                            conn.execute("ALTER TABLE feedback ADD COLUMN answer_id TEXT")
-                    self._ready = True
-        conn = sqlite3.connect(self.path, timeout=10)
-        conn.row_factory = sqlite3.Row
-        return conn
+        return self._db.connect()
 
     def add(
         self,
