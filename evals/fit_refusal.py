@@ -28,7 +28,7 @@ import numpy as np
 
 from assistant.answering.assistant import Assistant, clean_question
 from assistant.answering.conversation import resolve_follow_up
-from assistant.answering.evidence import FEATURES, assess, decide
+from assistant.answering.evidence import SIGNALS, assess, decide
 from assistant.config import load_settings
 from assistant.evaluation.metrics import passage_hits
 from assistant.evaluation.runner import ensure_index, ensure_squad_index, squad_settings
@@ -38,6 +38,7 @@ from assistant.text.language import detect_language
 WEIGHTS = Path(__file__).resolve().parents[1] / "assistant" / "answering" / "refusal_weights.py"
 MAX_FALSE_REFUSALS = 0.01
 L2 = 1.0
+FEATURES = SIGNALS  # the signals fitted (--signals picks a subset)
 
 
 @dataclass
@@ -71,7 +72,7 @@ def read(assistant: Assistant, question: str, history: list[str]) -> tuple[Any, 
             for x in group:
                 evidence.idf.setdefault(x, 0.5 * carried.idf.get(x, 1.0))
             evidence.add_group(group)
-    return retrieval, decide(evidence, retrieval.passages)
+    return retrieval, decide(evidence, retrieval.passages, question=q, language=language)
 
 
 def row(assistant: Assistant, group: str, item_id: str, q: str, history: list[str], answerable: bool | None, fit: bool) -> Row:
@@ -208,7 +209,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reuse", action="store_true", help="reuse the cached features")
     ap.add_argument("--write", action="store_true", help="write assistant/answering/refusal_weights.py")
     ap.add_argument("--threshold", type=float, help="operating point instead of the ≤ 1 %% false-refusal one")
+    ap.add_argument("--signals", help=f"comma-separated subset of {','.join(SIGNALS)}")
     args = ap.parse_args(argv)
+    if args.signals:
+        global FEATURES
+        FEATURES = tuple(args.signals.split(","))
     if args.reuse and args.features.exists():
         rows = [Row(**r) for r in json.loads(args.features.read_text())]
     else:

@@ -11,6 +11,7 @@ docs/refusal.md). A refusal names what is missing and shows the closest passages
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 from assistant.answering import refusal_weights
@@ -199,6 +200,7 @@ def assess(question: str, language: str, snap: Snapshot) -> Evidence:
 # ------------------------------------------------------------------------------------------------------
 
 FEATURES = refusal_weights.FEATURES
+SIGNALS = (*FEATURES, *(f for f in ("type_missing", "specific_apart", "foreign", "foreign_dense") if f not in FEATURES))  # for fitting
 SENTENCE_PASSAGES = 3  # sentences are read from the top passages only: the answerer quotes from those
 
 
@@ -212,15 +214,132 @@ def _best_sentence(evidence: Evidence, passage: Passage) -> tuple[str, float]:
     return best, max(share, 0.0)
 
 
-def signals(evidence: Evidence, passages: list[Passage]) -> dict[str, float | None]:
-    """The refusal model's inputs; None where a retriever did not run (that signal takes its mean)."""
+# -- the answer-type check: does the best sentence hold the kind of thing the question asks for? ----------
+# Near misses use only words the sources contain ("Montako työpajaa OECD järjesti?" over "useisiin OECD:n
+# järjestämiin työpajoihin"): coverage cannot tell them apart, the kind of answer the sentence holds can.
+# No "where": "missä" asks for a section, a part or a channel as often as for a place (squad2fi-dev).
+ASKS: dict[str, re.Pattern[str]] = {
+    "number": re.compile(
+        r"\bmontako\b|\bmonta\b|\bkuinka (?:monta|paljon|suur|pitk|kauan|van)\w*|\bpaljonko\b|\bmonellako\b|"
+        r"\bhow (?:many|much|large|big|long|old)\b|\bhur (?:många|mycket|stor|lång|gammal)\b",
+        re.I,
+    ),
+    "when": re.compile(
+        r"\bmilloin\b|\bminä vuonna\b|\bmihin (?:aikaan|vuoteen|asti)\b|\bmistä lähtien\b|\bmonen(?:ne)?ko\b|"
+        r"\bwhen\b|\bwhat (?:year|date)\b|\bwhich year\b|\bwhat date\b|\bnär\b|\bvilket (?:år|datum)\b",
+        re.I,
+    ),
+    "who": re.compile(r"\bkuka\b|\bketkä\b|\bkenen\b|\bkeneltä\b|\bkenelle\b|\bkeneen\b|\bwho\b|\bwhom\b|\bvem\b", re.I),
+    "link": re.compile(
+        r"verkko-?osoite|nettisivu|verkkosivu|kotisivu|\bwww\b|\burl\b|web ?address|website|webbplats|hemsida|webbadress",
+        re.I,
+    ),
+}
+_MONTH = r"(?:tammi|helmi|maalis|huhti|touko|kesä|heinä|elo|syys|loka|marras|joulu)kuu"
+_NUMBER_WORD = (
+    r"yksi|yhden|kaksi|kahde|kolme|neljä|viisi|viide|kuusi|kuude|seitsemä|kahdeksa|yhdeksä|kymmen|sata|sadan|"
+    r"satoja|tuhat|tuhanne|tuhansia|miljoon|miljardi"
+)
+HOLDS: dict[str, re.Pattern[str]] = {
+    # a count or an amount: a digit that is not only a year, or a number word
+    "number": re.compile(rf"(?<!\d)(?!(?:19|20)\d\d(?!\d))\d|\b(?:{_NUMBER_WORD})\w*", re.I),
+    "when": re.compile(
+        rf"\b(?:1[0-9]|20)\d\d\b|\d-luvu|\b\d{{1,2}}\.\s?\d{{1,2}}\.|{_MONTH}|\b(?:kevä|kesä|syksy|talve)\w*|"
+        r"vuosisada|\b(?:maanantai|tiistai|keskiviikko|torstai|perjantai|lauantai|sunnuntai)\w*",
+        re.I,
+    ),
+    # a name, a title or an organisation: a capitalised word after the first one, or a title word
+    "who": re.compile(
+        r"(?<=\S )[A-ZÅÄÖ][\w-]+|päällikkö|johtaja|asiantuntija|koordinaattori|puheenjohtaja|liitto|yliopisto|"
+        r"ministeriö|komissio|keskus|yhdistys|säätiö|yhtiö|\bOy\b|ryhmä",
+    ),
+    "link": re.compile(r"https?://|www\.|\.(?:fi|com|eu|org|net|se)\b", re.I),
+}
+_DAY_MONTH = re.compile(r"\b\d{1,2}\.\s?\d{1,2}\.(?:\s?\d{4})?")
+TYPE_SENTENCES = 3  # the near-best sentences that may hold the answer
+
+
+def asked_types(question: str) -> set[str]:
+    """The kinds of answer the question asks for (a number, a date, a person, a web address)."""
+    return {kind for kind, pat in ASKS.items() if pat.search(question)}
+
+
+def _ranked_sentences(evidence: Evidence, passages: list[Passage]) -> list[tuple[float, str]]:
+    scored = []
+    for p in passages[:SENTENCE_PASSAGES]:
+        for s, e in split_sentences(p.text):
+            text = " ".join(p.text[s:e].split())
+            scored.append((evidence.share(set(finnish.terms(text))), text))
+    scored.sort(key=lambda x: -x[0])
+    return scored
+
+
+def _question_words(question: str) -> set[str]:
+    words = {w.lower() for w, _, _ in finnish.words(question)}
+    return words | set(finnish.terms(question))
+
+
+def holds_answer(kind: str, sentence: str, asked: set[str]) -> bool:
+    """The sentence holds a thing of this kind that the question does not itself name: a year the question
+    already gives does not answer "when", the organisation it asks about does not answer "who"."""
+    if kind == "number":  # the day and month of a date are not a count
+        sentence = _DAY_MONTH.sub(" ", sentence)
+    for m in HOLDS[kind].finditer(sentence):
+        start = sentence.rfind(" ", 0, m.start()) + 1
+        end = sentence.find(" ", m.end())
+        word = sentence[start : end if end >= 0 else len(sentence)].strip(".,;:!?()\"”'")
+        if word and word.lower() not in asked and not set(finnish.terms(word)) & asked:
+            return True
+    return False
+
+
+def type_missing(question: str, evidence: Evidence, passages: list[Passage]) -> float:
+    """1.0 when the question asks for a kind of answer that none of the near-best sentences holds (as
+    something the question does not already name)."""
+    kinds = asked_types(question)
+    if not kinds or not passages:
+        return 0.0
+    ranked = _ranked_sentences(evidence, passages)
+    best = ranked[0][0] if ranked else 0.0
+    sentences = [t for sh, t in ranked[:TYPE_SENTENCES] if sh >= 0.8 * best]
+    asked = _question_words(question)
+    return 0.0 if any(holds_answer(k, s, asked) for k in kinds for s in sentences) else 1.0
+
+
+def specific_apart(question: str, evidence: Evidence, passages: list[Passage], language: str) -> float:
+    """Share of the question's names and numbers that the corpus has but the best sentence lacks: the
+    sources speak of the thing, but not where they state what is asked ("… vuonna 2022" over a sentence
+    about 2019–2020)."""
+    ranked = _ranked_sentences(evidence, passages)
+    if not ranked:
+        return 0.0
+    best_terms = set(finnish.terms(ranked[0][1])) | {w.lower() for w, _, _ in finnish.words(ranked[0][1])}
+    named = [
+        w for i, (w, _, _) in enumerate(finnish.words(question))
+        if w not in evidence.missing and _is_specific(w, i == 0, language) and len(w) > 1
+    ]  # fmt: skip
+    if not named:
+        return 0.0
+    apart = [w for w in named if w.lower() not in best_terms and not set(finnish.terms(w)) & best_terms]
+    return len(apart) / len(named)
+
+
+def signals(
+    evidence: Evidence, passages: list[Passage], question: str = "", language: str = "fi"
+) -> dict[str, float | None]:
+    """The refusal model's inputs; None where a retriever did not run (that signal takes its mean).
+
+    For an English or Swedish question the lexical cover of its words says little (the corpus is Finnish and
+    the glossary small): the glossary's cover may raise those signals above their mean, never lower them —
+    the multilingual dense similarity carries the decision."""
     dense = [p.dense for p in passages if p.dense is not None]
     lexical = [p.lexical for p in passages if p.lexical is not None]
     by_dense = max(passages, key=lambda p: p.dense if p.dense is not None else -1.0, default=None)
     by_lexical = max(passages, key=lambda p: p.lexical if p.lexical is not None else -1.0, default=None)
     total = evidence.total_mass or 1.0
     specific = sum(evidence.missing_idf.get(w, 0.0) for w in evidence.specific)
-    return {
+    foreign = language != "fi"
+    values: dict[str, float | None] = {
         "dense_top": max(dense) if dense else None,
         "bm25_top": math.log1p(max(lexical)) if lexical else None,
         "passage_cover": max((evidence.share(set(p.terms) or set(finnish.terms(p.text))) for p in passages), default=0.0),
@@ -228,7 +347,18 @@ def signals(evidence: Evidence, passages: list[Passage]) -> dict[str, float | No
         "missing_share": sum(evidence.missing_idf.values()) / total,
         "specific_share": specific / total,
         "agree": float(bool(dense) and bool(lexical) and by_dense is by_lexical),
+        "type_missing": type_missing(question, evidence, passages),
+        "specific_apart": specific_apart(question, evidence, passages, language),
+        "foreign": float(foreign),
+        "foreign_dense": None,
     }
+    if foreign:
+        means = dict(zip(FEATURES, refusal_weights.MEAN, strict=True))
+        for name in ("passage_cover", "sentence_cover"):
+            if name in means:
+                values[name] = max(float(values[name] or 0.0), means[name])
+        values["foreign_dense"] = values["dense_top"]
+    return values
 
 
 def score(values: dict[str, float | None]) -> float:
@@ -254,13 +384,19 @@ class Decision:
 CLOSEST = 3
 
 
-def decide(evidence: Evidence, passages: list[Passage], threshold: float | None = None) -> Decision:
-    """Refuse when nothing of the question is in the sources, or when the fitted score is below the
-    operating point."""
-    values = signals(evidence, passages)
+def decide(
+    evidence: Evidence,
+    passages: list[Passage],
+    threshold: float | None = None,
+    question: str = "",
+    language: str = "fi",
+) -> Decision:
+    """Refuse when nothing of a Finnish question is in the sources, or when the fitted score is below the
+    operating point (an English or Swedish question may share no word with the Finnish corpus)."""
+    values = signals(evidence, passages, question, language)
     p = score(values) if passages else 0.0
     cut = refusal_weights.THRESHOLD if threshold is None else threshold
-    hard = not passages or not evidence.known
+    hard = not passages or (language == "fi" and not evidence.known)
     return Decision(hard or p < cut, p, values, passages[:CLOSEST], hard)
 
 

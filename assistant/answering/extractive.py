@@ -372,6 +372,14 @@ _ASKS_EMAIL = re.compile(r"sähköpost|e-?mail|e-post|mejl|\bmail", re.I)
 _ASKS_PHONE = re.compile(r"puhelin|numero|soitt|soita|phone|call\b|telefon|ring", re.I)
 
 
+def paragraph_or_list(body: list[str], qtypes: set[str]) -> str:
+    """One short paragraph; a bulleted list (one cited sentence an item) when a list question is answered
+    by more than one sentence."""
+    if "list" in qtypes and len(body) > 1:
+        return "\n".join(f"- {b}" for b in body)
+    return " ".join(body)
+
+
 def missing_details(question: str, shown: list[dict[str, Any]]) -> list[str]:
     """The details the question asks for (e-mail, phone) that none of the shown cards has."""
     asked = [k for k, pat in (("email", _ASKS_EMAIL), ("phone", _ASKS_PHONE)) if pat.search(question)]
@@ -423,7 +431,7 @@ def compose(
             lines.append(phrases["quoted"])
             lines += [f"> {b}" for b in body]
         else:
-            lines.append(" ".join(body))
+            lines.append(paragraph_or_list(body, qtypes))
     draft = "\n\n".join(line for line in lines if line)
     passages[:] = cited + [p for p in passages if p not in cited]
     return draft, [c for c, _ in contacts]

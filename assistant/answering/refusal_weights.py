@@ -1,13 +1,13 @@
 """The refusal model: logistic regression on standardised signals, P(answerable) < THRESHOLD refuses.
 
-Fitted by evals/fit_refusal.py (numpy IRLS, L2 = 1.0) on 706 labelled questions; the threshold keeps
-false refusals of answerable fitting questions ≤ 1% (raised to 0.30 by --threshold: see docs/refusal.md). Refit
+Fitted by evals/fit_refusal.py (numpy IRLS, L2 = 1.0) on 712 labelled questions; the threshold keeps
+false refusals of answerable fitting questions ≤ 1%. Do not edit by hand: refit
 (docs/refusal.md).
 """
 
-FEATURES = ('dense_top', 'bm25_top', 'passage_cover', 'sentence_cover', 'missing_share', 'specific_share', 'agree')
-MEAN = (0.8326, 1.7544, 0.5128, 0.4671, 0.2831, 0.1154, 0.3954)
-SCALE = (0.0459, 0.7313, 0.3445, 0.3253, 0.4040, 0.2384, 0.4889)
-COEF = (0.7854, 0.3044, 2.2642, -0.4450, -2.0986, 0.6659, -0.1105)
-INTERCEPT = -1.3574
+FEATURES = ('dense_top', 'bm25_top', 'passage_cover', 'sentence_cover', 'missing_share', 'specific_share', 'agree', 'type_missing')
+MEAN = (0.8326, 1.7544, 0.5214, 0.4749, 0.2831, 0.1154, 0.3954, 0.0563)
+SCALE = (0.0459, 0.7313, 0.3398, 0.3211, 0.4040, 0.2384, 0.4889, 0.2304)
+COEF = (1.0094, 0.2058, 2.4317, -0.5191, -1.6846, 0.3396, -0.2699, -0.7025)
+INTERCEPT = -1.1664
 THRESHOLD = 0.3000

@@ -51,9 +51,9 @@ def test_typos_and_spoken_forms_are_answered(assistant: Assistant, question: str
 
 def test_near_misses_with_an_unmatched_word_are_refused(assistant: Assistant) -> None:
     """Near misses whose changed name/number/relation leaves a word the sources lack (2027, Afrikan,
-    budjetti …) are refused; the issue's ≥ 95 % on all near misses is not reached yet (docs/refusal.md:
-    a near miss whose words are all in the sources needs an answer-type signal)."""
+    budjetti …), or whose best sentences hold no answer of the asked kind (a count for "montako", a date
+    for "milloin"), are refused; the issue's ≥ 95 % on all near misses is not reached yet (docs/refusal.md)."""
     items = load_suite(EVALS_DIR / "near-miss.yaml")
     assert len(items) >= 20
     refused = [i.id for i in items if assistant.ask(i.question, i.history).refused]
-    assert len(refused) >= 7, refused  # measured 2026-12-02 at THRESHOLD 0.30: a floor, not the target
+    assert len(refused) >= 10, refused  # measured 2026-12-02 with the answer-type signal: a floor, not the target

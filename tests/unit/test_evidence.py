@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 
 from assistant.answering import refusal_weights
-from assistant.answering.evidence import Decision, Evidence, assess, decide, refusal_text, score
+from assistant.answering.evidence import (
+    Decision,
+    Evidence,
+    asked_types,
+    assess,
+    decide,
+    holds_answer,
+    refusal_text,
+    score,
+)
 from assistant.answering.retrieve import LexicalIndex, Passage, Snapshot
 from assistant.answering.vocabulary import Vocabulary, correct
 from assistant.text import finnish
@@ -125,3 +134,26 @@ def test_refusal_text_shows_the_closest_passages_in_order(snap: Snapshot) -> Non
 def test_evidence_share_counts_missing_mass() -> None:
     ev = Evidence(["a"], ["x"], {"a": 1.0}, [["a"]], missing_idf={"x": 3.0})
     assert ev.coverage({"a"}) == 1.0 and ev.share({"a"}) == pytest.approx(0.25)
+
+
+# -- the answer-type check ------------------------------------------------------------------------------
+
+
+def test_the_question_says_what_kind_of_answer_it_wants() -> None:
+    assert asked_types("Montako työpajaa OECD järjesti?") == {"number"}
+    assert asked_types("How many workshops were there?") == {"number"}
+    assert asked_types("Milloin rahoitushaut sulkeutuvat?") == {"when"}
+    assert asked_types("När slutar strategin att gälla?") == {"when"}
+    assert asked_types("Kuka johtaa asiantuntijaryhmää?") == {"who"}
+    assert asked_types("What is the web address of the cooperation?") == {"link"}
+    assert asked_types("Mitä strategia tarkoittaa?") == set()
+    assert asked_types("Missä osassa maata sataa?") == set()  # "missä" asks for a part as often as a place
+
+
+def test_a_sentence_holds_an_answer_only_when_it_is_new_to_the_question() -> None:
+    asked = {"vuosi", "2024", "strategia", "voimassa"}
+    assert not holds_answer("when", "Uusi strategia on voimassa vuoden 2024 alusta alkaen.", asked)
+    assert holds_answer("when", "Strategia on voimassa vuoteen 2027 asti.", asked)
+    assert not holds_answer("number", "Seminaari pidetään 12.11.2024 Kajaanissa.", set())  # a date is no count
+    assert holds_answer("number", "Työpajoja järjestettiin kolme.", set())
+    assert holds_answer("who", "Ryhmää johtaa Gitte Meriläinen.", {"ryhmä", "johtaa"})

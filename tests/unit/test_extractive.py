@@ -144,3 +144,12 @@ def test_a_further_citation_must_earn_its_place() -> None:
     assert [c.text for c in extractive.choose([complete, covering, same], {"what"})] == ["A1.", "A2."]
     close = extractive.Candidate(1, b, "B1.", 0.1, 5.0 - extractive.OTHER_PASSAGE_MARGIN + 0.1, base, ("B1.",))
     assert [c.text for c in extractive.choose([complete, close, same], {"what"})] == ["A1.", "B1."]
+
+
+def test_a_list_question_answered_by_several_sentences_is_a_bulleted_list() -> None:
+    from assistant.answering.extractive import paragraph_or_list
+
+    body = ["Mukana ovat Kainuu ja Lappi. [1]", "Myös Pohjois-Savo osallistuu. [2]"]
+    assert paragraph_or_list(body, {"list"}) == "- Mukana ovat Kainuu ja Lappi. [1]\n- Myös Pohjois-Savo osallistuu. [2]"
+    assert paragraph_or_list(body, {"what"}) == "Mukana ovat Kainuu ja Lappi. [1] Myös Pohjois-Savo osallistuu. [2]"
+    assert paragraph_or_list(body[:1], {"list"}) == body[0]  # one sentence stays a paragraph
