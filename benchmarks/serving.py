@@ -84,6 +84,10 @@ def serve_process(
     )
     if settings.chroma_url:
         env["ASSISTANT_CHROMA_URL"] = settings.chroma_url
+    if settings.artefacts:
+        env["ASSISTANT_ARTEFACTS"] = str(settings.artefacts)
+    env["ASSISTANT_QUERY_CACHE"] = str(settings.query_cache)  # benchmarks repeat questions: 0 measures the model
+    env["ASSISTANT_QUERY_BATCHING"] = str(settings.query_batching).lower()
     cmd = [sys.executable, "-m", "assistant", "serve", "--host", "127.0.0.1", "--port", str(port)]
     url = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as out:

@@ -46,7 +46,12 @@ class _Batch:
 
 
 def _add_document(
-    batch: _Batch, d: GenDoc, settings: Settings, pool: dict[str, np.ndarray], draw: Callable[[int], np.ndarray]
+    batch: _Batch,
+    d: GenDoc,
+    settings: Settings,
+    pool: dict[str, np.ndarray],
+    draw: Callable[[int], np.ndarray],
+    raw_hash: Callable[[GenDoc], str] | None = None,
 ) -> tuple[int, int]:
     """Queues one generated document's chunks and record; returns (chunks, chunks with a real vector).
     ``draw(k)`` gives k synthesised vectors."""
@@ -56,7 +61,7 @@ def _add_document(
     record = SourceRecord(
         source=d.source,
         version=version,
-        raw_hash=content_version(d.text, 0),
+        raw_hash=raw_hash(d) if raw_hash else content_version(d.text, 0),
         title=d.title,
         kind="md",
         chunks=len(chunks),
@@ -85,6 +90,7 @@ def build_synthetic_store(
     chunks_per_doc: int,
     seed: int = 0,
     log: Log | None = None,
+    raw_hash: Callable[[GenDoc], str] | None = None,
 ) -> dict[str, Any]:
     """Write ~``n_chunks`` chunks of generated documents through the Store API, with the metadata and
     catalogue records a refresh writes. ``pool`` maps embedded-text hashes to real vectors: a chunk whose
@@ -102,7 +108,9 @@ def build_synthetic_store(
         n = min(chunks_per_doc, max(1, n_chunks - total))
         d = generate_document(docs, chunks=n, seed=seed)
         docs += 1
-        added, got_real = _add_document(batch, d, settings, pool, lambda k: synth_vectors(pool_matrix, k, rng))
+        added, got_real = _add_document(
+            batch, d, settings, pool, lambda k: synth_vectors(pool_matrix, k, rng), raw_hash
+        )
         total, real = total + added, real + got_real
         if len(batch.ids) >= store.max_batch:
             batch.write_chunks(store)

@@ -1,7 +1,8 @@
 """Hybrid retrieval: dense search in Chroma + BM25 over Voikko lemmas, fused by reciprocal rank fusion.
 
-The BM25 side is derived from what the store holds (each chunk's stored ``terms``) and rebuilt whenever
-the store's generation changes, so every process sharing one Chroma server answers from the same data.
+The BM25 side is derived from what the store holds (each chunk's stored ``terms``): built once per
+generation with that generation's other artefacts (knowledge/artefacts.py) and opened memory-mapped by
+every process, so all processes sharing one Chroma server answer from the same data.
 
 Fusion is our own ~10 lines of RRF rather than llama-index's QueryFusionRetriever: that one runs its
 retrievers through asyncio and (by default) an LLM query generator, and cannot report per-stage timings;
@@ -11,22 +12,30 @@ both sides here are already in memory and the whole query must stay within a few
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
 import time
+import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from pathlib import Path
+from typing import Any, overload
 
-import bm25s
 import numpy as np
 
 from assistant.config import Settings
+from assistant.knowledge import artefacts
+from assistant.knowledge.artefacts import Artefacts, lemma_counts, surface_counts
 from assistant.knowledge.embeddings import Embedder, embedder_from_settings
+from assistant.knowledge.lexical import LexicalIndex
+from assistant.knowledge.query_vectors import QueryVectors
 from assistant.knowledge.store import Hit, SourceRecord, Store
 from assistant.text import finnish, glossary
 
+__all__ = ["KnowledgeBase", "LexicalIndex", "Passage", "Retrieval", "Retriever", "Snapshot", "query_terms"]
+
 log = logging.getLogger("assistant.answering.retrieve")
-logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import
 
 RRF_K = 60
 MODES = ("hybrid", "dense", "bm25", "bm25-snowball")
@@ -63,34 +72,32 @@ class Passage:
         )
 
 
-class LexicalIndex:
-    """BM25 (bm25s) over pre-computed term lists."""
+class _Column(Sequence[Any]):
+    """One field of every row of a generation's artefacts (texts or metadata), read from the mapped file
+    when asked: no process holds every chunk's text."""
 
-    def __init__(self, term_lists: list[list[str]]):
-        self.size = len(term_lists)
-        self.df: dict[str, int] = {}
-        for terms in term_lists:
-            for t in set(terms):
-                self.df[t] = self.df.get(t, 0) + 1
-        self._bm25 = bm25s.BM25()
-        if term_lists:
-            # bm25s cannot index an empty document list or a document with no tokens
-            self._bm25.index([t or ["∅"] for t in term_lists], show_progress=False)
+    def __init__(self, artefacts: Artefacts, field_name: str):
+        self._artefacts = artefacts
+        self._field = field_name
 
-    def scores(self, query_terms: list[str]) -> np.ndarray:
-        known = [t for t in query_terms if t in self.df]
-        if not known or not self.size:
-            return np.zeros(self.size, dtype=np.float32)
-        return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
+    def __len__(self) -> int:
+        return len(self._artefacts)
 
-    def top(self, query_terms: list[str], n: int) -> list[tuple[int, float]]:
-        scores = self.scores(query_terms)
-        if not scores.any():
-            return []
-        n = min(n, int((scores > 0).sum()))
-        idx = np.argpartition(-scores, n - 1)[:n]
-        idx = idx[np.argsort(-scores[idx])]
-        return [(int(i), float(scores[i])) for i in idx]
+    @overload
+    def __getitem__(self, i: int) -> Any: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Any]: ...
+
+    def __getitem__(self, i: int | slice) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        return self._artefacts.row(i % len(self))[self._field]
+
+    def __iter__(self) -> Iterator[Any]:
+        return (self[i] for i in range(len(self)))
 
 
 @dataclass
@@ -100,22 +107,55 @@ class Snapshot:
     generation: int
     sources: dict[str, SourceRecord]
     ids: list[str]
-    texts: list[str]
-    metas: list[dict[str, Any]]
+    texts: Sequence[str]
+    metas: Sequence[dict[str, Any]]
     lexical: LexicalIndex
-    position: dict[str, int]
+    position: dict[str, int] | None = None
+    key: str = ""
+    artefacts: Artefacts | None = None
     _extra: dict[str, LexicalIndex] = field(default_factory=dict)
     _words: set[str] | None = None
+
+    @classmethod
+    def of(cls, artefacts: Artefacts) -> Snapshot:
+        return cls(
+            generation=artefacts.generation,
+            sources=artefacts.sources(),
+            ids=artefacts.ids,
+            texts=_Column(artefacts, "text"),
+            metas=_Column(artefacts, "meta"),
+            lexical=artefacts.lexical(),
+            key=artefacts.key,
+            artefacts=artefacts,
+        )
+
+    def chunk(self, i: int) -> tuple[str, dict[str, Any]]:
+        """(text, metadata) of row ``i``: one read."""
+        if self.artefacts is not None:
+            row = self.artefacts.row(i)
+            return row["text"], row["meta"]
+        return self.texts[i], self.metas[i]
+
+    def index_of(self, cid: str) -> int | None:
+        if self.position is None:
+            self.position = {c: i for i, c in enumerate(self.ids)}
+        return self.position.get(cid)
 
     @property
     def words(self) -> set[str]:
         """Whole-word lemmas of every live chunk (compound parts excluded), built on first use."""
         if self._words is None:
-            vocab: set[str] = set()
-            for text in self.texts:
-                vocab |= finnish.word_lemmas(text)
-            self._words = vocab
+            if self.artefacts is not None:
+                self._words = set(self.artefacts.counts("lemmas"))
+            else:
+                self._words = set(lemma_counts(self.texts))
         return self._words
+
+    def surface_counts(self) -> dict[str, int]:
+        """Surface words of every live chunk by occurrences (for typo correction)."""
+        if self.artefacts is not None:
+            return self.artefacts.counts("surface")
+        return dict(surface_counts(self.texts))
 
     # A snapshot never changes (a new generation builds a new one), so these are computed once.
     @cached_property
@@ -155,13 +195,16 @@ class Retrieval:
 
 
 class KnowledgeBase:
-    """Store + embedding model + lexical index, loaded once per process and refreshed on change."""
+    """Store + embedding model + the generation's artefacts, opened once per process and on change."""
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None, reload_every: float = 1.0):
         self.settings = settings
         self.embedder = embedder or embedder_from_settings(settings)
+        self.queries = QueryVectors(self.embedder, settings.query_cache, settings.query_batching)
         self.store = Store.open(settings)
         self.store.check_model(self.embedder.id, self.embedder.dim)
+        self.artefacts_root = artefacts.root_for(settings)
+        self._private: Path | None = None  # this process's own snapshots of an unpublished store state
         self.reload_every = reload_every
         self._lock = threading.Lock()
         self._checked = 0.0
@@ -169,30 +212,29 @@ class KnowledgeBase:
         self.snapshot = self._build()
 
     def _build(self) -> Snapshot:
-        generation = self.store.generation()
-        sources = self.store.live_sources()
-        rows = self.store.live_chunks({s: r.version for s, r in sources.items()})
-        rows.sort(key=lambda r: (r[2]["source"], r[2].get("index", 0)))
-        ids = [r[0] for r in rows]
-        return Snapshot(
-            generation=generation,
-            sources=sources,
-            ids=ids,
-            texts=[r[1] for r in rows],
-            metas=[r[2] for r in rows],
-            lexical=LexicalIndex([(r[2].get("terms") or "").split() for r in rows]),
-            position={cid: i for i, cid in enumerate(ids)},
-        )
+        generation, key = self.store.generation_key()
+        published = artefacts.open_or_build(self.store, self.artefacts_root, key, generation)
+        if self.store.meta().get("clean", True) is False:
+            # a refresh is running or was killed: what it committed is live in the store, as before artefacts
+            # existed. Only a process opening the store now pays for it (a catalogue read, and a private
+            # incremental build when the catalogue moved on); running processes switch at the next generation.
+            live = {s: r.version for s, r in self.store.live_sources().items()}
+            if live != published.versions:
+                if self._private is None:
+                    self._private = Path(tempfile.mkdtemp(prefix="elmo-uncommitted-"))
+                own = f"{key}-uncommitted-{uuid.uuid4().hex[:8]}"
+                return Snapshot.of(artefacts.build(self.store, self._private, own, generation, published, "uncommitted"))
+        return Snapshot.of(published)
 
     def current(self) -> Snapshot:
-        """The live snapshot, rebuilt when another process (or a refresh) changed the store."""
+        """The live snapshot, reopened when another process (or a refresh) changed the store."""
         now = time.monotonic()
         if now - self._checked >= self.reload_every:
             with self._lock:
                 if now - self._checked >= self.reload_every:
                     self._checked = now
                     try:
-                        if self.store.generation() != self.snapshot.generation:
+                        if self.store.generation_key()[1] != self.snapshot.key:
                             self.snapshot = self._build()
                         self.store_error = None
                     except Exception as exc:  # noqa: BLE001 - store unreachable: keep serving what we have
@@ -240,8 +282,7 @@ class Retriever:
         degraded = False
         if mode in ("hybrid", "dense"):
             t = time.perf_counter()
-            # e5 reads 512 tokens at most; a long question only costs time beyond its first ~1,000 chars
-            vector = self.kb.embedder.embed_query(query[:1000])
+            vector = self.kb.queries.embed(query)
             timings["embed"] = (time.perf_counter() - t) * 1000
             t = time.perf_counter()
             try:
@@ -275,15 +316,17 @@ class Retriever:
         for rank, (i, score) in enumerate(lexical_hits):
             cid = snap.ids[i]
             fused[cid] = fused.get(cid, 0.0) + lexical_weight / (RRF_K + rank + 1)
-            p = found.setdefault(cid, Passage.from_chunk(cid, snap.texts[i], snap.metas[i]))
-            p.lexical = score
+            if cid not in found:
+                found[cid] = Passage.from_chunk(cid, *snap.chunk(i))
+            found[cid].lexical = score
         ranked = sorted(fused, key=lambda cid: -fused[cid])[:k]
         passages = []
         for cid in ranked:
             p = found[cid]
             p.score = fused[cid]
-            if not p.terms and cid in snap.position:
-                p.terms = (snap.metas[snap.position[cid]].get("terms") or "").split()
+            i = None if p.terms else snap.index_of(cid)
+            if i is not None:
+                p.terms = (snap.chunk(i)[1].get("terms") or "").split()
             passages.append(p)
         timings["fusion"] = (time.perf_counter() - t) * 1000
         return Retrieval(

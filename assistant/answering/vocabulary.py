@@ -10,12 +10,14 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from assistant.answering.retrieve import Snapshot
+from assistant.knowledge.artefacts import surface_counts
 from assistant.text import finnish
 
 # Shorter words have too many neighbours at any distance ("maa" is 1 from "mies", "taa", "maan" ...).
@@ -29,16 +31,19 @@ class Vocabulary:
     freq: dict[str, int]
 
     @classmethod
-    def of(cls, texts: list[str], lemmas: dict[str, int]) -> Vocabulary:
+    def of(cls, texts: Iterable[str], lemmas: Mapping[str, int]) -> Vocabulary:
         """Surface words, their hyphen parts ("ELMO-pilotti" → "pilotti") and the index's lemmas: a typo
         of an inflected form is near the form, a typo of a base form near the lemma."""
-        counts: Counter[str] = Counter()
-        for text in texts:
-            for w, _, _ in finnish.words(text):
-                low = w.lower()
-                counts.update(p for p in {low, *low.split("-")} if p and not p.isdigit())
+        return cls.from_counts(surface_counts(texts), lemmas)
+
+    @classmethod
+    def from_counts(cls, surface: Mapping[str, int], lemmas: Mapping[str, int]) -> Vocabulary:
+        counts: Counter[str] = Counter(surface)
         counts.update({t: df for t in lemmas if not t.isdigit() and " " not in t for df in (lemmas[t],)})
-        return cls(tuple(counts), dict(counts))
+        # a fixed order (most frequent first), so that a generation built incrementally from the previous one
+        # and one built from scratch correct a typo the same way when several words tie
+        words = tuple(sorted(counts, key=lambda w: (-counts[w], w)))
+        return cls(words, dict(counts))
 
     def nearest(self, word: str) -> str | None:
         """The corpus word closest to ``word`` (≤ 1 edit, ≤ 2 for long words; the most frequent on a
@@ -65,7 +70,7 @@ def vocabulary(snap: Snapshot) -> Vocabulary:
     key = id(snap)
     with _lock:
         if key not in _cache:
-            _cache[key] = Vocabulary.of(snap.texts, snap.lexical.df)
+            _cache[key] = Vocabulary.from_counts(snap.surface_counts(), snap.lexical.df)
             weakref.finalize(snap, _cache.pop, key, None)
         return _cache[key]
 

@@ -27,13 +27,14 @@ from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 from llama_index.core.vector_stores.utils import node_to_metadata_dict
 
 from assistant.config import Settings
+from assistant.knowledge import artefacts
 from assistant.knowledge.chunking import CHUNKER_VERSION, Chunk, chunk, text_hash
 from assistant.knowledge.embeddings import Embedder, embedder_from_settings
 from assistant.knowledge.loaders import MAX_FILE_BYTES, Loaded, LoadError, fetch_url, parse_bytes, parse_file
 from assistant.knowledge.manifest import SourceMeta, discover_files, read_manifest
 from assistant.knowledge.sentence_vectors import SCHEME as SENTENCE_SCHEME
 from assistant.knowledge.sentence_vectors import embed_missing as embed_missing_sentences
-from assistant.knowledge.store import ModelMismatch, SourceRecord, Store, StoreError
+from assistant.knowledge.store import ModelMismatch, SourceRecord, Store, StoreError, new_key
 from assistant.text import finnish
 from assistant.text.contacts import extract_contacts
 from assistant.text.normalise import normalise
@@ -305,8 +306,11 @@ class Refresher:
             store.remove_source(source)
             summary.removed += 1
             changed = True
-        if changed:
-            store.bump_generation()
+        if changed or interrupted:  # a killed refresh's commits are published by the next one
+            self._publish(store, summary)
+        else:
+            generation, key = store.generation_key()  # e.g. an index written before artefacts existed
+            artefacts.open_or_build(store, artefacts.root_for(self.settings), key, generation)
         if store.meta().get("sentence_scheme") != SENTENCE_SCHEME:
             # an index built before sentence vectors (or with another sentence scheme): fill them in once
             texts = [text for _, text, _ in store.live_chunks({s: r.version for s, r in store.live_sources().items()})]
@@ -325,6 +329,21 @@ class Refresher:
             self.progress(len(specs), len(specs), "")
         summary.seconds = time.perf_counter() - t0
         return summary
+
+    def _publish(self, store: Store, summary: Summary) -> None:
+        """The new generation's artefacts first, then the generation bump that makes processes open them:
+        no process ever sees a generation without its BM25 index and rows."""
+        generation = store.generation() + 1
+        key = new_key(generation)
+        root = artefacts.root_for(self.settings)
+        try:
+            previous_key = store.generation_key()[1]
+            previous = artefacts.Artefacts(root / previous_key) if (root / previous_key / "meta.json").exists() else None
+            artefacts.build(store, root, key, generation, previous or artefacts.newest(root))
+        except Exception as exc:  # noqa: BLE001 - the data is committed: processes build what is missing
+            log.exception("writing the artefacts of generation %s failed", generation)
+            summary.notes.append(f"the search index files could not be written ({exc}); each process builds them")
+        store.bump_generation(key)
 
     @property
     def _limits(self) -> dict[str, Any]:

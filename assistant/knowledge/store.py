@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,10 @@ import numpy as np
 
 META_ID = "__meta__"
 _PAGE = 1000  # records per paged get
+
+
+def new_key(generation: int) -> str:
+    return f"g{generation}-{uuid.uuid4().hex[:12]}"
 
 
 class StoreError(RuntimeError):
@@ -182,9 +187,16 @@ class Store:
     def generation(self) -> int:
         return int(self.meta().get("generation", 0))
 
-    def bump_generation(self) -> int:
+    def generation_key(self) -> tuple[int, str]:
+        """The generation and the key its artefacts are filed under (unique even across a reset, which
+        restarts the counter)."""
+        meta = self.meta()
+        gen = int(meta.get("generation", 0))
+        return gen, str(meta.get("artefacts_key") or f"g{gen}-{meta.get('changed_at', 0)}")
+
+    def bump_generation(self, artefacts_key: str | None = None) -> int:
         gen = self.generation() + 1
-        self.write_meta(generation=gen, changed_at=time.time())
+        self.write_meta(generation=gen, changed_at=time.time(), artefacts_key=artefacts_key or new_key(gen))
         return gen
 
     def check_model(self, embed_id: str, dim: int) -> None:
@@ -286,6 +298,20 @@ class Store:
             if len(got["ids"]) < _PAGE:
                 return out
             offset += _PAGE
+
+    def chunks_of(self, wanted: dict[str, str]) -> list[tuple[str, str, dict[str, Any]]]:
+        """(id, text, metadata) of the chunks of these (source → version) pairs only: an incremental
+        artefact build reads just the sources a refresh changed."""
+        out = []
+        names = sorted(wanted)
+        for i in range(0, len(names), 100):
+            got = self.chunks.get(
+                where={"source": {"$in": names[i : i + 100]}}, include=["metadatas", "documents"]
+            )
+            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+                if meta is not None and doc is not None and wanted.get(meta.get("source")) == meta.get("version"):
+                    out.append((cid, doc, meta))
+        return out
 
     # ---- sentence vectors ---------------------------------------------------------------------------
 

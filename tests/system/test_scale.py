@@ -3,11 +3,14 @@
 Starts `chroma run` on a free loopback port, refreshes knowledge/ into it, starts two app processes (own
 ports, own index folders, the same ASSISTANT_CHROMA_URL), asks both the same question, then adds a document
 and refreshes through the first one's admin API: both answer the new fact (each polls the store's
-generation once a second). Every process is stopped in ``finally``.
+generation once a second). The per-generation artefacts (BM25 index, rows) live in one shared folder
+(ASSISTANT_ARTEFACTS): the refreshes write them, the app processes only open them. Every process is
+stopped in ``finally``.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import sys
@@ -19,6 +22,8 @@ from typing import Any
 import pytest
 
 from assistant.config import REPO_ROOT, Settings
+from assistant.knowledge.artefacts import BUILD_LOG, root_for
+from assistant.knowledge.store import Store
 from benchmarks.measure import settings_for
 from benchmarks.serving import chroma_server, http_client, serve_process
 
@@ -56,15 +61,16 @@ def test_two_app_processes_share_one_chroma_server(tmp_path: Path) -> None:
 
         from assistant.knowledge.ingest import refresh
 
+        shared = tmp_path / "shared-artefacts"  # ASSISTANT_ARTEFACTS: storage every app process mounts
         base = Settings(
-            sources=sources, index=tmp_path / "cli-index", chroma_url=chroma_url, admin_token=TOKEN
+            sources=sources, index=tmp_path / "cli-index", chroma_url=chroma_url, admin_token=TOKEN, artefacts=shared
         )
         summary = refresh(base)
         assert summary.added == 2 and not summary.failed
 
         apps = []
         for i in range(2):
-            s = settings_for(base, tmp_path / f"index-{i}", sources, chroma_url=chroma_url)
+            s = settings_for(base, tmp_path / f"index-{i}", sources, chroma_url=chroma_url, artefacts=shared)
             proc, url, _ = stack.enter_context(
                 serve_process(s, tmp_path / f"serve-{i}.log", admin_token=TOKEN)
             )
@@ -97,6 +103,12 @@ def test_two_app_processes_share_one_chroma_server(tmp_path: Path) -> None:
                 break
             time.sleep(0.5)
         assert all(not a["refused"] and "5551234" in _digits(a) for a in answers), answers
+        # each generation's BM25 index and rows were written once, by the refresh that made it; the app
+        # processes opened them from the shared folder and never built their own
+        builds = [json.loads(line) for line in (root_for(base) / BUILD_LOG).read_text().splitlines()]
+        assert [b["reason"] for b in builds] == ["refresh", "refresh"], builds
+        assert builds[-1]["key"] == Store.open(base).generation_key()[1]
+        assert not list((tmp_path / "index-0").glob("artefacts")) and not list((tmp_path / "index-1").glob("artefacts"))
         assert answers[0]["answer"] == answers[1]["answer"]
         assert answers[0]["citations"][0]["source"] == "revontulisilta.md"
         health = [client.get(f"{url}/healthz").json() for _, url in apps]

@@ -1,0 +1,294 @@
+"""Per-generation artefacts: what every answering process needs besides Chroma, built once per generation.
+
+Before this, each process read every chunk back from Chroma and indexed it for BM25 at start and after
+every refresh (29 s and 1.6 GB a process at 100k chunks). Now the refresh that changes the store writes,
+next to it, one folder per generation (``<artefacts>/<collection>/<key>/``):
+
+* ``bm25/`` — the BM25 index (bm25s ``save``), opened memory-mapped: its pages are shared by every
+  process on the host;
+* ``rows.jsonl`` + ``rows.offsets.npy`` — one JSON record per live chunk (text + the metadata a passage
+  needs), read by position through ``mmap`` (nothing is parsed until a lexical hit asks for it);
+* ``ids.json``, ``terms.txt`` — chunk ids and stored Voikko terms per row (``terms.txt`` lets the next
+  incremental build re-index BM25 without lemmatising anything again);
+* ``sources.json`` — the catalogue of that generation (versions, titles, contacts);
+* ``surface.json``, ``lemmas.json`` — word counts for typo correction and compound heads;
+* ``meta.json`` — key, generation, row spans per source, versions, how the folder was built.
+
+A folder appears whole or not at all (written under a temp name, then renamed). A process that finds none
+for the store's current key builds it under a file lock, and the processes that lose the race wait and
+open it. A build starts from the newest earlier folder when one exists: rows of unchanged sources are
+copied as bytes, only the changed sources are read from Chroma, word counts are patched; BM25 itself is
+re-indexed from ``terms.txt`` (its IDF changes with every document, so it cannot be patched in place).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import mmap
+import os
+import shutil
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from filelock import FileLock
+
+from assistant.knowledge.lexical import LexicalIndex
+from assistant.knowledge.store import SourceRecord, Store
+from assistant.text import finnish
+
+log = logging.getLogger("assistant.knowledge.artefacts")
+
+FORMAT = "a1"  # bump when the folder's layout changes: older folders are then never opened
+KEEP = 3  # generations kept on disk (a process may still be answering from the previous one)
+BUILD_LOG = "builds.log"  # one JSON line per build: the evidence that a process opened instead of building
+ROW_KEYS = ("source", "title", "start", "end", "page", "url", "terms", "index", "version")
+INCREMENTAL_SHARE = 0.3  # more changed sources than this share: one full read of the store is cheaper
+
+
+def root_for(settings: Any) -> Path:
+    base = settings.artefacts if getattr(settings, "artefacts", None) else settings.index / "artefacts"
+    return Path(base) / settings.collection
+
+
+def surface_counts(texts: Iterable[str]) -> Counter[str]:
+    """Surface words (lower case) and their hyphen parts ("ELMO-pilotti" → "pilotti"), by occurrences."""
+    counts: Counter[str] = Counter()
+    for text in texts:
+        for w, _, _ in finnish.words(text):
+            low = w.lower()
+            counts.update(p for p in {low, *low.split("-")} if p and not p.isdigit())
+    return counts
+
+
+def lemma_counts(texts: Iterable[str]) -> Counter[str]:
+    """Whole-word lemmas (compound parts excluded), by the number of chunks using them."""
+    counts: Counter[str] = Counter()
+    for text in texts:
+        counts.update(finnish.word_lemmas(text))
+    return counts
+
+
+def _patched(base: dict[str, int], minus: Counter[str], plus: Counter[str]) -> dict[str, int]:
+    out = Counter(base)
+    out.subtract(minus)
+    out.update(plus)
+    return {k: v for k, v in out.items() if v > 0}
+
+
+class Artefacts:
+    """One generation's folder, opened: rows are read on demand, BM25 is memory-mapped."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.meta: dict[str, Any] = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+        self.key: str = self.meta["key"]
+        self.generation = int(self.meta["generation"])
+        self.versions: dict[str, str] = self.meta["versions"]
+        self.spans: dict[str, list[int]] = self.meta["spans"]
+        self.ids: list[str] = json.loads((path / "ids.json").read_text(encoding="utf-8"))
+        self._offsets = np.load(path / "rows.offsets.npy", mmap_mode="r")
+        self._rows = _map(path / "rows.jsonl")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def row_bytes(self, start: int, end: int) -> bytes:
+        return bytes(self._rows[int(self._offsets[start]) : int(self._offsets[end])]) if end > start else b""
+
+    def row(self, i: int) -> dict[str, Any]:
+        """``{"id", "text", "meta"}`` of row ``i``."""
+        return dict(json.loads(self.row_bytes(i, i + 1)))
+
+    def lexical(self) -> LexicalIndex:
+        return LexicalIndex.load(self.path / "bm25")
+
+    def sources(self) -> dict[str, SourceRecord]:
+        raw = json.loads((self.path / "sources.json").read_text(encoding="utf-8"))
+        return {s: SourceRecord.from_metadata(s, m) for s, m in raw.items()}
+
+    def counts(self, name: str) -> dict[str, int]:
+        """``surface`` or ``lemmas`` word counts."""
+        return dict(json.loads((self.path / f"{name}.json").read_text(encoding="utf-8")))
+
+    def term_lines(self) -> list[str]:
+        text = (self.path / "terms.txt").read_text(encoding="utf-8")
+        return text.split("\n")[: len(self.ids)]
+
+
+def _map(path: Path) -> mmap.mmap | bytes:
+    with path.open("rb") as fh:
+        if os.fstat(fh.fileno()).st_size == 0:
+            return b""  # mmap refuses an empty file
+        return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+class _Writer:
+    """Rows in the order the snapshot indexes them: by source, then by the chunk's place in it."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self._rows = (folder / "rows.jsonl").open("wb")
+        self.offsets = [0]
+        self.ids: list[str] = []
+        self.terms: list[str] = []
+        self.spans: dict[str, list[int]] = {}
+
+    def copy(self, source: str, prev: Artefacts, prev_terms: list[str]) -> None:
+        """A source unchanged since ``prev``: its rows as bytes, nothing parsed."""
+        a, b = prev.spans[source]
+        start = len(self.ids)
+        base = self.offsets[-1] - int(prev._offsets[a])
+        self._rows.write(prev.row_bytes(a, b))
+        self.offsets += [int(o) + base for o in prev._offsets[a + 1 : b + 1]]
+        self.ids += prev.ids[a:b]
+        self.terms += prev_terms[a:b]
+        self.spans[source] = [start, len(self.ids)]
+
+    def add(self, source: str, rows: list[tuple[str, str, dict[str, Any]]]) -> None:
+        start = len(self.ids)
+        for cid, text, meta in sorted(rows, key=lambda r: int(r[2].get("index", 0))):
+            record = {"id": cid, "text": text, "meta": {k: meta[k] for k in ROW_KEYS if k in meta}}
+            data = json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n"
+            self._rows.write(data)
+            self.offsets.append(self.offsets[-1] + len(data))
+            self.ids.append(cid)
+            self.terms.append(str(meta.get("terms") or "").replace("\n", " "))
+        self.spans[source] = [start, len(self.ids)]
+
+    def close(self) -> LexicalIndex:
+        self._rows.close()
+        np.save(self.folder / "rows.offsets.npy", np.asarray(self.offsets, dtype=np.int64))
+        _dump(self.folder / "ids.json", self.ids)
+        (self.folder / "terms.txt").write_text("\n".join(self.terms), encoding="utf-8")
+        lexical = LexicalIndex([line.split() for line in self.terms])
+        lexical.save(self.folder / "bm25")
+        return lexical
+
+
+def _dump(path: Path, value: Any) -> None:
+    path.write_text(json.dumps(value, ensure_ascii=False), encoding="utf-8")
+
+
+def build(store: Store, root: Path, key: str, generation: int, previous: Artefacts | None = None,
+          reason: str = "refresh") -> Artefacts:
+    """Writes the folder for ``key`` from the store's live catalogue and chunks, starting from
+    ``previous`` (any earlier folder) when few sources changed since it."""
+    t0 = time.perf_counter()
+    records = store.live_sources()
+    versions = {s: r.version for s, r in records.items()}
+    before = previous.versions if previous else {}
+    changed = {s: v for s, v in versions.items() if before.get(s) != v}
+    incremental = previous is not None and len(changed) <= INCREMENTAL_SHARE * max(len(versions), 1)
+    fresh = store.chunks_of(changed) if incremental else store.live_chunks(versions)
+    by_source: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
+    for row in fresh:
+        by_source.setdefault(row[2]["source"], []).append(row)
+    t_read = time.perf_counter()
+
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f".tmp-{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    writer = _Writer(tmp)
+    prev_terms = previous.term_lines() if incremental and previous else []
+    for source in sorted(versions):
+        if incremental and previous and source not in changed and source in previous.spans:
+            writer.copy(source, previous, prev_terms)
+        else:
+            writer.add(source, by_source.get(source, []))
+    writer.close()
+    t_index = time.perf_counter()
+
+    new_texts = [text for _, text, _ in fresh]
+    if incremental and previous:
+        gone = [s for s, v in before.items() if versions.get(s) != v]
+        old_texts = [previous.row(i)["text"] for s in gone for i in range(*previous.spans[s])]
+        surface = _patched(previous.counts("surface"), surface_counts(old_texts), surface_counts(new_texts))
+        lemmas = _patched(previous.counts("lemmas"), lemma_counts(old_texts), lemma_counts(new_texts))
+    else:
+        surface, lemmas = dict(surface_counts(new_texts)), dict(lemma_counts(new_texts))
+    _dump(tmp / "surface.json", surface)
+    _dump(tmp / "lemmas.json", lemmas)
+    _dump(tmp / "sources.json", {s: r.to_metadata() for s, r in records.items()})
+    done = time.perf_counter()
+    meta = {
+        "format": FORMAT,
+        "key": key,
+        "generation": generation,
+        "rows": len(writer.ids),
+        "versions": versions,
+        "spans": writer.spans,
+        "built_at": time.time(),
+        "built_by": os.getpid(),
+        "reason": reason,
+        "incremental": incremental,
+        "changed_sources": len(changed),
+        "timings_s": {
+            "read": round(t_read - t0, 3),
+            "rows_and_bm25": round(t_index - t_read, 3),
+            "word_counts": round(done - t_index, 3),
+            "total": round(done - t0, 3),
+        },
+    }
+    _dump(tmp / "meta.json", meta)
+    final = root / key
+    os.rename(tmp, final)  # atomic: readers see the whole folder or none
+    with (root / BUILD_LOG).open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps({k: meta[k] for k in ("key", "generation", "rows", "built_by", "reason",
+                                                   "incremental", "timings_s")}) + "\n")
+    _prune(root, keep=final)
+    return Artefacts(final)
+
+
+def _complete(path: Path) -> bool:
+    try:
+        return json.loads((path / "meta.json").read_text(encoding="utf-8")).get("format") == FORMAT
+    except (OSError, ValueError):
+        return False
+
+
+def newest(root: Path, exclude: str | None = None) -> Artefacts | None:
+    """The most recently built complete folder (the base of an incremental build)."""
+    if not root.is_dir():
+        return None
+    found = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and p.name != exclude]
+    for path in sorted(found, key=lambda p: p.stat().st_mtime, reverse=True):
+        if _complete(path):
+            try:
+                return Artefacts(path)
+            except (OSError, ValueError) as exc:
+                log.warning("unreadable artefacts %s: %s", path, exc)
+    return None
+
+
+def _prune(root: Path, keep: Path) -> None:
+    """Drops all but the newest KEEP folders (an open mmap survives its file's deletion on POSIX) and
+    temp folders of builds that died more than an hour ago."""
+    folders = sorted(
+        (p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and p != keep),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for old in folders[KEEP - 1 :]:
+        shutil.rmtree(old, ignore_errors=True)
+        (root / f"{old.name}.lock").unlink(missing_ok=True)
+    for tmp in root.glob(".tmp-*"):
+        if time.time() - tmp.stat().st_mtime > 3600:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def open_or_build(store: Store, root: Path, key: str, generation: int, timeout: float = 900.0) -> Artefacts:
+    """The folder for ``key``; built here (once, under a file lock) when no process has written it yet."""
+    path = root / key
+    if _complete(path):
+        return Artefacts(path)
+    root.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(root / f"{key}.lock"), timeout=timeout):
+        if _complete(path):  # another process built it while we waited
+            return Artefacts(path)
+        return build(store, root, key, generation, previous=newest(root, exclude=key), reason="missing")

@@ -1,0 +1,211 @@
+"""Per-generation artefacts (knowledge/artefacts.py) with real refreshes, real Chroma, real processes:
+the refresh writes them, other processes open them without building, a missing folder is built once by
+racing processes, an incremental build equals a full one; concurrent questions share model calls and
+answer exactly as one at a time."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_ingest import make_settings, write
+
+from assistant.answering.assistant import Assistant
+from assistant.answering.retrieve import KnowledgeBase, Snapshot
+from assistant.answering.vocabulary import Vocabulary, vocabulary
+from assistant.config import REPO_ROOT, Settings
+from assistant.knowledge import artefacts
+from assistant.knowledge.artefacts import BUILD_LOG, Artefacts
+from assistant.knowledge.embeddings import embedder_from_settings
+from assistant.knowledge.ingest import refresh
+from assistant.knowledge.query_vectors import QueryVectors
+from assistant.knowledge.store import Store
+
+pytestmark = pytest.mark.slow
+
+DOCS = {
+    "kala.md": "# Kalatalous\n\nKainuun kalatalousryhmän yhteyshenkilö on Aino Pesonen, puh. 040 555 1234. "
+    "Kalastusmatkailu kasvoi vuonna 2023 Kajaanissa.\n",
+    "metsa.md": "# Metsäbiotalous\n\nPohjois-Karjalan metsäbiotalouden hanke alkoi vuonna 2021. "
+    "Hanketta rahoittaa Pohjois-Karjalan liitto.\n",
+    "vety.md": "# Vetytalous\n\nVetytalouden pilotti käynnistyi Oulussa. Lisätietoja antaa projektipäällikkö "
+    "Matti Virtanen, puh. 040 777 8888.\n",
+}
+QUESTIONS = [
+    "Kuka on kalatalousryhmän yhteyshenkilö?",
+    "Milloin metsäbiotalouden hanke alkoi?",
+    "Kuka rahoittaa metsäbiotalouden hanketta?",
+    "Missä vetytalouden pilotti käynnistyi?",
+    "Mikä on Matti Virtasen puhelinnumero?",
+    "Kasvoiko kalastusmatkailu Kajaanissa?",
+]
+
+OPEN_AND_ASK = """
+import json, sys
+from assistant.answering.assistant import Assistant
+from assistant.answering.retrieve import KnowledgeBase
+from assistant.config import Settings
+kb = KnowledgeBase(Settings())
+answer = Assistant(Settings(), kb=kb).ask(sys.argv[1])
+print(json.dumps({"key": kb.snapshot.key, "rows": len(kb.snapshot.ids), "answer": answer.answer}))
+"""
+
+
+def _settings(tmp_path: Path, fillers: int = 0) -> Settings:
+    settings = make_settings(tmp_path)
+    for name, text in DOCS.items():
+        write(settings, name, text)
+    for i in range(fillers):  # unchanged sources: few changed ones make the next build incremental
+        write(settings, f"muu-{i}.md", f"# Muistio {i}\n\nKokous {i} pidettiin Kuopiossa vuonna {2000 + i}.\n")
+    return settings
+
+
+def _builds(settings: Settings) -> list[dict]:
+    path = artefacts.root_for(settings) / BUILD_LOG
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
+    env.update(
+        ASSISTANT_SOURCES=str(settings.sources),
+        ASSISTANT_INDEX=str(settings.index),
+        ASSISTANT_CHUNK_CHARS=str(settings.chunk_chars),
+        PYTHONPATH=str(REPO_ROOT),
+    )
+    return env
+
+
+def _spawn(settings: Settings, question: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", OPEN_AND_ASK, question],
+        env=_env(settings),
+        cwd=str(REPO_ROOT),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _result(proc: subprocess.Popen[str]) -> dict:
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-3000:]
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def test_refresh_writes_artefacts_that_another_process_opens(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    refresh(settings)
+    generation, key = Store.open(settings).generation_key()
+    builds = _builds(settings)
+    assert [(b["key"], b["reason"]) for b in builds] == [(key, "refresh")]
+    folder = artefacts.root_for(settings) / key
+    assert (folder / "bm25" / "params.index.json").exists() and not list(folder.parent.glob(".tmp-*"))
+
+    got = _result(_spawn(settings, QUESTIONS[0]))
+    assert got["key"] == key and got["rows"] == len(Artefacts(folder))
+    assert "Aino Pesonen" in got["answer"]
+    assert _builds(settings) == builds  # opened, not built
+
+    # the rows a process reads are the store's live chunks, text and metadata
+    store = Store.open(settings)
+    live = {cid: (text, meta) for cid, text, meta in store.live_chunks(Snapshot.of(Artefacts(folder)).versions)}
+    art = Artefacts(folder)
+    assert sorted(art.ids) == sorted(live)
+    for i, cid in enumerate(art.ids):
+        row = art.row(i)
+        assert row["text"] == live[cid][0]
+        assert row["meta"]["terms"] == live[cid][1]["terms"]
+
+
+def test_missing_artefacts_are_built_once_by_racing_processes(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    refresh(settings)
+    root = artefacts.root_for(settings)
+    _, key = Store.open(settings).generation_key()
+    shutil.rmtree(root)  # e.g. a new shared path, or an index written before artefacts existed
+    procs = [_spawn(settings, QUESTIONS[4]) for _ in range(3)]
+    results = [_result(p) for p in procs]
+    builds = _builds(settings)
+    assert [(b["key"], b["reason"]) for b in builds] == [(key, "missing")]
+    assert {r["key"] for r in results} == {key}
+    assert len({r["answer"] for r in results}) == 1 and "040 777 8888" in results[0]["answer"]
+
+
+def test_incremental_build_equals_a_full_build(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, fillers=8)
+    refresh(settings)
+    write(settings, "kala.md", DOCS["kala.md"].replace("2023", "2024") + "Uusi kalasatama avattiin Sotkamossa.\n")
+    write(settings, "meri.md", "# Merituuli\n\nMerituulivoiman hanke alkoi Porissa vuonna 2022.\n")
+    (settings.sources / "metsa.md").unlink()
+    refresh(settings)
+    store = Store.open(settings)
+    generation, key = store.generation_key()
+    builds = _builds(settings)
+    assert builds[-1]["key"] == key and builds[-1]["incremental"] is True
+    incremental = Artefacts(artefacts.root_for(settings) / key)
+    full = artefacts.build(store, tmp_path / "full", key, generation, previous=None)
+    assert full.meta["incremental"] is False
+
+    assert incremental.ids == full.ids and incremental.term_lines() == full.term_lines()
+    assert incremental.row_bytes(0, len(full)) == full.row_bytes(0, len(full))
+    assert incremental.spans == full.spans and incremental.versions == full.versions
+    for name in ("surface", "lemmas"):
+        assert incremental.counts(name) == full.counts(name)
+    assert "metsäbiotalous" not in incremental.counts("lemmas") and "kalasatama" in incremental.counts("lemmas")
+    a, b = incremental.lexical(), full.lexical()
+    assert dict(a.df) == dict(b.df)
+    for terms in (["kalasatama"], ["hanke", "alkaa"], ["merituulivoima", "pori"]):
+        np.testing.assert_array_equal(a.scores(terms), b.scores(terms))
+    snaps = [Snapshot.of(incremental), Snapshot.of(full)]
+    assert vocabulary(snaps[0]) == vocabulary(snaps[1])
+    # the vocabulary of a snapshot equals the one built from its texts
+    assert vocabulary(snaps[0]) == Vocabulary.of(list(snaps[0].texts), snaps[0].lexical.df)
+
+
+def test_concurrent_questions_share_model_calls_and_answer_as_serial(tmp_path: Path) -> None:
+    settings = _settings(tmp_path)
+    refresh(settings)
+    serial_kb = KnowledgeBase(settings.model_copy(update={"query_batching": False, "query_cache": 0}))
+    assert serial_kb.queries.batcher is None
+    serial = {q: Assistant(settings, kb=serial_kb).ask(q) for q in QUESTIONS}
+
+    batched_kb = KnowledgeBase(settings.model_copy(update={"query_cache": 0}))
+    assistant = Assistant(settings, kb=batched_kb)
+    asked = QUESTIONS * 3
+    answers: dict[int, object] = {}
+    start = threading.Barrier(len(asked))
+
+    def ask(i: int) -> None:
+        start.wait()
+        answers[i] = assistant.ask(asked[i])
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(asked))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(300)
+    batcher = batched_kb.queries.batcher
+    assert batcher is not None and batcher.calls < len(asked)  # questions shared model calls
+    for i, q in enumerate(asked):
+        got, want = answers[i], serial[q]
+        assert got.answer == want.answer  # type: ignore[attr-defined]
+        assert [c.chunk_id for c in got.citations] == [c.chunk_id for c in want.citations]  # type: ignore[attr-defined]
+
+
+def test_question_vectors_are_cached_and_bit_identical_in_batches(kb_settings: Settings) -> None:
+    embedder = embedder_from_settings(kb_settings)
+    vectors = QueryVectors(embedder, cache_size=8)
+    one = vectors.embed("Kuka rahoittaa  ELMO-hanketta?\n")
+    assert one is vectors.embed("Kuka rahoittaa ELMO-hanketta?")  # the same normalised question: cached
+    np.testing.assert_array_equal(one, embedder.embed_query("Kuka rahoittaa ELMO-hanketta?"))
+    batch = embedder.embed_queries(QUESTIONS)  # type: ignore[attr-defined]
+    for q, v in zip(QUESTIONS, batch, strict=True):
+        np.testing.assert_array_equal(v, embedder.embed_query(q))
