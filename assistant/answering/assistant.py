@@ -231,7 +231,7 @@ class Assistant:
         passages = retrieval.passages
         retrieved = [{"id": p.id, "source": p.source, "score": round(p.score, 5)} for p in passages]
 
-        decision = decide(evidence, passages, question=q, language=language)
+        decision = decide(evidence, passages, question=q, language=language, embedder=self.kb.embedder.id)
         if decision.refuse:
             text = refusal_text(evidence, decision, phrases)
             cited = self._citations(decision.closest, snap)

@@ -64,6 +64,16 @@ class Evidence:
             got += max((w for t, w in zip(group, weights, strict=True) if t in terms), default=0.0)
         return got / total if total else 0.0
 
+    def strict_coverage(self, terms: set[str]) -> float:
+        """Like ``coverage``, but a question word counts only by its own most specific term: a generic part of
+        a compound name ("hanke" of "Revontulisilta-hanke") does not make a passage about that name."""
+        total = got = 0.0
+        for group in self.groups:
+            weight, top = max((self.idf.get(t, 1.0), t) for t in group)
+            total += weight
+            got += weight if top in terms else 0.0
+        return got / total if total else 0.0
+
     @property
     def known_mass(self) -> float:
         return sum(max(self.idf.get(t, 1.0) for t in g) for g in self.groups)
@@ -101,8 +111,14 @@ class _Reader:
             classes = finnish.word_classes(word)
             # adjectives and verbs only phrase the question ("kokonaiset" is also a noun to Voikko)
             return terms, not classes or (bool(classes & _NOUNISH) and "laatusana" not in classes)
-        # a foreign word counts through its Finnish glossary terms, or as a name the corpus has
-        return glossary.finnish_terms(word) or [t for t in finnish.terms(word) if t in self.lex.df], True
+        # a foreign word counts through its Finnish glossary terms, or as a name the corpus has ...
+        terms = glossary.finnish_terms(word) or [t for t in finnish.terms(word) if t in self.lex.df]
+        if not terms and word[:1].isupper() and finnish.word_classes(word) & _PROPER:
+            # ... and a Finnish place or person name ("Helsinki", "Meriläinen") is written the same in an
+            # English or Swedish question: one the corpus never mentions is missing, as in a Finnish question
+            # (a Swedish exonym such as "Uleåborg" is no Finnish name: it stays unread, never missing)
+            terms = finnish.terms(word)
+        return terms, True
 
     def known(self, word: str, terms: list[str]) -> bool:
         lex = self.lex
@@ -325,7 +341,11 @@ def specific_apart(question: str, evidence: Evidence, passages: list[Passage], l
 
 
 def signals(
-    evidence: Evidence, passages: list[Passage], question: str = "", language: str = "fi"
+    evidence: Evidence,
+    passages: list[Passage],
+    question: str = "",
+    language: str = "fi",
+    embedder: str = refusal_weights.EMBEDDER,
 ) -> dict[str, float | None]:
     """The refusal model's inputs; None where a retriever did not run (that signal takes its mean).
 
@@ -339,8 +359,11 @@ def signals(
     total = evidence.total_mass or 1.0
     specific = sum(evidence.missing_idf.get(w, 0.0) for w in evidence.specific)
     foreign = language != "fi"
+    # cosine similarities live on a scale of their own per model (e5 ≈ 0.83, MiniLM ≈ 0.63): the fitted dense
+    # weight holds only for the model it was fitted with
+    comparable = embedder == refusal_weights.EMBEDDER
     values: dict[str, float | None] = {
-        "dense_top": max(dense) if dense else None,
+        "dense_top": max(dense) if dense and comparable else None,
         "bm25_top": math.log1p(max(lexical)) if lexical else None,
         "passage_cover": max((evidence.share(set(p.terms) or set(finnish.terms(p.text))) for p in passages), default=0.0),
         "sentence_cover": max((_best_sentence(evidence, p)[1] for p in passages[:SENTENCE_PASSAGES]), default=0.0),
@@ -390,10 +413,11 @@ def decide(
     threshold: float | None = None,
     question: str = "",
     language: str = "fi",
+    embedder: str = refusal_weights.EMBEDDER,
 ) -> Decision:
     """Refuse when nothing of a Finnish question is in the sources, or when the fitted score is below the
     operating point (an English or Swedish question may share no word with the Finnish corpus)."""
-    values = signals(evidence, passages, question, language)
+    values = signals(evidence, passages, question, language, embedder)
     p = score(values) if passages else 0.0
     cut = refusal_weights.THRESHOLD if threshold is None else threshold
     hard = not passages or (language == "fi" and not evidence.known)

@@ -18,13 +18,15 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
+import pyvoikko
 
 from assistant.answering.retrieve import Passage, Snapshot
 from assistant.answering.verify import NOT_STATED
 from assistant.knowledge.sentence_vectors import chunk_sentences, sentence_key
 from assistant.knowledge.store import Store
 from assistant.text import finnish
-from assistant.text.contacts import disagree, distinct_records
+from assistant.text.contacts import _org_candidates as organisation_mentions  # the extractor's own reading
+from assistant.text.contacts import disagree, distinct_records, extract_contacts
 from assistant.text.sentences import split_sentences
 
 _DEFINITION = re.compile(r"nimellä|kutsu|tarkoitta|tuttavallisesti|lyhenne|\beli\b|\bns\.", re.I)
@@ -280,7 +282,7 @@ def contacts_for(
             reachable = bool(contact.get("phone") or contact.get("email"))
             # the person a source gives for reaching it ("Lisätietoja: …") is tied to what the source is about
             tied = reachable and p.source == passages[0].source
-            if not named and not tied and evidence.coverage(set(p.terms) | set(finnish.terms(p.text))) < 0.5:
+            if not named and not tied and evidence.strict_coverage(set(p.terms) | set(finnish.terms(p.text))) < 0.5:
                 continue
             sentence = _contact_sentence(contact, p.text)
             fit = evidence.coverage(set(finnish.terms(sentence)) | set(finnish.terms(about)))
@@ -308,44 +310,63 @@ def contact_card(
 # ------------------------------------------------------------------------------------------------------
 
 OPENER_LABELS: dict[str, dict[str, str]] = {
-    "en": {"header": "In the sources", "date": "Date", "year": "Year", "number": "Figure", "name": "Name",
-           "email": "E-mail", "link": "Link"},
-    "sv": {"header": "I källorna", "date": "Datum", "year": "År", "number": "Siffra", "name": "Namn",
-           "email": "E-post", "link": "Länk"},
+    "en": {"header": "In the sources", "date": "Date", "year": "Year", "number": "Figure", "person": "Person",
+           "organisation": "Organisation", "email": "E-mail", "link": "Link"},
+    "sv": {"header": "I källorna", "date": "Datum", "year": "År", "number": "Siffra", "person": "Person",
+           "organisation": "Organisation", "email": "E-post", "link": "Länk"},
 }  # fmt: skip
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]*\w")
 _LINK = re.compile(r"https?://\S+\w|www\.\S+\w")
-_FIGURE = re.compile(r"(?<![\w.])\d{1,3}(?:[ \u00a0]\d{3})*(?:,\d+)?(?:\s?(?:%|prosenttia|euroa|€|milj\.|miljoonaa))?(?![\w.])")
-# a name: capitalised words (hyphenated parts allowed), not the sentence's first word
-_PROPER = re.compile(r"(?<=[\w,;:)] )[A-ZÅÄÖ][\w-]*[\wäö](?: [A-ZÅÄÖ][\w-]*[\wäö]){0,3}(?![\w-])")
+# a figure with its unit (a bare number says nothing without the sentence): "5 miljoonaa euroa", "40 %",
+# "1,5 milj. €"; a magnitude alone ("5 miljoonaa") is no unit
+_FIGURE = re.compile(
+    r"(?<![\w.,])\d{1,3}(?:[ \u00a0]\d{3})*(?:,\d+)?"
+    r"(?:\s?(?:milj\.|miljoonaa|miljardia|tuhatta|mrd\.))?\s?(?:%|prosenttia|euroa|€|EUR)(?!\w)"
+)
 _MAX_OPENER_ROWS = 4
 
 
-def _as_base(name: str) -> str:
-    """A one-word place or person name in its base form when that is a prefix of the written form
-    ("Kajaanissa" → "Kajaani"), so the value stays verbatim in the source; otherwise as written."""
-    if " " in name:
-        return name
-    for base in finnish.base_forms(name):
-        if len(base) > 2 and name.lower().startswith(base):
-            return name[: len(base)]
-    return name
+def _instruction(sentence: str) -> bool:
+    """A sentence that tells its reader what to do ("Ohita …", "Älä …", "Lähetä …"): it opens with a verb in
+    the imperative. It states no fact of its own — its names and figures are what it wants done or said —
+    so the opener, which restates what a sentence states, takes nothing from it (the quote shows it whole)."""
+    first = next(iter(finnish.words(sentence)), None)
+    if first is None or not first[0][:1].isupper():
+        return False
+    return any(getattr(a, "MOOD", None) == "imperative" for a in pyvoikko.analyse(first[0].lower()))
+
+
+def _people(text: str) -> list[str]:
+    """Person names the contact extractor finds (a name with a title, a phone or an e-mail), in base form."""
+    return [c.name for c in extract_contacts(text)]
+
+
+def _organisations(text: str) -> list[str]:
+    """Organisation names ("Lapin liitto", "Oulun yliopisto") as the contact extractor reads them: capitalised
+    modifiers and an organisation head word, the head in its base form ("Lapin liiton" → "Lapin liitto");
+    a bare genitive ("Lapin") or a fragment of a longer name is no organisation."""
+    return [name for _, _, name in organisation_mentions(text, 0, len(text))]
 
 
 def _opener_values(text: str, qtypes: set[str]) -> list[tuple[str, str]]:
-    """(kind, value) pairs of a Finnish sentence that read the same in any language, verbatim, the kinds
-    the question type asks for first."""
+    """(kind, value) pairs of a Finnish sentence that read the same in any language, the kinds the question
+    type asks for first: people and organisations by name, dates and years, figures with their unit,
+    e-mail addresses and links. Nothing else: an inflected word or a fragment of a longer name is no fact."""
+    if _instruction(text):
+        return []
     found: list[tuple[str, str]] = []
     found += [("email", m.group()) for m in _EMAIL.finditer(text)]
     found += [("link", m.group()) for m in _LINK.finditer(text)]
+    found += [("person", name) for name in _people(text)]
+    found += [("organisation", name) for name in _organisations(text)]
     dates = [m.group() for m in _DATE.finditer(text)]
     found += [("date", d) for d in dates]
-    years = [m.group() for m in _YEAR.finditer(text) if not any(m.group() in d for d in dates)]
-    found += [("year", y) for y in years]
-    found += [("name", _as_base(m.group())) for m in _PROPER.finditer(text)]
-    found += [("number", m.group()) for m in _FIGURE.finditer(text)
-              if not any(m.group() in v for _, v in found) and len(m.group()) > 1]  # fmt: skip
-    first = {"when": ("date", "year"), "who": ("name",), "list": ("name",), "contact": ("email", "link")}
+    found += [("year", m.group()) for m in _YEAR.finditer(text) if not any(m.group() in d for d in dates)]
+    found += [("number", " ".join(m.group().split())) for m in _FIGURE.finditer(text)]
+    first = {
+        "when": ("date", "year"), "who": ("person", "organisation"), "list": ("organisation", "person"),
+        "contact": ("email", "link", "person"),
+    }  # fmt: skip
     wanted = {kind for q in qtypes for kind in first.get(q, ())}
     found.sort(key=lambda kv: kv[0] not in wanted)
     return list(dict.fromkeys(found))[:_MAX_OPENER_ROWS]
@@ -353,7 +374,7 @@ def _opener_values(text: str, qtypes: set[str]) -> list[tuple[str, str]]:
 
 def opener(language: str, chosen: list[Candidate], qtypes: set[str], marker: Callable[[Passage], str]) -> str:
     """A card in the question's language of what the cited sentence states that needs no translation
-    (names, dates, years, figures, addresses), each row verbatim from it; "" when it states none."""
+    (people, organisations, dates, years, figures, addresses), each row from it; "" when it states none."""
     labels = OPENER_LABELS.get(language)
     if not labels or not chosen:
         return ""

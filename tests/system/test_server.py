@@ -125,7 +125,12 @@ def test_english_question_is_quoted_from_finnish(client: TestClient) -> None:
 
 def test_refusal(client: TestClient) -> None:
     body = client.post("/api/ask", json={"question": "Mikä on Oulun väkiluku?"}).json()
-    assert body["refused"] is True and body["citations"] == []
+    assert body["refused"] is True and "En löydä lähteistä vastausta" in body["answer"]
+    # the closest passages are listed with their citations, each one cited in the text
+    assert "Lähimmät kohdat:" in body["answer"] and body["citations"], body["answer"]
+    for c in body["citations"]:
+        assert f"[{c['n']}]" in body["answer"] and c["title"] in body["answer"]
+    assert [c["chunk_id"] for c in body["citations"]] == [r["id"] for r in body["retrieved"][: len(body["citations"])]]
 
 
 def test_ask_validation(client: TestClient, settings: Settings) -> None:

@@ -206,8 +206,12 @@ def test_refusal(fi_page: Page, shots: Path) -> None:
     answer = fi_page.ask("Mikä on Oulun väkiluku?")
     assert answer.locator(".elmo-badge-nothing").inner_text() == "Lähteistä ei löytynyt vastausta"
     assert "En löydä lähteistä vastausta" in answer.inner_text()
-    assert answer.locator('a[href^="#elmo-cite-"]').count() == 0
-    assert "ei löytynyt lähteitä" in fi_page.page.locator("#elmo-sources .elmo-turn.current").inner_text()
+    # the closest passages are listed, each with its citation opening its card in the sources panel
+    assert "Lähimmät kohdat:" in answer.inner_text()
+    cited = set(answer.locator('a[href^="#elmo-cite-"]').evaluate_all("els => els.map(a => a.getAttribute('href'))"))
+    cards = fi_page.page.locator("#elmo-sources .elmo-turn.current article.elmo-passage")
+    shown = {"#" + i for i in cards.evaluate_all("els => els.map(e => e.id)")}
+    assert cited and cited == shown, (cited, shown)
     fi_page.page.screenshot(path=str(shots / "refusal.png"))
 
 

@@ -354,9 +354,9 @@ def _plant_deep_link(live: Live, name: str) -> None:
             },
         ]
     )
-    for comp in components:
-        if comp.get("props", {}).get("elem_id") == "elmo-chat":
-            comp["props"]["value"] = fake.model_dump()
+    chats = [comp for comp in components if comp.get("props", {}).get("elem_id") == "elmo-chat"]
+    assert len(chats) == 1, "the chat component is gone from /config: the planted state would test nothing"
+    chats[0]["props"]["value"] = fake.model_dump()
     folder = Path(gr.utils.get_upload_folder()) / "deep_links" / name
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "state.json").write_text(json.dumps(components), encoding="utf-8")
@@ -366,7 +366,8 @@ def _plant_deep_link(live: Live, name: str) -> None:
 @pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="no Chromium at /usr/bin/chromium")
 def test_deep_link_cannot_show_a_fake_answer(live: Live) -> None:
     from playwright.sync_api import sync_playwright
-    from test_ui_browser import CHROMIUM, CHROMIUM_ARGS, QUESTION
+    from support.ui_pages import BOT, QUESTION
+    from support.ui_server import CHROMIUM, CHROMIUM_ARGS
 
     name = "elmo-attack-" + os.urandom(4).hex()
     _plant_deep_link(live, name)
@@ -381,7 +382,7 @@ def test_deep_link_cannot_show_a_fake_answer(live: Live) -> None:
             page.wait_for_timeout(1500)
             html = page.content()
             assert PHISH not in html and "evil.example" not in html
-            assert page.locator('#elmo-chat [data-testid="bot"]').count() == 0
+            assert page.locator(BOT).count() == 0
             assert not [u for u in requests if "track.png" in u or "evil.example" in u]
         finally:
             browser.close()

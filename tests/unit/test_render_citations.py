@@ -1,46 +1,90 @@
-"""Which sentences of a cited passage the passage viewer highlights (web/ui/render.py)."""
+"""The source cards under an answer (render_source_cards): one per cited source, the sentence the answer
+quotes, everything escaped and on one line of HTML."""
 
 from __future__ import annotations
 
-from assistant.web.ui.render import cited_sentences, cited_stretches, render_card
+import html.parser
+
+from assistant.web.ui.render import chat_messages, cited_quote, render_source_cards
 
 CHUNK = (
-    "Elinkeinot murroksessa\n\n"
-    "Itä- ja Pohjois-Suomen seitsemän maakuntaa valittiin pilottiin. Pilotti alkoi vuonna 2018.\n\n"
-    "Lisätietoa: projektipäällikkö Gitte Meriläinen, puh. 040 6854 053"
+    "ELMO-pilotti alkoi vuonna 2019.\n\nProjektipäällikkönä toimii Gitte Meriläinen. "
+    "Hankkeen rahoittaa Euroopan aluekehitysrahasto."
 )
+ANSWER = {
+    "answer": "Projektipäällikkönä toimii Gitte Meriläinen [1]. Pilotti alkoi 2019 [2].",
+    "citations": [
+        {"n": 1, "title": "Elinkeinot murroksessa", "text": CHUNK, "page": 3, "start": 0, "end": len(CHUNK)},
+        {"n": 2, "title": "Toinen lähde", "text": "ELMO-pilotti alkoi vuonna 2019.", "start": 0, "end": 31},
+        {"n": 3, "title": "Ei viitattu", "text": "Muuta tekstiä.", "start": 0, "end": 14},
+    ],
+}
 
 
-def test_stretches_end_at_their_marker() -> None:
-    answer = "Eka lause [1]. Toka lause. Kolmas [2][1]\n> Lainaus [2]"
-    assert cited_stretches(answer, 1) == ["Eka lause ", ". Toka lause. Kolmas "]
-    assert cited_stretches(answer, 2) == [". Toka lause. Kolmas ", "> Lainaus "]
-    assert cited_stretches(answer, 3) == []
+class _Parsed(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
 
 
-def test_only_the_cited_sentences_are_marked() -> None:
-    answer = "Itä- ja Pohjois-Suomen seitsemän maakuntaa valittiin pilottiin. [1]"
-    spans = cited_sentences(answer, 1, CHUNK)
-    assert [CHUNK[s:e] for s, e in spans] == [
-        "Itä- ja Pohjois-Suomen seitsemän maakuntaa valittiin pilottiin."
-    ]
+def parse(markup: str) -> _Parsed:
+    p = _Parsed()
+    p.feed(markup)
+    return p
 
 
-def test_two_sentences_across_a_blank_line_are_two_marks() -> None:
-    answer = (
-        "Pilotti alkoi vuonna 2018. Lisätietoa: projektipäällikkö Gitte Meriläinen, puh. 040 6854 053 [1]"
-    )
-    card = render_card(
-        0, {"n": 1, "text": CHUNK, "start": 0, "end": 0, "source": "a.txt"}, None, "fi", answer
-    )
-    assert card.count("<mark>") == 2
-    assert "<mark>Pilotti alkoi vuonna 2018.</mark>" in card
-    assert "<mark>Elinkeinot" not in card
+def test_a_card_per_cited_source_with_title_page_and_the_quoted_sentence() -> None:
+    cards = render_source_cards(ANSWER, 4, "fi")
+    parsed = parse(cards)
+    hrefs = [a["href"] for tag, a in parsed.tags if tag == "a"]
+    assert hrefs == ["#elmo-cite-4-1", "#elmo-cite-4-2"]  # [3] is not cited in the text: no card
+    assert '<p class="elmo-cards-label" id="elmo-cards-4">Lähteet</p>' in cards
+    assert 'aria-labelledby="elmo-cards-4"' in cards
+    text = "".join(parsed.text)
+    assert "[1] Elinkeinot murroksessa (sivu 3)" in text
+    assert "<mark>Projektipäällikkönä toimii Gitte Meriläinen.</mark>" in cards
+    assert "Euroopan aluekehitysrahasto" not in text  # only the quoted sentence, not the whole chunk
+    assert '<span class="elmo-card-title">Toinen lähde</span></a>' in cards  # no page known: none shown
+    assert "\n" not in cards
 
 
-def test_no_match_marks_the_whole_passage() -> None:
-    assert cited_sentences("Aivan muuta tekstiä [1]", 1, CHUNK) == []
-    card = render_card(
-        0, {"n": 1, "text": CHUNK, "start": 0, "end": 0, "source": "a.txt"}, None, "fi", "x [1]"
-    )
-    assert card.count("<mark>") == 1 and "<mark>Elinkeinot murroksessa" in card
+def test_english_labels_and_the_paraphrase_fallback() -> None:
+    answer = {**ANSWER, "answer": "The pilot is managed by someone [1]."}
+    cards = render_source_cards(answer, 0, "en")
+    assert ">Sources</p>" in cards and "(page 3)" in cards
+    # no sentence of the chunk matches a paraphrase: the chunk's start, on one line
+    assert cited_quote(answer["answer"], ANSWER["citations"][0]) == " ".join(CHUNK.split())
+
+
+def test_hostile_text_is_escaped_and_inert() -> None:
+    evil = '<img src=x onerror=alert(1)>\n\n[x](javascript:alert(2)) {{v}} ${x} `c`'
+    answer = {
+        "answer": f"{evil} [1]",
+        "citations": [{"n": 1, "title": evil, "text": evil, "page": evil, "start": 0, "end": len(evil)}],
+    }
+    cards = render_source_cards(answer, 0, "fi")
+    parsed = parse(cards)
+    assert {tag for tag, _ in parsed.tags} <= {"div", "p", "ol", "li", "a", "span", "mark"}
+    for _, attrs in parsed.tags:
+        assert not any(k.startswith("on") for k in attrs)
+        assert attrs.get("href", "#elmo-cite-").startswith("#elmo-cite-")
+    assert "\n" not in cards  # a blank line would end the HTML block and let Markdown in
+    for ch in "{}$`":
+        assert ch not in cards
+
+
+def test_cards_appear_only_when_the_answer_is_complete() -> None:
+    turn = {"index": 2, "question": "Kuka?", "lang": "fi", "answer": ANSWER}
+    done = chat_messages([turn])[1]["content"]
+    assert done.endswith("</div>") and "\n\n<div class=\"elmo-cards\">" in done
+    writing = chat_messages([], {**turn, "upto": 20})[1]["content"]
+    assert "elmo-cards" not in writing
+    refused = {**turn, "answer": {"answer": "En löydä.", "refused": True, "citations": []}}
+    assert "elmo-cards" not in chat_messages([refused])[1]["content"]

@@ -185,6 +185,51 @@ def render_card(turn: int, c: dict[str, Any], text: str | None, lang: str, answe
     )
 
 
+CARD_QUOTE_CHARS = 280  # a card shows at most this much of the cited sentence(s)
+
+
+def _one_line(text: str, limit: int) -> str:
+    # one line: a newline (or blank line) inside the card's HTML block would end it and let Markdown in
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def cited_quote(answer_text: str, c: dict[str, Any]) -> str:
+    """The sentence(s) of the cited chunk that the answer quotes with [n]; the chunk's start when none can
+    be told (a paraphrase)."""
+    chunk = str(c.get("text", ""))
+    spans = cited_sentences(answer_text, int(c["n"]), chunk)
+    return _one_line(" ".join(chunk[s:e] for s, e in spans) if spans else chunk, CARD_QUOTE_CHARS)
+
+
+def render_source_cards(answer: dict[str, Any], turn: int, lang: str) -> str:
+    """Compact source cards under an answer, one per citation the text uses: "[n] title (page)" linking to
+    the passage, and the cited sentence. One line of escaped HTML (an HTML block in the message's Markdown);
+    citations.js also reads the hover preview of [n] from these cards' text."""
+    t = TEXTS[lang]
+    text = answer.get("answer", "")
+    used = {int(m.group(1)) for m in _MARKER.finditer(text)}
+    cards = []
+    for c in answer.get("citations") or []:
+        n = int(c["n"])
+        if n not in used:
+            continue
+        page = f' <span class="elmo-card-page">({esc(t["page"])} {esc(_one_line(str(c["page"]), 20))})</span>' if c.get("page") else ""
+        cards.append(
+            f'<li class="elmo-card" data-n="{n}"><a class="elmo-card-link" href="#elmo-cite-{turn}-{n}">'
+            f'<span class="elmo-card-n">[{n}]</span> '
+            f'<span class="elmo-card-title">{esc(_one_line(str(c.get("title", "")), 200))}</span>{page}</a> '
+            f'<span class="elmo-card-quote"><mark>{esc(cited_quote(text, c))}</mark></span></li>'
+        )
+    if not cards:
+        return ""
+    label = f"elmo-cards-{turn}"
+    return (
+        f'<div class="elmo-cards"><p class="elmo-cards-label" id="{label}">{esc(t["sources"])}</p>'
+        f'<ol class="elmo-card-list" aria-labelledby="{label}">{"".join(cards)}</ol></div>'
+    )
+
+
 def render_panel(turns: list[dict[str, Any]], lang: str, texts: SourceTexts | None) -> str:
     t = TEXTS[lang]
     parts = [f'<div class="elmo-sources"><h2>{esc(t["sources"])}</h2>']
@@ -275,7 +320,9 @@ def answered(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _bot_text(turn: dict[str, Any], upto: int | None = None) -> str:
     if turn.get("answer"):
-        return render_answer(turn["answer"], turn["index"], turn["lang"], upto=upto)
+        md = render_answer(turn["answer"], turn["index"], turn["lang"], upto=upto)
+        cards = render_source_cards(turn["answer"], turn["index"], turn["lang"]) if upto is None else ""
+        return md + "\n\n" + cards if cards else md
     return md_text(turn.get("notice") or "…")
 
 

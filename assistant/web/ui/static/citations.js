@@ -105,10 +105,15 @@
   // 👍/👎 buttons, whose selected state Gradio labels in English only ("Liked").
   const PRESSED = {Liked: ['like', 'liked'], Disliked: ['dislike', 'disliked']};
   const label = (root) => {
-    root.querySelectorAll('a[href^="#elmo-cite-"]').forEach((a) => {
+    root.querySelectorAll('a[href^="#elmo-cite-"]:not(.elmo-card-link)').forEach((a) => {
       const n = (a.getAttribute('href').match(/-(\d+)$/) || [])[1];
       const want = say('cite_label', n);
       if (n && a.getAttribute('aria-label') !== want) a.setAttribute('aria-label', want);
+    });
+    // the source cards' list is named by its label (Gradio's sanitizer drops the server's aria-labelledby)
+    root.querySelectorAll('.elmo-cards > .elmo-card-list:not([aria-labelledby])').forEach((list) => {
+      const name = list.previousElementSibling;
+      if (name && name.id) list.setAttribute('aria-labelledby', name.id);
     });
     root.querySelectorAll('[data-testid="bot"][aria-label], [data-testid="user"][aria-label]').forEach(
       (m) => m.removeAttribute('aria-label'));
@@ -136,6 +141,86 @@
   const wait = new MutationObserver(() => { if (watch()) wait.disconnect(); });
   const start = () => { if (!watch()) wait.observe(document.body, {childList: true, subtree: true}); };
   if (document.body) start(); else document.addEventListener('DOMContentLoaded', start);
+
+  // The preview of an [n] marker on hover, keyboard focus or a long touch: the title and cited sentence,
+  // copied as text (never as HTML) from the source card the server rendered under the same answer.
+  const preview = document.createElement('div');
+  preview.id = 'elmo-preview';
+  preview.setAttribute('role', 'tooltip');
+  preview.hidden = true;
+  const attachPreview = () => document.body.append(preview);
+  if (document.body) attachPreview(); else document.addEventListener('DOMContentLoaded', attachPreview);
+  let previewed = null, hideTimer = 0, pressTimer = 0, pressed = false;
+  const markerOf = (el) => (el instanceof Element
+    ? el.closest('#elmo-chat a[href^="#elmo-cite-"]:not(.elmo-card-link)') : null);
+  const cardOf = (a) => {
+    const message = a.closest('[data-testid="bot"]') || a.closest('.message') || document;
+    const href = a.getAttribute('href');
+    const link = [...message.querySelectorAll('a.elmo-card-link')].find((l) => l.getAttribute('href') === href);
+    return link ? link.closest('.elmo-card') : null;
+  };
+  const hidePreview = () => {
+    clearTimeout(hideTimer);
+    preview.hidden = true;
+    if (previewed) previewed.removeAttribute('aria-describedby');
+    previewed = null;
+  };
+  const hideSoon = () => { clearTimeout(hideTimer); hideTimer = setTimeout(hidePreview, 250); };
+  const showPreview = (a) => {
+    clearTimeout(hideTimer);
+    const card = cardOf(a);
+    if (!card) return;
+    const title = document.createElement('strong');
+    title.textContent = card.querySelector('.elmo-card-link')?.textContent || '';
+    const quote = document.createElement('span');
+    quote.textContent = card.querySelector('.elmo-card-quote')?.textContent || '';
+    preview.replaceChildren(title, quote);
+    preview.hidden = false;
+    if (previewed && previewed !== a) previewed.removeAttribute('aria-describedby');
+    previewed = a;
+    a.setAttribute('aria-describedby', 'elmo-preview');
+    const r = a.getBoundingClientRect();
+    const w = preview.offsetWidth, h = preview.offsetHeight;
+    const left = Math.max(8, Math.min(r.left, window.innerWidth - w - 8));
+    const below = r.bottom + 6 + h <= window.innerHeight;
+    preview.style.left = left + 'px';
+    preview.style.top = (below ? r.bottom + 6 : Math.max(8, r.top - h - 6)) + 'px';
+  };
+  document.addEventListener('mouseover', (ev) => {
+    const a = markerOf(ev.target);
+    if (a) showPreview(a);
+    else if (ev.target instanceof Element && ev.target.closest('#elmo-preview')) clearTimeout(hideTimer);
+    else if (previewed) hideSoon();
+  });
+  document.addEventListener('focusin', (ev) => {
+    const a = markerOf(ev.target);
+    if (a) showPreview(a); else if (previewed) hidePreview();
+  });
+  document.addEventListener('scroll', () => { if (previewed) hidePreview(); }, true);
+  // touch: a long press previews (and the click that ends it does not open the passage); a tap opens it
+  document.addEventListener('pointerdown', (ev) => {
+    const a = ev.pointerType === 'touch' ? markerOf(ev.target) : null;
+    pressed = false;
+    clearTimeout(pressTimer);
+    if (a) pressTimer = setTimeout(() => { pressed = true; showPreview(a); }, 450);
+  });
+  ['pointerup', 'pointercancel'].forEach((type) => document.addEventListener(type, () => clearTimeout(pressTimer)));
+  document.addEventListener('contextmenu', (ev) => { if (pressed && markerOf(ev.target)) ev.preventDefault(); });
+  window.addEventListener('click', (ev) => {
+    if (pressed && markerOf(ev.target)) {
+      ev.preventDefault();
+      ev.stopPropagation();
+    } else if (previewed) {
+      hidePreview();
+    }
+    pressed = false;
+  }, true);
+  window.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape' && previewed) {
+      hidePreview();
+      ev.stopPropagation();  // this Escape closes the preview only, not the open passage
+    }
+  }, true);
 
   // the UI language, set by the language switch: <html lang> and the labels above follow it
   window.__elmoSetLang = (lang) => {
