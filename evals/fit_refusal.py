@@ -28,7 +28,7 @@ import numpy as np
 
 from assistant.answering.assistant import Assistant, clean_question
 from assistant.answering.conversation import resolve_follow_up
-from assistant.answering.evidence import SIGNALS, assess, decide
+from assistant.answering.evidence import SIGNALS, assess_turn, decide
 from assistant.config import load_settings
 from assistant.evaluation.metrics import passage_hits
 from assistant.evaluation.runner import ensure_index, ensure_squad_index, squad_settings
@@ -66,13 +66,7 @@ def read(assistant: Assistant, question: str, history: list[str]) -> tuple[Any, 
         q if not follow.context else f"{q} {follow.context}", language=language, extra_terms=follow.terms
     )
     snap = retrieval.snapshot
-    evidence = assess(q, language, snap)
-    if follow.context:
-        carried = assess(follow.context, language, snap)
-        for group in carried.groups:
-            for x in group:
-                evidence.idf.setdefault(x, 0.5 * carried.idf.get(x, 1.0))
-            evidence.add_group(group)
+    evidence = assess_turn(q, language, snap, follow.context)
     return retrieval, decide(evidence, retrieval.passages, question=q, language=language)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from assistant.answering import extractive, smalltalk
 from assistant.answering.conversation import resolve_follow_up
-from assistant.answering.evidence import Evidence, assess, decide, refusal_text
+from assistant.answering.evidence import Evidence, assess_turn, decide, refusal_text
 from assistant.answering.retrieve import KnowledgeBase, Passage, Retriever, Snapshot
 from assistant.answering.verify import VerifiedAnswer, verify
 from assistant.config import Settings
@@ -219,14 +219,7 @@ class Assistant:
         if not snap.sources:
             yield self._plain(q, language, phrases["empty_kb"], t0, timings)
             return
-        evidence = assess(q, language, snap)
-        if follow.context:
-            # the earlier turn's concepts count at half weight: the new question's own words lead
-            carried = assess(follow.context, language, snap)
-            for group in carried.groups:
-                for x in group:
-                    evidence.idf.setdefault(x, 0.5 * carried.idf.get(x, 1.0))
-                evidence.add_group(group)
+        evidence = assess_turn(q, language, snap, follow.context)
         qtypes = question_types(q)
         passages = retrieval.passages
         retrieved = [{"id": p.id, "source": p.source, "score": round(p.score, 5)} for p in passages]

@@ -340,6 +340,19 @@ def specific_apart(question: str, evidence: Evidence, passages: list[Passage], l
     return len(apart) / len(named)
 
 
+def assess_turn(question: str, language: str, snap: Snapshot, context: str | None = None) -> Evidence:
+    """``assess`` of a question, with the concepts of the turn it follows up (``context``) at half weight: the
+    new question's own words lead."""
+    evidence = assess(question, language, snap)
+    if context:
+        carried = assess(context, language, snap)
+        for group in carried.groups:
+            for x in group:
+                evidence.idf.setdefault(x, 0.5 * carried.idf.get(x, 1.0))
+            evidence.add_group(group)
+    return evidence
+
+
 def signals(
     evidence: Evidence,
     passages: list[Passage],
