@@ -26,6 +26,79 @@ from benchmarks.serving import bench_chroma_server
 # ------------------------------------------------------------------------------------------------------
 
 
+def _config_record(settings: Settings, cfg: BenchConfig) -> dict[str, Any]:
+    """What the run was configured with, for the results."""
+    return {
+        "sizes": cfg.sizes,
+        "ingest_docs": cfg.ingest_docs,
+        "chunks_per_doc": cfg.chunks_per_doc,
+        "ask_queries": cfg.ask_queries,
+        "eval_questions": cfg.eval_questions,
+        "concurrency": cfg.concurrency,
+        "requests_per_level": {str(k): v for k, v in cfg.requests_per_level.items()},
+        "embed_backend": settings.embed_backend,
+        "embed_threads": settings.embed_threads,
+        "chunk_chars": settings.chunk_chars,
+        "top_k": settings.top_k,
+        "mode": "extractive",
+        "env": {k: os.environ.get(k) for k in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "GOMP_SPINCOUNT")},
+    }
+
+
+def _real_store_for(n: int, sizes: list[int], real: tuple[Settings, int]) -> tuple[Settings, int] | None:
+    """The real-embedding store (settings, chunk count) stands for the size nearest its own chunk count,
+    if within a factor of 2 of it."""
+    chunks = real[1]
+    if n != min(sizes, key=lambda s: abs(s - chunks)) or not 0.5 <= chunks / n <= 2.0:
+        return None
+    return real
+
+
+def _bench_sizes(
+    settings: Settings,
+    embedder: Any,
+    cfg: BenchConfig,
+    tmp: Path,
+    say: Log,
+    real: tuple[Settings, int],
+    pool: dict[str, np.ndarray],
+) -> dict[str, Any]:
+    """Each store size in turn, by its label."""
+    out: dict[str, Any] = {}
+    for n in cfg.sizes:
+        entry = bench_size(settings, embedder, n, cfg, tmp, say, _real_store_for(n, cfg.sizes, real), pool)
+        entry.pop("settings")
+        out[size_label(n)] = entry
+        release_chroma()
+    return out
+
+
+def _chroma_server_figures(
+    settings: Settings, pool: dict[str, np.ndarray], cfg: BenchConfig, tmp: Path, say: Log
+) -> dict[str, Any]:
+    """The store on a `chroma run` server; an error is reported in the figures."""
+
+    def questions_of(n_docs: int) -> list[str]:
+        real_docs = min(n_docs, cfg.ingest_docs)
+        return [
+            i.question
+            for i in eval_items(
+                [generate_document(j, seed=cfg.seed) for j in spread(real_docs, cfg.ask_queries)]
+            )
+        ]
+
+    try:
+        return bench_chroma_server(settings, pool, questions_of, cfg, tmp, say)
+    except Exception as exc:  # noqa: BLE001 - reported in the results
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def _server_errors(tmp: Path) -> dict[str, str]:
+    """Server logs only when something went wrong in them (the figures say what)."""
+    logs = {p.name: p.read_text(errors="replace") for p in sorted(tmp.glob("serve-*.log"))}
+    return {k: v[-2000:] for k, v in logs.items() if "Traceback" in v or "ERROR" in v}
+
+
 def run(
     settings: Settings,
     cfg: BenchConfig,
@@ -45,21 +118,7 @@ def run(
         "command": "assistant bench" + (" --quick" if quick else ""),
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": machine_info(),
-        "config": {
-            "sizes": cfg.sizes,
-            "ingest_docs": cfg.ingest_docs,
-            "chunks_per_doc": cfg.chunks_per_doc,
-            "ask_queries": cfg.ask_queries,
-            "eval_questions": cfg.eval_questions,
-            "concurrency": cfg.concurrency,
-            "requests_per_level": {str(k): v for k, v in cfg.requests_per_level.items()},
-            "embed_backend": settings.embed_backend,
-            "embed_threads": settings.embed_threads,
-            "chunk_chars": settings.chunk_chars,
-            "top_k": settings.top_k,
-            "mode": "extractive",
-            "env": {k: os.environ.get(k) for k in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "GOMP_SPINCOUNT")},
-        },
+        "config": _config_record(settings, cfg),
     }
     tmp = Path(tempfile.mkdtemp(prefix="elmo-bench-", dir=workdir))
     try:
@@ -70,38 +129,11 @@ def run(
             results["knowledge"] = bench_knowledge(settings, embedder, cfg, tmp, say)
         ingest, ingest_settings, pool = bench_ingest(settings, embedder, cfg, tmp, say)
         results["ingest"] = ingest
-        results["sizes"] = {}
-        for n in cfg.sizes:
-            # the real-embedding store stands for the size nearest its own chunk count
-            real = (
-                (ingest_settings, ingest["chunks"])
-                if n == min(cfg.sizes, key=lambda s: abs(s - ingest["chunks"]))
-                else None
-            )
-            if real is not None and not 0.5 <= ingest["chunks"] / n <= 2.0:
-                real = None
-            entry = bench_size(settings, embedder, n, cfg, tmp, say, real, pool)
-            entry.pop("settings")
-            results["sizes"][size_label(n)] = entry
-            release_chroma()
+        real = (ingest_settings, ingest["chunks"])
+        results["sizes"] = _bench_sizes(settings, embedder, cfg, tmp, say, real, pool)
         if cfg.chroma_server_size:
-            try:
-
-                def questions_of(n_docs: int) -> list[str]:
-                    real_docs = min(n_docs, cfg.ingest_docs)
-                    return [
-                        i.question
-                        for i in eval_items(
-                            [generate_document(j, seed=cfg.seed) for j in spread(real_docs, cfg.ask_queries)]
-                        )
-                    ]
-
-                results["chroma_server"] = bench_chroma_server(settings, pool, questions_of, cfg, tmp, say)
-            except Exception as exc:  # noqa: BLE001 - reported in the results
-                results["chroma_server"] = {"error": f"{type(exc).__name__}: {exc}"}
-        # server logs only when something went wrong in them (the figures say what)
-        logs = {p.name: p.read_text(errors="replace") for p in sorted(tmp.glob("serve-*.log"))}
-        results["server_errors"] = {k: v[-2000:] for k, v in logs.items() if "Traceback" in v or "ERROR" in v}
+            results["chroma_server"] = _chroma_server_figures(settings, pool, cfg, tmp, say)
+        results["server_errors"] = _server_errors(tmp)
     finally:
         release_chroma()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -149,4 +181,3 @@ def run_cli(settings: Settings, args: Any) -> int:
     else:
         print(summary_markdown(results))
     return 0  # a missed target is reported in the figures, not an error
-

@@ -68,6 +68,48 @@ def bench_knowledge(base: Settings, embedder: Any, cfg: BenchConfig, work: Path,
     return out
 
 
+def _bare_embed(embedder: Any, texts: list[str], batch: int) -> tuple[float, float, np.ndarray]:
+    """The bare model on ``texts`` in refresh-sized batches: wall seconds, CPU seconds, the vectors."""
+    t, c = time.perf_counter(), cpu_seconds()
+    vecs = [embedder.embed_passages(texts[i : i + batch]) for i in range(0, len(texts), batch)]
+    return (
+        time.perf_counter() - t,
+        cpu_seconds() - c,
+        np.vstack(vecs) if vecs else np.zeros((0, embedder.dim)),
+    )
+
+
+def _throughput(wall: float, cpu: float, chunks: int) -> dict[str, float]:
+    return {
+        "seconds": round(wall, 2),
+        "chunks_per_s": round(chunks / wall if wall else math.nan, 2),
+        "cpu_s": round(cpu, 2),
+        "cpu_ms_per_chunk": round(cpu / max(chunks, 1) * 1000, 2),
+    }
+
+
+def _ingest_ratios(pipe: tuple[float, float, int], bare: tuple[float, float, int]) -> dict[str, float]:
+    """Pipeline over bare model: chunks/s (wall) and chunks per CPU second; each side (wall, cpu, chunks)."""
+    (pipe_wall, pipe_cpu, n), (bare_wall, bare_cpu, m) = pipe, bare
+    pipe_cps = n / pipe_wall if pipe_wall else math.nan
+    bare_cps = m / bare_wall if bare_wall else math.nan
+    return {
+        "ratio": round(pipe_cps / bare_cps, 3) if bare_cps else math.nan,
+        "cpu_ratio": round((bare_cpu / max(m, 1)) / (pipe_cpu / max(n, 1)), 3) if pipe_cpu else math.nan,
+    }
+
+
+def _stored_text_hashes(s: Settings) -> list[str]:
+    """The text hashes of the live chunks of the store at ``s``."""
+    from assistant.knowledge.store import Store
+
+    store = Store.open(s)
+    live = {k: r.version for k, r in store.live_sources().items()}
+    hashes = [m["text_hash"] for _, _, m in store.live_chunks(live)]
+    del store
+    return hashes
+
+
 def bench_ingest(
     base: Settings, embedder: Any, cfg: BenchConfig, work: Path, log: Log
 ) -> tuple[dict[str, Any], Settings, dict[str, np.ndarray]]:
@@ -84,22 +126,13 @@ def bench_ingest(
     batch = max(1, s.embed_batch)
     embedder.embed_passages(["lämmittely: ELMO-pilotti ja maakuntien strategia"] * 4)  # warm the model
 
-    def bare(part: list[str]) -> tuple[float, float, np.ndarray]:
-        t, c = time.perf_counter(), cpu_seconds()
-        vecs = [embedder.embed_passages(part[i : i + batch]) for i in range(0, len(part), batch)]
-        return (
-            time.perf_counter() - t,
-            cpu_seconds() - c,
-            np.vstack(vecs) if vecs else np.zeros((0, embedder.dim)),
-        )
-
     # bare model on half the texts before and half after the pipeline: drift in the machine's load
     # (other engineers' tests) then hits both sides alike
     first, second = texts[0::2], texts[1::2]
     probe = embed_probe(embedder)
     log(f"ingest: bare model on {len(first)} of {len(texts)} chunks")
     meter_bare = CpuMeter()
-    w1, c1, v1 = bare(first)
+    w1, c1, v1 = _bare_embed(embedder, first, batch)
     cpu_bare1 = meter_bare.result()
     log(f"ingest: refreshing {len(docs)} generated documents")
     load0 = loadavg()
@@ -110,51 +143,29 @@ def bench_ingest(
     cpu_pipe = meter_pipe.result()
     log(f"ingest: bare model on the other {len(second)} chunks")
     meter_bare = CpuMeter()
-    w2, c2, v2 = bare(second)
+    w2, c2, v2 = _bare_embed(embedder, second, batch)
     cpu_bare2 = meter_bare.result()
-    bare_wall, bare_cpu = w1 + w2, c1 + c2
     pool = {text_hash(x): v for x, v in zip(first + second, np.vstack([v1, v2]), strict=True)}
 
-    from assistant.knowledge.store import Store
-
-    store = Store.open(s)
-    live = {k: r.version for k, r in store.live_sources().items()}
-    stored = store.live_chunks(live)
-    same = sorted(text_hash(x) for x in texts) == sorted(m["text_hash"] for _, _, m in stored)
+    stored = _stored_text_hashes(s)
     log("ingest: unchanged re-refreshes")
     rerefresh = [Refresher(s, embedder=embedder).run().seconds for _ in range(cfg.rerefresh_repeats)]
     n = summary.chunks_embedded
-    pipe_cps = n / pipe_wall if pipe_wall else math.nan
-    bare_cps = len(texts) / bare_wall if bare_wall else math.nan
     out = {
         "documents": len(docs),
         "chunks": len(stored),
         "chunks_embedded": n,
-        "same_texts": same,
+        "same_texts": sorted(text_hash(x) for x in texts) == sorted(stored),
         "failed": len(summary.failed),
-        "pipeline": {
-            "seconds": round(pipe_wall, 2),
-            "chunks_per_s": round(pipe_cps, 2),
-            "cpu_s": round(pipe_cpu, 2),
-            "cpu_ms_per_chunk": round(pipe_cpu / max(n, 1) * 1000, 2),
-        },
-        "bare_model": {
-            "seconds": round(bare_wall, 2),
-            "chunks_per_s": round(bare_cps, 2),
-            "cpu_s": round(bare_cpu, 2),
-            "cpu_ms_per_chunk": round(bare_cpu / max(len(texts), 1) * 1000, 2),
-        },
-        "ratio": round(pipe_cps / bare_cps, 3) if bare_cps else math.nan,
-        "cpu_ratio": round((bare_cpu / max(len(texts), 1)) / (pipe_cpu / max(n, 1)), 3)
-        if pipe_cpu
-        else math.nan,
+        "pipeline": _throughput(pipe_wall, pipe_cpu, n),
+        "bare_model": _throughput(w1 + w2, c1 + c2, len(texts)),
+        **_ingest_ratios((pipe_wall, pipe_cpu, n), (w1 + w2, c1 + c2, len(texts))),
         "rerefresh_s": [round(x, 3) for x in rerefresh],
         "rerefresh_median_s": round(float(np.median(rerefresh)), 3) if rerefresh else math.nan,
         "loadavg": [load0, loadavg()],
         "embed_probe_ms": probe,
         "cpu": {"bare_before": cpu_bare1, "pipeline": cpu_pipe, "bare_after": cpu_bare2},
     }
-    del store
     return out, s, pool
 
 
@@ -219,5 +230,3 @@ def bench_size(
     out["loadavg_end"] = loadavg()
     out["settings"] = s
     return out
-
-

@@ -15,13 +15,13 @@ import html
 import re
 import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 from assistant.answering import extractive, smalltalk
-from assistant.answering.conversation import resolve_follow_up
+from assistant.answering.conversation import FollowUp, resolve_follow_up
 from assistant.answering.evidence import Evidence, assess_turn, decide, refusal_text
-from assistant.answering.retrieve import KnowledgeBase, Passage, Retriever, Snapshot
+from assistant.answering.retrieve import KnowledgeBase, Passage, Retrieval, Retriever, Snapshot
 from assistant.answering.verify import VerifiedAnswer, verify
 from assistant.config import Settings
 from assistant.schema import Answer, Citation
@@ -186,34 +186,14 @@ class Assistant:
     ) -> Iterator[str | Answer]:
         """Yields text deltas (generative mode only) and finally the verified :class:`Answer`."""
         t0 = time.perf_counter()
-        raw = question if isinstance(question, str) else ""
-        limit = self.settings.max_question_chars
-        too_long = len(raw) > limit  # checked before any processing: cleaning costs time on huge input
-        q = clean_question(raw[:limit] if too_long else raw)
-        language = detect_language(q) if q else "fi"
+        q, language, early = self._screen(question, t0)
+        if early is not None:
+            yield early
+            return
         phrases = PHRASES[language]
-        if too_long or len(q) > limit:
-            text = phrases["too_long"].format(n=len(raw) if too_long else len(q), limit=limit)
-            yield self._plain(q[:200], language, text, t0)
-            return
-        if not q:
-            yield self._plain(q, language, phrases["empty"], t0)
-            return
-        if (chat := smalltalk.answer(q, language, t0)) is not None:  # greetings, thanks, "what can you do?"
-            yield chat
-            return
-
         follow = resolve_follow_up(q, history or [])
-        t = time.perf_counter()
-        retrieval = self.retriever.retrieve(
-            q if not follow.context else f"{q} {follow.context}",
-            language=language,
-            extra_terms=follow.terms,
-            mode=mode,
-        )
-        t_retrieve = (time.perf_counter() - t) * 1000
+        retrieval, timings = self._retrieve(q, language, follow, mode)
         snap = retrieval.snapshot
-        timings = {"retrieve": t_retrieve, **{f"retrieve_{k}": v for k, v in retrieval.timings_ms.items()}}
 
         t = time.perf_counter()
         if not snap.sources:
@@ -233,27 +213,10 @@ class Assistant:
             yield Answer(q, language, text, True, cited, timings, retrieved=retrieved, degraded=retrieval.degraded)
             return
 
-        verified = None
-        mode_name = "extractive"
-        contacts: list[dict[str, Any]] = []
-        llm_dropped: list[str] = []
+        verified, llm_dropped = None, []
         if self.settings.llm_enabled:
-            from assistant.answering.generate import generate_answer
-
-            draft_parts: list[str] = []
-            for delta in generate_answer(self, q, language, passages, history or []):
-                draft_parts.append(delta)
-                yield delta
-            draft = "".join(draft_parts)
-            if draft.strip():
-                verified = verify(
-                    draft, passages, language, embedder=self.kb.embedder, boilerplate={phrases["quoted"]}
-                )
-                mode_name = "generative"
-            # an unreachable LLM or a reply with nothing verifiable: fall back to the extractive answer
-            if verified is not None and not verified.text:
-                llm_dropped = verified.dropped
-                verified = None
+            verified, llm_dropped = yield from self._generative(q, language, passages, history or [])
+        mode_name, contacts = "generative", []
         if verified is None:
             draft, contacts = self._extract(q, language, passages, evidence, qtypes, snap, retrieval.query_vector)
             verified = verify(draft, passages, language, boilerplate={phrases["quoted"], phrases["disagree"]})
@@ -262,6 +225,58 @@ class Assistant:
         answer = self._finish(q, language, verified, passages, snap, timings, t, t0, mode_name, contacts, retrieved)
         answer.degraded = retrieval.degraded
         yield answer
+
+    # -- the steps of a turn -----------------------------------------------------------------------------
+
+    def _screen(self, question: str, t0: float) -> tuple[str, str, Answer | None]:
+        """The cleaned question, its language, and the whole answer when the question needs no retrieval
+        (too long, empty, small talk)."""
+        raw = question if isinstance(question, str) else ""
+        limit = self.settings.max_question_chars
+        too_long = len(raw) > limit  # checked before any processing: cleaning costs time on huge input
+        q = clean_question(raw[:limit] if too_long else raw)
+        language = detect_language(q) if q else "fi"
+        phrases = PHRASES[language]
+        if too_long or len(q) > limit:
+            text = phrases["too_long"].format(n=len(raw) if too_long else len(q), limit=limit)
+            return q, language, self._plain(q[:200], language, text, t0)
+        if not q:
+            return q, language, self._plain(q, language, phrases["empty"], t0)
+        # greetings, thanks, "what can you do?"
+        return q, language, smalltalk.answer(q, language, t0)
+
+    def _retrieve(self, q: str, language: str, follow: FollowUp, mode: str) -> tuple[Retrieval, dict[str, float]]:
+        """The passages for the question (with a follow-up's context) and the retrieval timings in ms."""
+        t = time.perf_counter()
+        retrieval = self.retriever.retrieve(
+            q if not follow.context else f"{q} {follow.context}",
+            language=language,
+            extra_terms=follow.terms,
+            mode=mode,
+        )
+        t_retrieve = (time.perf_counter() - t) * 1000
+        timings = {"retrieve": t_retrieve, **{f"retrieve_{k}": v for k, v in retrieval.timings_ms.items()}}
+        return retrieval, timings
+
+    def _generative(
+        self, q: str, language: str, passages: list[Passage], history: list[Any]
+    ) -> Generator[str, None, tuple[VerifiedAnswer | None, list[str]]]:
+        """Streams the LLM's draft; returns it verified, or None and what the verifier dropped when there is
+        nothing to keep (an unreachable LLM or a reply with nothing verifiable: the extractive answer then)."""
+        from assistant.answering.generate import generate_answer
+
+        draft_parts: list[str] = []
+        for delta in generate_answer(self, q, language, passages, history):
+            draft_parts.append(delta)
+            yield delta
+        draft = "".join(draft_parts)
+        if not draft.strip():
+            return None, []
+        boilerplate = {PHRASES[language]["quoted"]}
+        verified = verify(draft, passages, language, embedder=self.kb.embedder, boilerplate=boilerplate)
+        if not verified.text:
+            return None, verified.dropped
+        return verified, []
 
     # -- internals ---------------------------------------------------------------------------------------
 

@@ -244,6 +244,36 @@ class Refresher:
     def _run(self, show_bar: bool) -> Summary:
         t0 = time.perf_counter()
         summary = Summary()
+        store, live, interrupted = self._open_store(summary)
+        specs = _specs(self.settings.sources)
+        changed = self._refresh_sources(specs, live, summary, show_bar)
+        for source in sorted(set(live) - {s.source for s in specs}):
+            store.remove_source(source)
+            summary.removed += 1
+            changed = True
+        if changed or interrupted:  # a killed refresh's commits are published by the next one
+            self._publish(store, summary)
+        else:
+            generation, key = store.generation_key()  # e.g. an index written before artefacts existed
+            artefacts.open_or_build(store, artefacts.root_for(self.settings), key, generation)
+        self._complete_sentence_vectors(store, summary)
+        if interrupted:
+            removed = store.collect_garbage({s: r.version for s, r in store.live_sources().items()})
+            if removed:
+                summary.notes.append(f"cleaned {removed} chunks left by an interrupted refresh")
+        store.write_meta(
+            clean=True,
+            last_refresh=time.time(),
+            failures=json.dumps(summary.failed, ensure_ascii=False),
+        )
+        if self.progress:
+            self.progress(len(specs), len(specs), "")
+        summary.seconds = time.perf_counter() - t0
+        return summary
+
+    def _open_store(self, summary: Summary) -> tuple[Store, dict[str, SourceRecord], bool]:
+        """The store, emptied when its vectors are of another (or an unknown) model, marked as being
+        refreshed; returns it, its live sources and whether the previous refresh was interrupted."""
         store = Store.open(self.settings)
         if not store.meta().get("embed_id") and store.count_chunks():
             # vectors of an unknown model (a rebuild killed between its two steps): never reuse them
@@ -264,8 +294,13 @@ class Refresher:
         interrupted = not meta.get("clean", True)
         store.write_meta(embed_id=self.embedder.id, dim=self.embedder.dim, clean=False)
         self.store = store
+        return store, live, interrupted
 
-        specs = _specs(self.settings.sources)
+    def _refresh_sources(
+        self, specs: list[_Spec], live: dict[str, SourceRecord], summary: Summary, show_bar: bool
+    ) -> bool:
+        """Loads, chunks and embeds each changed source, committing in embedding-batch-sized groups;
+        returns whether anything was written."""
         bar = None
         if show_bar:
             from tqdm import tqdm
@@ -276,15 +311,7 @@ class Refresher:
         for i, spec in enumerate(specs):
             if self.progress:
                 self.progress(i, len(specs), spec.source)
-            try:
-                outcome = self._prepare(spec, live.get(spec.source))
-            except LoadError as exc:
-                summary.failed.append({"source": spec.source, "reason": exc.reason})
-                outcome = None
-            except Exception as exc:  # noqa: BLE001 - one bad source must not stop the refresh
-                log.exception("refresh failed on %s", spec.source)
-                summary.failed.append({"source": spec.source, "reason": f"{type(exc).__name__}: {exc}"})
-                outcome = None
+            outcome = self._prepare_or_fail(spec, live.get(spec.source), summary)
             if isinstance(outcome, _Pending):
                 pending.append(outcome)
                 if sum(len(p.embed_texts) - len(p.vectors) for p in pending) >= self.settings.embed_batch:
@@ -300,35 +327,26 @@ class Refresher:
             changed = True
         if bar:
             bar.close()
+        return changed
 
-        present = {s.source for s in specs}
-        for source in sorted(set(live) - present):
-            store.remove_source(source)
-            summary.removed += 1
-            changed = True
-        if changed or interrupted:  # a killed refresh's commits are published by the next one
-            self._publish(store, summary)
-        else:
-            generation, key = store.generation_key()  # e.g. an index written before artefacts existed
-            artefacts.open_or_build(store, artefacts.root_for(self.settings), key, generation)
-        if store.meta().get("sentence_scheme") != SENTENCE_SCHEME:
-            # an index built before sentence vectors (or with another sentence scheme): fill them in once
-            texts = [text for _, text, _ in store.live_chunks({s: r.version for s, r in store.live_sources().items()})]
-            summary.sentences_embedded += embed_missing_sentences(store, self.embedder, texts)
-            store.write_meta(sentence_scheme=SENTENCE_SCHEME)
-        if interrupted:
-            removed = store.collect_garbage({s: r.version for s, r in store.live_sources().items()})
-            if removed:
-                summary.notes.append(f"cleaned {removed} chunks left by an interrupted refresh")
-        store.write_meta(
-            clean=True,
-            last_refresh=time.time(),
-            failures=json.dumps(summary.failed, ensure_ascii=False),
-        )
-        if self.progress:
-            self.progress(len(specs), len(specs), "")
-        summary.seconds = time.perf_counter() - t0
-        return summary
+    def _prepare_or_fail(self, spec: _Spec, old: SourceRecord | None, summary: Summary) -> _Pending | str | None:
+        """``_prepare``, with a source that fails recorded in the summary (None) instead of raised."""
+        try:
+            return self._prepare(spec, old)
+        except LoadError as exc:
+            summary.failed.append({"source": spec.source, "reason": exc.reason})
+        except Exception as exc:  # noqa: BLE001 - one bad source must not stop the refresh
+            log.exception("refresh failed on %s", spec.source)
+            summary.failed.append({"source": spec.source, "reason": f"{type(exc).__name__}: {exc}"})
+        return None
+
+    def _complete_sentence_vectors(self, store: Store, summary: Summary) -> None:
+        """An index built before sentence vectors (or with another sentence scheme): fill them in once."""
+        if store.meta().get("sentence_scheme") == SENTENCE_SCHEME:
+            return
+        texts = [text for _, text, _ in store.live_chunks({s: r.version for s, r in store.live_sources().items()})]
+        summary.sentences_embedded += embed_missing_sentences(store, self.embedder, texts)
+        store.write_meta(sentence_scheme=SENTENCE_SCHEME)
 
     def _publish(self, store: Store, summary: Summary) -> None:
         """The new generation's artefacts first, then the generation bump that makes processes open them:
