@@ -108,6 +108,8 @@ def test_admin_downloads_then_deletes_a_source(page: Any, admin_server: Server) 
     confirm = page.locator("#elmo-delete-confirm")
     confirm.locator(f"text=Poistetaanko lähde {LUMI}").wait_for()
     assert (admin_server.sources / LUMI).exists()  # nothing happens before the confirmation
+    serious = summary(axe(page), SERIOUS)  # the admin controls and the confirmation, as shown
+    assert not serious, serious
     page.locator("#elmo-delete-yes").click()
     out.locator(f"text=Lähde {LUMI} poistettu").wait_for(timeout=90_000)
     confirm.wait_for(state="hidden")
