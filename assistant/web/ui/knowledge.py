@@ -141,7 +141,8 @@ class KnowledgeTab:
                 with gr.Row():
                     self.yes_btn = gr.Button(fi["delete_yes"], variant="stop", elem_id="elmo-delete-yes")
                     self.no_btn = gr.Button(fi["delete_no"], elem_id="elmo-delete-no")
-            self.pending = gr.State(None)  # the source the confirmation names: what "yes" deletes
+            # the source the confirmation names: what "yes" deletes; dropped with the session like the chat's
+            self.pending = gr.State(None, time_to_live=self.settings.session_ttl_minutes * 60)
             self.admin_out = gr.HTML(elem_id="elmo-admin-out", js_on_load=None)
 
     def admin_note(self, lang: str) -> str:
