@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 LANGUAGES = ("fi", "en", "sv")
@@ -99,6 +100,22 @@ MESSAGES: dict[str, dict[str, str]] = {
         "{unchanged} ennallaan, {failed} epäonnistui ({seconds:.1f} s).",
         "refresh_failed": "Päivitys epäonnistui: {message}",
         "nothing_saved": "Yhtään tiedostoa ei tallennettu.",
+        "source_label": "Lähde",
+        "source_none": "Valitse ensin lähde.",
+        "view_text": "Näytä teksti",
+        "text_region": "Lähteen teksti: {title}",
+        "text_meta": "{source} · {chars} merkkiä",
+        "text_cut": "Näytetään ensimmäiset {shown} merkkiä ({chars} merkistä).",
+        "text_missing": "{source}: lähteen tekstiä ei ole saatavilla (lähde ei ole tietopankissa).",
+        "sources_admin": "Lähteen lataus ja poisto",
+        "download": "Valmistele alkuperäinen tiedosto",
+        "download_label": "Ladattava tiedosto",
+        "delete_source": "Poista lähde…",
+        "delete_confirm": "Poistetaanko lähde {source} lähdekansiosta ja tietopankista? Poistoa ei voi perua.",
+        "delete_yes": "Kyllä, poista lähde",
+        "delete_no": "Peruuta",
+        "delete_cancelled": "Poisto peruttu.",
+        "deleted": "Lähde {source} poistettu; tietopankissa on nyt {sources} lähdettä.",
         "busy": "Edellinen kysymyksesi on vielä käsittelyssä. Odota hetki ja kysy sitten uudelleen.",
         # admin actions refused (service.AdminError codes)
         "admin.off": "Ylläpitotoiminnot ovat pois käytöstä: palvelimelle ei ole asetettu ylläpitäjän tunnusta "
@@ -117,6 +134,20 @@ MESSAGES: dict[str, dict[str, str]] = {
         "admin.busy": "Tietopankin päivitys on jo käynnissä; odota, että se valmistuu.",
         "admin.no_source": "{source}: tietopankissa ei ole tällaista lähdettä.",
         "admin.not_local": "{source}: lähde ei ole lähdekansion tiedosto (esim. verkko-osoite sources.toml-tiedostossa).",
+        # why a file could not be read (i18n.reason_text: the loaders' English reasons by kind)
+        "reason.no_text": "siinä ei ole tekstiä",
+        "reason.binary": "se ei ole tekstitiedosto",
+        "reason.not_found": "tiedostoa ei löytynyt",
+        "reason.not_file": "se ei ole ladattu tavallinen tiedosto",
+        "reason.type": "tiedostotyyppiä ei tueta",
+        "reason.encrypted": "tiedosto on salattu",
+        "reason.corrupt": "tiedosto on vioittunut",
+        "reason.timeout": "lukeminen kesti liian kauan",
+        "reason.memory": "lukeminen vaati liikaa muistia",
+        "reason.too_large": "tiedosto tai sen teksti on liian suuri",
+        "reason.cannot_read": "tiedostoa ei voitu lukea",
+        "reason.unreachable": "verkko-osoitetta ei saatu haettua",
+        "reason.other": "lukeminen epäonnistui",
         "smalltalk.greeting": "Hei! Olen ELMO-avustaja. Vastaan lähteiden perusteella kysymyksiin ELMO-pilotista, "
         "Itä- ja Pohjois-Suomen älykkään erikoistumisen strategioista ja niiden yhteyshenkilöistä – aina "
         "lähdeviittein.",
@@ -212,6 +243,22 @@ MESSAGES: dict[str, dict[str, str]] = {
         "{failed} failed ({seconds:.1f} s).",
         "refresh_failed": "The refresh failed: {message}",
         "nothing_saved": "No file was saved.",
+        "source_label": "Source",
+        "source_none": "Choose a source first.",
+        "view_text": "Show text",
+        "text_region": "Text of the source: {title}",
+        "text_meta": "{source} · {chars} characters",
+        "text_cut": "Showing the first {shown} characters (of {chars}).",
+        "text_missing": "{source}: the source's text is not available (it is not in the knowledge base).",
+        "sources_admin": "Download or delete a source",
+        "download": "Prepare the original file",
+        "download_label": "File to download",
+        "delete_source": "Delete the source…",
+        "delete_confirm": "Delete the source {source} from the sources folder and the knowledge base? This cannot be undone.",
+        "delete_yes": "Yes, delete the source",
+        "delete_no": "Cancel",
+        "delete_cancelled": "Deletion cancelled.",
+        "deleted": "Source {source} deleted; the knowledge base now has {sources} sources.",
         "busy": "Your previous question is still being answered. Please wait a moment and ask again.",
         "admin.off": "Admin actions are off: no admin token (ASSISTANT_ADMIN_TOKEN) is configured on the server.",
         "admin.missing": "The admin token is missing (Authorization: Bearer <token>).",
@@ -227,6 +274,19 @@ MESSAGES: dict[str, dict[str, str]] = {
         "admin.busy": "A refresh is already running; wait for it to finish.",
         "admin.no_source": "{source}: no such source in the knowledge base.",
         "admin.not_local": "{source}: not a file in the sources folder (e.g. a web address in sources.toml).",
+        "reason.no_text": "it has no text",
+        "reason.binary": "it is not a text file",
+        "reason.not_found": "the file was not found",
+        "reason.not_file": "it is not an uploaded regular file",
+        "reason.type": "the file type is not supported",
+        "reason.encrypted": "the file is encrypted",
+        "reason.corrupt": "the file is corrupt",
+        "reason.timeout": "reading it took too long",
+        "reason.memory": "reading it needed too much memory",
+        "reason.too_large": "the file or its text is too large",
+        "reason.cannot_read": "the file could not be read",
+        "reason.unreachable": "the web address could not be fetched",
+        "reason.other": "reading it failed",
         "smalltalk.greeting": "Hello! I am the ELMO assistant. I answer questions about the ELMO pilot, the "
         "Eastern and Northern Finland smart-specialisation strategies and their contact people from my sources "
         "– always with citations.",
@@ -323,6 +383,22 @@ MESSAGES: dict[str, dict[str, str]] = {
         "oförändrade, {failed} misslyckades ({seconds:.1f} s).",
         "refresh_failed": "Uppdateringen misslyckades: {message}",
         "nothing_saved": "Ingen fil sparades.",
+        "source_label": "Källa",
+        "source_none": "Välj först en källa.",
+        "view_text": "Visa texten",
+        "text_region": "Källans text: {title}",
+        "text_meta": "{source} · {chars} tecken",
+        "text_cut": "De första {shown} tecknen visas (av {chars}).",
+        "text_missing": "{source}: källans text är inte tillgänglig (källan finns inte i kunskapsbasen).",
+        "sources_admin": "Ladda ner eller radera en källa",
+        "download": "Förbered originalfilen",
+        "download_label": "Fil att ladda ner",
+        "delete_source": "Radera källan…",
+        "delete_confirm": "Radera källan {source} ur källmappen och kunskapsbasen? Det går inte att ångra.",
+        "delete_yes": "Ja, radera källan",
+        "delete_no": "Avbryt",
+        "delete_cancelled": "Raderingen avbröts.",
+        "deleted": "Källan {source} raderades; kunskapsbasen har nu {sources} källor.",
         "busy": "Din förra fråga behandlas fortfarande. Vänta en stund och fråga sedan igen.",
         "admin.off": "Administratörsfunktionerna är avstängda: ingen administratörstoken "
         "(ASSISTANT_ADMIN_TOKEN) har angetts på servern.",
@@ -340,6 +416,19 @@ MESSAGES: dict[str, dict[str, str]] = {
         "admin.busy": "En uppdatering pågår redan; vänta tills den är klar.",
         "admin.no_source": "{source}: ingen sådan källa i kunskapsbasen.",
         "admin.not_local": "{source}: inte en fil i källmappen (t.ex. en webbadress i sources.toml).",
+        "reason.no_text": "den innehåller ingen text",
+        "reason.binary": "den är inte en textfil",
+        "reason.not_found": "filen hittades inte",
+        "reason.not_file": "den är inte en uppladdad vanlig fil",
+        "reason.type": "filtypen stöds inte",
+        "reason.encrypted": "filen är krypterad",
+        "reason.corrupt": "filen är skadad",
+        "reason.timeout": "läsningen tog för lång tid",
+        "reason.memory": "läsningen krävde för mycket minne",
+        "reason.too_large": "filen eller dess text är för stor",
+        "reason.cannot_read": "filen kunde inte läsas",
+        "reason.unreachable": "webbadressen kunde inte hämtas",
+        "reason.other": "läsningen misslyckades",
         "smalltalk.greeting": "Hej! Jag är ELMO-assistenten. Jag svarar utifrån mina källor på frågor om "
         "ELMO-piloten, Öst- och Nordfinlands strategier för smart specialisering och deras kontaktpersoner – "
         "alltid med källhänvisningar.",
@@ -364,3 +453,34 @@ def t(key: str, lang: str = DEFAULT, **params: Any) -> str:
     """The text ``key`` in ``lang`` (English if that language lacks it), formatted with ``params``."""
     text = MESSAGES.get(lang, {}).get(key) or MESSAGES[FALLBACK][key]
     return text.format(**params) if params else text
+
+
+# The loaders' reasons are English sentences (logs, the CLI, the JSON API); the UI shows their kind in its own
+# language. English keeps the loader's exact words, which say more.
+_REASON_KINDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.I), key)
+    for pattern, key in (
+        (r"^not a text file", "reason.binary"),
+        (r"no text|no extractable text|^empty file", "reason.no_text"),
+        (r"^(file )?not found", "reason.not_found"),
+        (r"^not (a regular|an uploaded) file", "reason.not_file"),
+        (r"^unsupported (file|content) type", "reason.type"),
+        (r"encrypted", "reason.encrypted"),
+        (r"corrupt|expands too much", "reason.corrupt"),
+        (r"took (longer|too long)", "reason.timeout"),
+        (r"needed more than \d+ MB", "reason.memory"),
+        (r"too large|too much text|pages \(limit", "reason.too_large"),
+        (r"^cannot read file", "reason.cannot_read"),
+        (r"^(unreachable|HTTP \d|too many redirects|invalid URL|unsupported URL)", "reason.unreachable"),
+    )
+)
+
+
+def reason_text(reason: Any, lang: str = DEFAULT) -> str:
+    """Why a file could not be read, in ``lang``: the loader's own (English) words in English, else the
+    catalogue's text for that kind of reason."""
+    text = str(reason)
+    if lang == FALLBACK:
+        return text
+    key = next((key for pattern, key in _REASON_KINDS if pattern.search(text)), "reason.other")
+    return t(key, lang)

@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from assistant.config import Settings
-from assistant.i18n import t
+from assistant.i18n import reason_text, t
 from assistant.knowledge.loaders import SUPPORTED_SUFFIXES, LoadError, parse_file
 
 MAX_UPLOAD_FILES = 20
@@ -36,7 +36,10 @@ class AdminError(Exception):
         self.params = params
 
     def message(self, language: str = "en") -> str:
-        return t(f"admin.{self.code}", language, **self.params)
+        params = dict(self.params)
+        if "reason" in params:  # a loader's English reason, in the reader's language
+            params["reason"] = reason_text(params["reason"], language)
+        return t(f"admin.{self.code}", language, **params)
 
 
 class UploadRefused(AdminError):

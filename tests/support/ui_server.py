@@ -51,11 +51,13 @@ def server_env(admin_token: str | None) -> dict[str, str]:
     return env
 
 
-def build_index(root: Path) -> tuple[Path, Path]:
-    """knowledge/ copied under ``root`` and indexed by its own process (Chroma's embedded store is not
-    shared between live processes)."""
+def build_index(root: Path, extra: dict[str, str] | None = None) -> tuple[Path, Path]:
+    """knowledge/ (and the ``extra`` name → text files) copied under ``root`` and indexed by its own process
+    (Chroma's embedded store is not shared between live processes)."""
     sources, index = root / "sources", root / "index"
     shutil.copytree(REPO / "knowledge", sources)
+    for name, text in (extra or {}).items():
+        (sources / name).write_text(text, encoding="utf-8")
     subprocess.run(
         [
             sys.executable,

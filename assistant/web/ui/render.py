@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 
-from assistant.i18n import FALLBACK, LANGUAGES, MESSAGES
+from assistant.i18n import FALLBACK, LANGUAGES, MESSAGES, reason_text
 from assistant.service import PASSAGE_CONTEXT, SourceTexts, passage_context
 from assistant.text.sentences import split_sentences
 
@@ -279,7 +279,8 @@ def render_sources_table(overview: dict[str, Any], lang: str) -> str:
     }
     for s in overview["sources"]:
         status = s["status"]
-        reason = f"<span class='elmo-reason'>{esc(s['failure'])}</span>" if s.get("failure") else ""
+        failure = reason_text(s["failure"], lang) if s.get("failure") else ""
+        reason = f"<span class='elmo-reason'>{esc(failure)}</span>" if failure else ""
         out.append(
             f"<tr data-source='{esc(s['source'])}'><td class='elmo-src'>{esc(s['title'])}"
             f"<span class='elmo-file'>{esc(s['source'])}</span></td>"
@@ -292,6 +293,32 @@ def render_sources_table(overview: dict[str, Any], lang: str) -> str:
         )
     out.append("</tbody></table>")
     return "".join(out)
+
+
+VIEW_CHARS = 200_000  # of a source's text sent to the browser at once: a whole book would stall the page
+
+
+def render_source_text(doc: dict[str, Any] | None, source: str, lang: str) -> str:
+    """An indexed source's text (``service.source_text``), escaped, in a named, scrollable region that the
+    keyboard can reach (tabindex: a scrolling box must be focusable to be scrolled without a mouse)."""
+    t = TEXTS[lang]
+    if doc is None:
+        return msg(t["text_missing"].format(source=source), ok=False)
+    text = str(doc.get("text", ""))
+    title = str(doc.get("title") or source)
+    meta = [t["text_meta"].format(source=source, chars=len(text))]
+    if doc.get("publisher"):
+        meta.append(f"{t['publisher']}: {doc['publisher']}")
+    if len(text) > VIEW_CHARS:
+        meta.append(t["text_cut"].format(shown=VIEW_CHARS, chars=len(text)))
+    label = t["text_region"].format(title=title)
+    return (
+        f"<section class='elmo-source-text' aria-labelledby='elmo-source-text-title'>"
+        f"<h3 id='elmo-source-text-title'>{esc(title)}</h3>"
+        f"<p class='elmo-hint'>{esc(' · '.join(meta))}</p>"
+        f"<div class='elmo-source-body' role='region' tabindex='0' aria-label='{esc(label)}'>"
+        f"{esc(text[:VIEW_CHARS])}</div></section>"
+    )
 
 
 def render_progress(
