@@ -242,11 +242,17 @@ def _conversation(row: sqlite3.Row) -> Conversation:
 
 
 def plain_answer(answer: dict[str, Any]) -> str:
-    """The answer's text without the answerer's Markdown (bold headings, quote marks); [n] markers kept."""
+    """The answer's text without the answerer's Markdown (bold headings, emphasis, quote marks); [n] markers kept."""
     lines = []
     for line in str(answer.get("answer", "")).split("\n"):
         line = line[2:] if line.startswith("> ") else line
-        lines.append(re.sub(r"\*\*(.+?)\*\*", r"\1", line))
+        line = re.sub(r"\*\*(.+?)\*\*", r"\1", line)
+        # the answerer's emphasis: a whole line ("*Tarkoititko: …?*") or a refusal's "- *title*: …"
+        if line.startswith("- "):
+            line = re.sub(r"^- \*(.+?)\*(?=: )", r"- \1", line)
+        else:
+            line = re.sub(r"^\*(.+)\*$", r"\1", line)
+        lines.append(line)
     return "\n".join(lines).strip()
 
 

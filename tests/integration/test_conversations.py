@@ -127,6 +127,17 @@ def test_copy_text_is_plain_with_numbered_sources() -> None:
     assert "Sources:\n[1] Elinkeinot murroksessa" in copy_text(ANSWER, "en")
 
 
+def test_copy_text_drops_the_answerers_emphasis_only() -> None:
+    refusal = {
+        "answer": "*Tarkoititko: kalatalous?*\n\nEn löydä lähteistä vastausta tähän kysymykseen.\n\n"
+        "Lähimmät kohdat:\n- *Kalatalous 2*3*: “Hinta on 2*3 euroa.” [1]"
+    }
+    assert copy_text(refusal, "fi") == (
+        "Tarkoititko: kalatalous?\n\nEn löydä lähteistä vastausta tähän kysymykseen.\n\n"
+        "Lähimmät kohdat:\n- Kalatalous 2*3: “Hinta on 2*3 euroa.” [1]"
+    )
+
+
 def test_markdown_export_has_the_cited_passages(store: ConversationStore) -> None:
     me = new_browser_id()
     cid = store.save(me, None, [turn(0, "Kuka on ELMO-pilotin projektipäällikkö?"), turn(1, "Entä strategia?")], 2)

@@ -701,6 +701,26 @@ def test_md_text_renders_to_exactly_the_text(text: str) -> None:
 
 
 @pytest.mark.parametrize("text", HOSTILE_TEXTS, ids=repr)
+def test_the_answerers_emphasis_renders_with_its_text_escaped(text: str) -> None:
+    """"*Tarkoititko: …?*" and a refusal's "- *title*: “…” [n]" show as emphasis, not as asterisks."""
+    from assistant.i18n import t
+    from assistant.web.ui import render_answer
+
+    title = " ".join(text.split())
+    note = t("did_you_mean", "fi", words=title)
+    answer = {
+        "answer": f"*{note}*\n\nEn löydä lähteistä vastausta.\n\nLähimmät kohdat:\n- *{title}*: “{title}” [1]",
+        "refused": True,
+        "citations": [{"n": 1}],
+    }
+    rendered = render_markdown(render_answer(answer, turn=0, lang="fi"))
+    assert_inert(rendered, {"p", "span", "a", "em", "ul", "li", "br"})
+    emphasised = re.findall(r"<em>(.*?)</em>", rendered, re.S)
+    shown = ["".join(parse_html(e).text) for e in emphasised]
+    assert shown == [note, title], rendered
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXTS, ids=repr)
 def test_answers_sources_and_panels_are_escaped(text: str) -> None:
     from assistant.web.ui import esc, render_answer, render_card, render_panel, render_sources_table
 

@@ -46,6 +46,11 @@ def md_text(text: str) -> str:
     return _MD_LINE_START.sub(lambda m: m.group(1) + m.group(2)[:-1] + "\\" + m.group(2)[-1], out)
 
 
+# the answerer's own *…* (md_text escaped it): restored as emphasis around text that stays escaped
+_NOTE = re.compile(r"^\\\*(.+)\\\*$")  # a whole line in *…*: "*Tarkoititko: …?*"
+_ITEM_TITLE = re.compile(r"^\\\*(.+?)\\\*(?=: )")  # a refusal's "- *title*: “…” [n]"
+
+
 def _cite_link(turn: int, n: int) -> str:
     return f"[\\[{n}\\]](#elmo-cite-{turn}-{n})"
 
@@ -65,7 +70,11 @@ def render_answer(answer: dict[str, Any], turn: int, lang: str, upto: int | None
         if line.startswith("- "):
             prefix, line = prefix + "- ", line[2:]
         body = md_text(line)
-        body = re.sub(r"^\\\*\\\*(.+?)\\\*\\\*", r"**\1**", body)  # the contact card's own heading
+        if prefix.endswith("- "):  # a bullet's own mark is only a refusal's *title*
+            body = _ITEM_TITLE.sub(r"*\1*", body, count=1)
+        else:
+            body = re.sub(r"^\\\*\\\*(.+?)\\\*\\\*", r"**\1**", body)  # the contact card's own heading
+            body = _NOTE.sub(r"*\1*", body, count=1)
         body = re.sub(
             r"\\\[(\d{1,3})\\\]",
             lambda m: _cite_link(turn, int(m.group(1))) if int(m.group(1)) in known else m.group(0),
