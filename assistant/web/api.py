@@ -229,14 +229,14 @@ def admin_router(service: KnowledgeService) -> APIRouter:
         if length and length.isdigit() and int(length) > MAX_UPLOAD_FILES * limit + 65536:
             size = f"{int(length) / 1048576:.1f}"
             raise AdminError("too_large", 413, name="request", size=size, limit=settings.max_upload_mb)
-        form = await request.form(max_files=MAX_UPLOAD_FILES + 1, max_fields=10)
-        files = [f for f in form.getlist("files") + form.getlist("file") if not isinstance(f, str)]
-        check_count(len(files))
-        for f in files:  # refused before any is read into memory
-            check_size(settings, f.filename or "?", f.size or 0)
-        # the parts are spooled files already received: read one at a time in the worker thread
-        items = ((f.filename or "", f.file.read(limit + 1)) for f in files)
-        saved = await run_in_threadpool(service.upload, items)
+        async with request.form(max_files=MAX_UPLOAD_FILES + 1, max_fields=10) as form:  # closes the spooled parts
+            files = [f for f in form.getlist("files") + form.getlist("file") if not isinstance(f, str)]
+            check_count(len(files))
+            for f in files:  # refused before any is read into memory
+                check_size(settings, f.filename or "?", f.size or 0)
+            # the parts are spooled files already received: read one at a time in the worker thread
+            items = ((f.filename or "", f.file.read(limit + 1)) for f in files)
+            saved = await run_in_threadpool(service.upload, items)
         result: dict[str, Any] = {"saved": saved, "refresh": None}
         if refresh:
             result["refresh"] = (await run_in_threadpool(_refresh, service)).get("summary")

@@ -6,9 +6,11 @@ about sockets, timeouts and Host headers; Starlette's TestClient for pure header
 
 from __future__ import annotations
 
+import gc
 import shutil
 import socket
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -153,6 +155,21 @@ def test_long_upload_names_are_cut_to_bytes_not_left_behind(api: TestClient, bas
     saved = r.json()["saved"][0]["name"]
     assert (base.sources / "uploads" / saved).is_file() and len(saved.encode()) <= 255
     assert not list((base.sources / "uploads").glob(".upload-*"))
+
+
+def test_upload_form_files_are_closed(base: Settings, assistant: Assistant) -> None:
+    """A part over Starlette's 1 MB spool limit is a temp file on disk: the route must close it, not the GC."""
+    with client(base, assistant, max_upload_mb=2, ask_rate_per_minute=0) as c:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ResourceWarning)
+            r = c.post(
+                "/api/admin/upload",
+                headers={"Authorization": f"Bearer {TOKEN}"},
+                files={"files": ("iso.exe", b"MZ" * 800_000, "application/octet-stream")},
+            )
+            gc.collect()
+    assert r.status_code == 415, r.text
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)], [str(w.message) for w in caught]
 
 
 # ------------------------------------------------------------------------------------------------------
