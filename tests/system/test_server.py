@@ -21,10 +21,11 @@ from support.live_server import live_server
 from assistant.answering.assistant import Assistant
 from assistant.config import Settings, load_settings
 from assistant.knowledge.ingest import refresh
-from assistant.service import passage_context
+from assistant.service import KnowledgeService, passage_context
 from assistant.uploads import safe_filename
 from assistant.web.app import create_app
 from assistant.web.ui import md_text, render_answer, render_panel, render_sources_table
+from assistant.web.ui.knowledge import KnowledgeTab
 
 pytestmark = pytest.mark.filterwarnings("ignore:::gradio.queueing")  # pandas deprecations inside Gradio
 
@@ -441,6 +442,21 @@ def test_render_answer_keeps_only_our_structure() -> None:
     body = md.split("\n", 2)[-1]
     assert "<script" not in body and "<img" not in body
     assert not re.search(r"(?<!\\)\]\(", body.replace("](#elmo-cite-5-", ""))  # no other link or image
+
+
+def test_kb_tab_listing_reads_the_sources_once(settings: Settings, assistant: Assistant) -> None:
+    import gradio as gr
+
+    service = KnowledgeService(settings, assistant)
+    reads: list[dict[str, Any]] = []
+    read = service.sources
+    service.sources = lambda: reads.append(read()) or reads[-1]  # type: ignore[method-assign]
+    with gr.Blocks():
+        tab = KnowledgeTab(service, settings)
+    table, dropdown = tab.listing("fi", "elinkeinot-murroksessa.txt")
+    assert len(reads) == 1
+    assert "elinkeinot-murroksessa.txt" in table and dropdown.value == "elinkeinot-murroksessa.txt"
+    assert [c[1] for c in dropdown.choices] == [s["source"] for s in reads[0]["sources"]]
 
 
 def test_render_panel_and_table_escape_everything() -> None:

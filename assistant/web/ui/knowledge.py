@@ -193,24 +193,23 @@ class KnowledgeTab:
     # -- the list and a source's text (public) -------------------------------------------------------------
 
     def show_sources(self, lang_value: str) -> str:
-        try:
-            return render_sources_table(self.service.sources(), language(lang_value))
-        except Exception as exc:  # noqa: BLE001 - shown in the tab rather than as an error popup
-            log.exception("listing sources failed")
-            return msg(str(exc), ok=False)
+        return self.listing(lang_value)[0]
 
-    def source_choices(self, value: Any = None) -> gr.Dropdown:
+    @staticmethod
+    def _choices(sources: list[dict[str, Any]], value: Any) -> gr.Dropdown:
         """The indexed sources to choose from; ``value`` the one chosen after the update (None clears it)."""
-        try:
-            sources = self.service.sources()["sources"]
-        except Exception:  # noqa: BLE001 - the table shows the failure
-            return gr.Dropdown(choices=[], value=None)
         choices = [(f"{s['title']} ({s['source']})", s["source"]) for s in sources if s["status"] != "failed"]
         known = {c[1] for c in choices}
         return gr.Dropdown(choices=choices, value=value if value in known else None)
 
     def listing(self, lang_value: Any, chosen: Any = None) -> tuple[str, gr.Dropdown]:
-        return self.show_sources(language(lang_value)), self.source_choices(chosen)
+        """The source table and the dropdown's choices, from one reading of the sources."""
+        try:
+            overview = self.service.sources()
+            return render_sources_table(overview, language(lang_value)), self._choices(overview["sources"], chosen)
+        except Exception as exc:  # noqa: BLE001 - shown in the tab rather than as an error popup
+            log.exception("listing sources failed")
+            return msg(str(exc), ok=False), gr.Dropdown(choices=[], value=None)
 
     def view_text(self, source_value: Any, lang_value: Any) -> str:
         lang, source = language(lang_value), _source(source_value)
