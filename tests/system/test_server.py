@@ -459,6 +459,15 @@ def test_kb_tab_listing_reads_the_sources_once(settings: Settings, assistant: As
     assert [c[1] for c in dropdown.choices] == [s["source"] for s in reads[0]["sources"]]
 
 
+def test_chat_hands_the_last_questions_used_to_the_answerer() -> None:
+    from assistant.web.ui import chat
+
+    assert not hasattr(chat, "HISTORY_USED")  # schema.HISTORY_USED (API items) is another limit
+    turns = [{"question": f"q{i}", "answer": {"answer": "a"}} for i in range(chat.QUESTIONS_USED + 5)]
+    turns.insert(3, {"question": "unanswered", "answer": None})
+    assert chat.earlier_questions(turns) == [f"q{i}" for i in range(5, chat.QUESTIONS_USED + 5)]
+
+
 def test_render_panel_and_table_escape_everything() -> None:
     citation = {
         "n": 1,

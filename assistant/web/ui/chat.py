@@ -36,7 +36,7 @@ from assistant.web.ui.render import MAX_TURNS, TEXTS, answered, chat_messages, r
 
 log = logging.getLogger("assistant.web.ui")
 
-HISTORY_USED = 20  # earlier questions handed to the answerer
+QUESTIONS_USED = 20  # earlier questions handed to the answerer (schema.HISTORY_USED counts API items)
 ASK_CONCURRENCY = 4  # questions answered at once (2 CPU cores); the rest wait in Gradio's queue
 ASKS_PER_CLIENT = 2  # questions of one client address in progress at once; more get a "busy" notice
 ANSWER_KEYS = ("question", "language", "answer", "refused", "citations", "mode", "quoted_from_finnish")
@@ -58,9 +58,9 @@ def slim(answer: Answer) -> dict[str, Any]:
 
 
 def earlier_questions(turns: list[dict[str, Any]], upto: int | None = None) -> list[str]:
-    """The session's answered questions before turn position ``upto`` (all when None), the last HISTORY_USED."""
+    """The session's answered questions before turn position ``upto`` (all when None), the last QUESTIONS_USED."""
     done = turns if upto is None else turns[:upto]
-    return [t["question"] for t in done if t.get("answer")][-HISTORY_USED:]
+    return [t["question"] for t in done if t.get("answer")][-QUESTIONS_USED:]
 
 
 def turn_at(turns: list[dict[str, Any]], message_index: Any) -> dict[str, Any] | None:
