@@ -163,8 +163,11 @@ class _Writer:
             self.terms.append(str(meta.get("terms") or "").replace("\n", " "))
         self.spans[source] = [start, len(self.ids)]
 
-    def close(self) -> LexicalIndex:
+    def close_rows(self) -> None:
         self._rows.close()
+
+    def close(self) -> LexicalIndex:
+        self.close_rows()
         np.save(self.folder / "rows.offsets.npy", np.asarray(self.offsets, dtype=np.int64))
         _dump(self.folder / "ids.json", self.ids)
         (self.folder / "terms.txt").write_text("\n".join(self.terms), encoding="utf-8")
@@ -200,12 +203,15 @@ def build(store: Store, root: Path, key: str, generation: int, previous: Artefac
     tmp = root / f".tmp-{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     writer = _Writer(tmp)
-    prev_terms = previous.term_lines() if incremental and previous else []
-    for source in sorted(versions):
-        if incremental and previous and source not in changed and source in previous.spans:
-            writer.copy(source, previous, prev_terms)
-        else:
-            writer.add(source, by_source.get(source, []))
+    try:
+        prev_terms = previous.term_lines() if incremental and previous else []
+        for source in sorted(versions):
+            if incremental and previous and source not in changed and source in previous.spans:
+                writer.copy(source, previous, prev_terms)
+            else:
+                writer.add(source, by_source.get(source, []))
+    finally:
+        writer.close_rows()  # also when a source fails: the rest of the folder is then never written
     writer.close()
     t_index = time.perf_counter()
 
@@ -272,19 +278,26 @@ def newest(root: Path, exclude: str | None = None) -> Artefacts | None:
     return None
 
 
+def _mtime(path: Path) -> float | None:
+    """None when another process renamed or deleted ``path`` since it was listed."""
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return None
+
+
 def _prune(root: Path, keep: Path) -> None:
     """Drops all but the newest KEEP folders (an open mmap survives its file's deletion on POSIX) and
     temp folders of builds that died more than an hour ago."""
-    folders = sorted(
-        (p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and p != keep),
-        key=lambda p: p.stat().st_mtime,
-        reverse=True,
-    )
+    listed = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and p != keep]
+    dated = [(m, p) for p in listed if (m := _mtime(p)) is not None]
+    folders = [p for _, p in sorted(dated, key=lambda mp: mp[0], reverse=True)]
     for old in folders[KEEP - 1 :]:
         shutil.rmtree(old, ignore_errors=True)
         (root / f"{old.name}.lock").unlink(missing_ok=True)
     for tmp in root.glob(".tmp-*"):
-        if time.time() - tmp.stat().st_mtime > 3600:
+        made = _mtime(tmp)
+        if made is not None and time.time() - made > 3600:
             shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -170,6 +170,46 @@ def test_incremental_build_equals_a_full_build(tmp_path: Path) -> None:
     assert vocabulary(snaps[0]) == Vocabulary.of(list(snaps[0].texts), snaps[0].lexical.df)
 
 
+def _open_files(folder: Path) -> list[str]:
+    fds = Path("/proc/self/fd")
+    return [t for fd in fds.iterdir() if (t := os.path.realpath(fd)).startswith(str(folder))]
+
+
+def test_failed_build_closes_its_rows_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = _settings(tmp_path)
+    refresh(settings)
+    store = Store.open(settings)
+    generation, key = store.generation_key()
+    rows = store.live_chunks({s: r.version for s, r in store.live_sources().items()})
+    broken = [(cid, text, {**meta, "index": "x"}) for cid, text, meta in rows]  # a corrupt chunk record
+    monkeypatch.setattr(store, "live_chunks", lambda versions: broken)
+    with pytest.raises(ValueError) as excinfo:
+        artefacts.build(store, tmp_path / "art", key, generation, previous=None)
+    # the traceback (kept by whoever reports the failure) holds build's frame: the file must be closed, not freed
+    assert excinfo.traceback[-1].path.name == "artefacts.py"
+    assert _open_files(tmp_path / "art") == []
+
+
+def test_prune_skips_folders_another_process_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "art"
+    for i in range(artefacts.KEEP + 2):
+        (root / f"gen-{i}").mkdir(parents=True)
+        os.utime(root / f"gen-{i}", (1000 + i, 1000 + i))
+    (root / ".tmp-gone-1").symlink_to(root / "renamed-meanwhile")  # listed, then gone
+    is_dir = Path.is_dir
+
+    def racing_is_dir(self: Path) -> bool:
+        found = is_dir(self)
+        if found and self == root / "gen-0":
+            shutil.rmtree(self)  # another process prunes it right after this one saw it
+        return found
+
+    monkeypatch.setattr(Path, "is_dir", racing_is_dir)
+    artefacts._prune(root, keep=root / f"gen-{artefacts.KEEP + 1}")
+    left = sorted(p.name for p in root.iterdir() if not p.name.startswith("."))
+    assert left == sorted(f"gen-{i}" for i in range(2, artefacts.KEEP + 2))  # keep + the KEEP - 1 newest
+
+
 def test_concurrent_questions_share_model_calls_and_answer_as_serial(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
     refresh(settings)
