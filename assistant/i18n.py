@@ -128,6 +128,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "admin.empty": "{name}: tiedosto on tyhjä.",
         "admin.type": "{name}: tiedostotyyppiä ei tueta. Sallitut tyypit: {allowed}.",
         "admin.name": "{name}: tiedostonimi ei kelpaa (piilotiedostot ja pelkät erikoismerkit eivät käy).",
+        "admin.duplicate": "{name}: toinen samassa erässä ladattu tiedosto tallentuisi samalla nimellä ({saved_as}); nimeä toinen niistä uudelleen.",
         "admin.unreadable": "{name}: tiedostosta ei saatu tekstiä ({reason}).",
         "admin.folder": "Latauskansio (uploads) ei ole tavallinen kansio lähdekansion sisällä; lataukset on "
         "estetty.",
@@ -269,6 +270,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "admin.empty": "{name}: the file is empty.",
         "admin.type": "{name}: this file type is not supported. Allowed types: {allowed}.",
         "admin.name": "{name}: unusable file name (no hidden files, not only special characters).",
+        "admin.duplicate": "{name}: another file of this upload would be saved under the same name ({saved_as}); rename one of them.",
         "admin.unreadable": "{name}: no text could be read from the file ({reason}).",
         "admin.folder": "The uploads folder is not a plain folder inside the sources folder; uploads are refused.",
         "admin.busy": "A refresh is already running; wait for it to finish.",
@@ -410,6 +412,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "admin.empty": "{name}: filen är tom.",
         "admin.type": "{name}: filtypen stöds inte. Tillåtna typer: {allowed}.",
         "admin.name": "{name}: filnamnet duger inte (inga dolda filer, inte bara specialtecken).",
+        "admin.duplicate": "{name}: en annan fil i samma uppladdning skulle sparas med samma namn ({saved_as}); byt namn på en av dem.",
         "admin.unreadable": "{name}: ingen text kunde läsas ur filen ({reason}).",
         "admin.folder": "Uppladdningsmappen (uploads) är inte en vanlig mapp i källmappen; uppladdningar "
         "avvisas.",

@@ -177,9 +177,13 @@ def save_uploads(
     try:
         for name, data in files:
             try:
-                prepared.append(prepare_upload(settings, name, data))
+                upload = prepare_upload(settings, name, data)
             except AdminError as exc:
                 errors.append(exc)
+                continue
+            prepared.append(upload)
+            if any(p.name == upload.name for p in prepared[:-1]):  # the later would overwrite the earlier
+                errors.append(AdminError("duplicate", 400, name=shown_name(name), saved_as=upload.name))
         if errors:
             raise UploadRefused(errors)
     except BaseException:

@@ -296,6 +296,18 @@ def test_upload_refuses_all_when_one_is_bad(client: TestClient, settings: Settin
     assert not (settings.sources / "uploads" / "hyva.txt").exists()
 
 
+def test_upload_refuses_two_files_saved_under_one_name(client: TestClient, settings: Settings) -> None:
+    before = sorted(p.name for p in settings.sources.rglob("*") if p.is_file())
+    files = [
+        ("files", ("a/kaksoset.txt", b"Ensimmainen teksti.")),
+        ("files", ("b/kaksoset.txt", b"Toinen teksti.")),
+    ]
+    r = client.post("/api/admin/upload", headers=_auth(), files=files)
+    assert r.status_code == 400, r.text
+    assert r.json()["code"] == "duplicate" and "kaksoset.txt" in r.json()["detail"]
+    assert sorted(p.name for p in settings.sources.rglob("*") if p.is_file()) == before  # nothing written
+
+
 def test_safe_filename() -> None:
     assert safe_filename("../../etc/cron.d/evil.txt") == "evil.txt"
     assert safe_filename("C:\\Users\\x\\muistio.md") == "muistio.md"
