@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import math
 import queue
 import re
 import threading
@@ -24,6 +25,7 @@ from assistant.answering.assistant import Assistant
 from assistant.answering.did_you_mean import with_corrections
 from assistant.answering.retrieve import KnowledgeBase
 from assistant.config import Settings
+from assistant.ratelimit import TokenBucket
 from assistant.schema import HISTORY_USED, Answer, encodable
 from assistant.text.sentences import split_sentences
 from assistant.uploads import AdminError, save_uploads
@@ -200,6 +202,8 @@ class KnowledgeService:
         self.assistant = assistant or Assistant(settings)
         self.texts = SourceTexts(self.kb)
         self.runner = RefreshRunner(self.assistant)
+        # wrong admin tokens per client address (shared with Shield's login attempts by create_app)
+        self.login_bucket = TokenBucket(settings.login_rate_per_minute)
 
     @property
     def kb(self) -> KnowledgeBase:
@@ -352,14 +356,18 @@ class KnowledgeService:
     def admin_enabled(self) -> bool:
         return bool(self.settings.admin_token)
 
-    def check_admin(self, token: str | None) -> None:
-        """Raises :class:`AdminError`: 403 while no token is configured, 401 on a missing or wrong one."""
+    def check_admin(self, token: str | None, client: str | None = None) -> None:
+        """Raises :class:`AdminError`: 403 while no token is configured, 401 on a missing or wrong one, 429
+        while ``client`` (its address, when known) has used up its guesses (login_rate_per_minute)."""
         if not self.settings.admin_token:
             raise AdminError("off", 403)
-        if not token:
-            raise AdminError("missing", 401)
-        if not hmac.compare_digest(token.encode("utf-8"), self.settings.admin_token.encode("utf-8")):
-            raise AdminError("wrong", 401)
+        wait = self.login_bucket.wait(client) if client is not None else 0.0
+        if wait:  # even a right token waits: otherwise guessing would go on unthrottled
+            raise AdminError("too_many_guesses", 429, seconds=max(1, math.ceil(wait)))
+        if not token or not hmac.compare_digest(token.encode("utf-8"), self.settings.admin_token.encode("utf-8")):
+            if client is not None:
+                self.login_bucket.take(client)
+            raise AdminError("wrong" if token else "missing", 401)
 
     def upload(
         self, files: Iterable[tuple[str, bytes]], refused: list[AdminError] | None = None

@@ -205,9 +205,12 @@ def service_router(service: KnowledgeService) -> APIRouter:
 
 
 def admin_router(service: KnowledgeService) -> APIRouter:
-    def admin(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+    def admin(
+        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    ) -> None:
         """Runs before the body is read: an upload without the right token is never received."""
-        service.check_admin(credentials.credentials.strip() if credentials else None)
+        client = request.client.host if request.client else "?"
+        service.check_admin(credentials.credentials.strip() if credentials else None, client)
 
     router = APIRouter(tags=["admin"], dependencies=[Depends(admin)])
     settings = service.settings

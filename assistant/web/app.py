@@ -43,6 +43,8 @@ async def _invalid_request(request: Request, exc: RequestValidationError) -> JSO
 
 async def _admin_error(request: Request, exc: AdminError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    if exc.status == 429:
+        headers = {"Retry-After": str(exc.params["seconds"])}
     return JSONResponse({"detail": exc.message("en"), "code": exc.code}, exc.status, headers=headers)
 
 
@@ -58,7 +60,7 @@ def create_app(settings: Settings, assistant: Assistant | None = None, *, ui: bo
     # outermost last: headers on every response, then the Host check, then Shield; a CORS middleware of our
     # own (no origins, no credentials) also switches off Gradio's, which reflects localhost origins
     app.add_middleware(CORSMiddleware, allow_origins=[], allow_credentials=False)
-    app.add_middleware(Shield, settings=settings)
+    app.add_middleware(Shield, settings=settings, login_bucket=service.login_bucket)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(settings), www_redirect=False)
     app.add_middleware(SecurityHeaders)
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
@@ -70,7 +72,7 @@ def create_app(settings: Settings, assistant: Assistant | None = None, *, ui: bo
     from assistant.web.metrics import add_metrics
     from assistant.web.openai_compat import add_openai_routes
 
-    add_metrics(app, settings, service.assistant, service.runner)  # first: it wraps the answerer for every caller
+    add_metrics(app, settings, service.assistant, service.runner, login_bucket=service.login_bucket)  # first: it wraps the answerer for every caller
     add_openai_routes(app, service.stream, max_question_chars=settings.max_question_chars)
     add_offline_docs(app)
     app.state.service = service

@@ -15,6 +15,7 @@ would not keep them in. Each app has its own registry (no process-global state).
 from __future__ import annotations
 
 import hmac
+import math
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -28,7 +29,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from assistant.config import Settings
 from assistant.feedback import FeedbackStore
 from assistant.schema import Answer
-from assistant.web.security import bearer_token
+from assistant.web.security import TokenBucket, bearer_token
 
 STAGES = ("retrieve", "answer", "total")
 STAGE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -132,12 +133,21 @@ def watch_refreshes(
     return watched
 
 
-def admin_only(settings: Settings) -> Callable[[Request], None]:
+def admin_only(settings: Settings, guesses: TokenBucket | None = None) -> Callable[[Request], None]:
+    """The /metrics check; each wrong token spends one of the client address's ``guesses`` (429 when none)."""
+    guesses = guesses or TokenBucket(settings.login_rate_per_minute)
+
     def check(request: Request) -> None:
         if not settings.admin_token:
             raise HTTPException(403, "metrics are off: no admin token (ASSISTANT_ADMIN_TOKEN) is configured")
+        client = request.client.host if request.client else "?"
+        wait = guesses.wait(client)
+        if wait:
+            seconds = max(1, math.ceil(wait))
+            raise HTTPException(429, f"too many wrong admin tokens; try again in {seconds} s", {"Retry-After": str(seconds)})
         token = bearer_token(request.headers) or ""
         if not hmac.compare_digest(token.encode("utf-8"), settings.admin_token.encode("utf-8")):
+            guesses.take(client)
             raise HTTPException(401, "the admin token is missing or wrong", {"WWW-Authenticate": "Bearer"})
 
     return check
@@ -149,12 +159,13 @@ def add_metrics(
     assistant: Any,
     runner: Any | None = None,
     feedback: FeedbackStore | None = None,
+    login_bucket: TokenBucket | None = None,
 ) -> AssistantMetrics:
     """Instruments ``app``, serves ``/metrics`` (admin token) and records ``assistant``'s answers and
     ``runner``'s refreshes. Call before any mount at ``/`` (a later route would be shadowed)."""
     registry = CollectorRegistry()
     Instrumentator(registry=registry, excluded_handlers=["/metrics"]).instrument(app).expose(
-        app, endpoint="/metrics", tags=["service"], dependencies=[Depends(admin_only(settings))]
+        app, endpoint="/metrics", tags=["service"], dependencies=[Depends(admin_only(settings, login_bucket))]
     )
     metrics = AssistantMetrics(registry)
     registry.register(KnowledgeCollector(assistant.kb, feedback or FeedbackStore(settings.feedback_db)))

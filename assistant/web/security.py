@@ -17,9 +17,6 @@ import contextlib
 import hmac
 import math
 import re
-import threading
-import time
-from collections import OrderedDict
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -28,6 +25,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, PlainTextResponse
 
 from assistant.config import Settings
+from assistant.ratelimit import TokenBucket
 from assistant.uploads import MAX_UPLOAD_FILES
 
 Scope = dict[str, Any]
@@ -40,7 +38,8 @@ MAX_HEADER_BYTES = 16 * 1024
 BACKLOG = 2048
 
 UPLOAD_PATHS = ("/api/admin/upload", "/gradio_api/upload")
-ASK_PATHS = ("/api/ask", "/api/ask/stream", "/v1/chat/completions", "/gradio_api/queue/join", "/gradio_api/call/ask", "/gradio_api/run/ask")
+# not /gradio_api/queue/join: every UI event goes through it; the chat limits its questions itself (ChatTab)
+ASK_PATHS = ("/api/ask", "/api/ask/stream", "/v1/chat/completions", "/gradio_api/call/ask", "/gradio_api/run/ask")
 HIDDEN_PREFIXES = ("/monitoring", "/gradio_api/monitoring", "/gradio_api/dev/")
 
 # Gradio needs inline styles (Svelte, theme), inline scripts (the head script) and eval (it runs event
@@ -95,46 +94,6 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-class TokenBucket:
-    """Per-key token buckets: ``rate`` tokens a minute, bursts up to ``rate``. Written here because no
-    rate-limit library is installed and this is 30 lines; keys are bounded (oldest dropped)."""
-
-    def __init__(self, per_minute: int, max_keys: int = 10_000):
-        self.rate = per_minute / 60.0
-        self.capacity = float(per_minute)
-        self.max_keys = max_keys
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def _level(self, key: str, now: float) -> float:
-        tokens, stamp = self._buckets.get(key, (self.capacity, now))
-        return min(self.capacity, tokens + (now - stamp) * self.rate)
-
-    def take(self, key: str) -> float:
-        """0 when a token was taken; otherwise the seconds until one is available (nothing taken)."""
-        if self.capacity <= 0:
-            return 0.0
-        now = time.monotonic()
-        with self._lock:
-            tokens = self._level(key, now)
-            if tokens < 1:
-                self._buckets[key] = (tokens, now)
-                return (1 - tokens) / self.rate
-            self._buckets[key] = (tokens - 1, now)
-            self._buckets.move_to_end(key)
-            while len(self._buckets) > self.max_keys:
-                self._buckets.popitem(last=False)
-            return 0.0
-
-    def wait(self, key: str) -> float:
-        """Seconds until ``key`` has a token (0 = it has one now); takes nothing."""
-        if self.capacity <= 0:
-            return 0.0
-        with self._lock:
-            tokens = self._level(key, time.monotonic())
-        return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
-
-
 class _BodyError(HTTPException):
     """An HTTPException, so that FastAPI passes it on instead of turning it into a 400 "parsing error"."""
 
@@ -178,12 +137,19 @@ def body_limit(settings: Settings, path: str) -> int:
 class Shield:
     """Everything per request that the libraries do not do for us (see the module docstring)."""
 
-    def __init__(self, app: Any, settings: Settings, body_timeout: float | None = None):
+    def __init__(
+        self,
+        app: Any,
+        settings: Settings,
+        body_timeout: float | None = None,
+        login_bucket: TokenBucket | None = None,
+    ):
         self.app = app
         self.settings = settings
         self.body_timeout = BODY_TIMEOUT_S if body_timeout is None else body_timeout
         self.ask_bucket = TokenBucket(settings.ask_rate_per_minute)
-        self.login_bucket = TokenBucket(settings.login_rate_per_minute)
+        # shared with the admin-token checks (KnowledgeService.login_bucket): one guess budget per address
+        self.login_bucket = login_bucket or TokenBucket(settings.login_rate_per_minute)
         self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:

@@ -307,7 +307,7 @@ def test_monitoring_and_dev_routes_are_hidden(base: Settings, assistant: Assista
 def test_ask_rate_limit_per_client(base: Settings, assistant: Assistant) -> None:
     with client(base, assistant, ask_rate_per_minute=3) as c:
         assert [c.post("/api/ask", json={"question": Q}).status_code for _ in range(3)] == [200] * 3
-        for path in ("/api/ask", "/api/ask/stream", "/gradio_api/queue/join", "/gradio_api/call/ask"):
+        for path in ("/api/ask", "/api/ask/stream", "/gradio_api/call/ask", "/gradio_api/run/ask"):
             r = c.post(path, json={"question": Q})
             assert r.status_code == 429, path
             assert int(r.headers["retry-after"]) >= 1 and "at most 3 a minute" in r.json()["detail"]

@@ -9,6 +9,7 @@ of past conversations and undo bring them back; the client still sends nothing b
 from __future__ import annotations
 
 import logging
+import math
 import re
 import secrets
 import threading
@@ -25,6 +26,7 @@ from assistant.i18n import language
 from assistant.schema import Answer
 from assistant.service import KnowledgeService
 from assistant.web.history import browser_of
+from assistant.web.security import TokenBucket
 from assistant.web.ui.conversation_view import (
     SCROLL_TO_LAST_QUESTION,
     WRITE_CLIPBOARD,
@@ -123,6 +125,8 @@ class ChatTab:
         self.feedback = feedback
         self.store = conversations or ConversationStore.from_settings(settings)
         self.per_client = PerClient(ASKS_PER_CLIENT)
+        # questions per minute per address: here, not in Shield, which sees every UI event as a queue join
+        self.ask_bucket = TokenBucket(settings.ask_rate_per_minute)
         self.turns = gr.State([], time_to_live=ttl)
         self.rated = gr.State({}, time_to_live=ttl)  # turn index -> feedback row id
         self.last_rating = gr.State(None, time_to_live=ttl)  # {"row", "answer"}: what a comment goes to
@@ -267,6 +271,12 @@ class ChatTab:
             yield chat_messages(turn_list), gr.skip(), gr.skip(), turn_list, counter
             return
         client = _client_address(request)
+        wait = self.ask_bucket.take(client)
+        if wait:
+            turn["notice"] = TEXTS[ui_lang]["too_many_questions"].format(seconds=max(1, math.ceil(wait)))
+            turn_list.append(turn)
+            yield chat_messages(turn_list), gr.skip(), gr.skip(), turn_list, counter
+            return
         if not self.per_client.acquire(client):
             turn["notice"] = TEXTS[ui_lang]["busy"]
             turn_list.append(turn)

@@ -74,6 +74,12 @@ def _token(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _client(request: gr.Request | None) -> str | None:
+    """The client's address, whose wrong tokens are counted (service.check_admin); None when unknown."""
+    client = getattr(request, "client", None)
+    return getattr(client, "host", None)
+
+
 def _source(value: Any) -> str:
     """The chosen source; an empty string when none is chosen."""
     return value if isinstance(value, str) else ""
@@ -236,22 +242,24 @@ class KnowledgeTab:
             table, choices = self.listing(lang) if done else (gr.skip(), gr.skip())
             yield render_progress(lang, lines=[*head, *_refresh_line(event, lang)]), table, choices
 
-    def do_refresh(self, token_value: Any, lang_value: Any) -> Iterator[tuple[Any, ...]]:
+    def do_refresh(self, token_value: Any, lang_value: Any, request: gr.Request) -> Iterator[tuple[Any, ...]]:
         lang = language(lang_value)
         try:
-            self.service.check_admin(_token(token_value))
+            self.service.check_admin(_token(token_value), _client(request))
         except AdminError as exc:
             yield msg(exc.message(lang), ok=False), gr.skip(), gr.skip()
             return
         yield from self.refresh_progress(lang, [])
 
-    def do_upload(self, token_value: Any, paths: Any, lang_value: Any) -> Iterator[tuple[Any, ...]]:
+    def do_upload(
+        self, token_value: Any, paths: Any, lang_value: Any, request: gr.Request
+    ) -> Iterator[tuple[Any, ...]]:
         """Saves the chosen files and refreshes. Once the files were checked, the file input is emptied
         whatever the outcome: a refused file must not go again with the next upload."""
         lang = language(lang_value)
         tx = TEXTS[lang]
         try:
-            self.service.check_admin(_token(token_value))
+            self.service.check_admin(_token(token_value), _client(request))
             if not paths:
                 raise AdminError("no_files", 400)
             if not isinstance(paths, list):
@@ -278,38 +286,40 @@ class KnowledgeTab:
 
     # -- a source's file and its deletion (admin) ----------------------------------------------------------
 
-    def _admin_source(self, token_value: Any, source_value: Any) -> Path:
+    def _admin_source(self, token_value: Any, source_value: Any, request: gr.Request | None) -> Path:
         """The chosen source's file once the token is right (:class:`AdminError` otherwise)."""
-        self.service.check_admin(_token(token_value))
+        self.service.check_admin(_token(token_value), _client(request))
         source = _source(source_value)
         if not source:
             raise AdminError("no_source", 404, source="–")
         return self.service.source_file(source)
 
-    def do_download(self, token_value: Any, source_value: Any, lang_value: Any) -> tuple[str, Any]:
+    def do_download(
+        self, token_value: Any, source_value: Any, lang_value: Any, request: gr.Request
+    ) -> tuple[str, Any]:
         lang = language(lang_value)
         try:
-            path = self._admin_source(token_value, source_value)
+            path = self._admin_source(token_value, source_value, request)
         except AdminError as exc:
             return msg(exc.message(lang), ok=False), gr.File(value=None, visible=False)
         copy = download_copy(path, Path(self.download_file.GRADIO_CACHE))
         return "", gr.File(value=str(copy), visible=True)
 
-    def ask_delete(self, token_value: Any, source_value: Any, lang_value: Any) -> tuple[Any, ...]:
+    def ask_delete(self, token_value: Any, source_value: Any, lang_value: Any, request: gr.Request) -> tuple[Any, ...]:
         """The confirmation step: names the source that "yes" will delete."""
         lang = language(lang_value)
         try:
-            self._admin_source(token_value, source_value)
+            self._admin_source(token_value, source_value, request)
         except AdminError as exc:
             return msg(exc.message(lang), ok=False), gr.Column(visible=False), "", None
         question = TEXTS[lang]["delete_confirm"].format(source=source_value)
         return "", gr.Column(visible=True), msg(question, ok=False), source_value
 
-    def do_delete(self, token_value: Any, pending: Any, lang_value: Any) -> tuple[Any, ...]:
+    def do_delete(self, token_value: Any, pending: Any, lang_value: Any, request: gr.Request) -> tuple[Any, ...]:
         lang = language(lang_value)
         hide = gr.Column(visible=False)
         try:
-            self._admin_source(token_value, pending)
+            self._admin_source(token_value, pending, request)
             done = self.service.delete_source(pending)
         except AdminError as exc:
             return msg(exc.message(lang), ok=False), gr.skip(), gr.skip(), hide, None, gr.skip()
