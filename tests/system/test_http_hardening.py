@@ -159,6 +159,7 @@ def test_long_upload_names_are_cut_to_bytes_not_left_behind(api: TestClient, bas
 
 def test_upload_form_files_are_closed(base: Settings, assistant: Assistant) -> None:
     """A part over Starlette's 1 MB spool limit is a temp file on disk: the route must close it, not the GC."""
+    gc.collect()  # what earlier tests left behind must not be counted here
     with client(base, assistant, max_upload_mb=2, ask_rate_per_minute=0) as c:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ResourceWarning)
@@ -169,7 +170,8 @@ def test_upload_form_files_are_closed(base: Settings, assistant: Assistant) -> N
             )
             gc.collect()
     assert r.status_code == 415, r.text
-    assert not [w for w in caught if issubclass(w.category, ResourceWarning)], [str(w.message) for w in caught]
+    leaked = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert not [m for m in leaked if "unclosed file" in m], leaked  # the spooled part; sockets are not ours
 
 
 # ------------------------------------------------------------------------------------------------------
