@@ -180,3 +180,15 @@ def test_public_kb_has_no_admin_controls(browser: Any, public_server: Server, sc
         assert overflow(page) == 0
     finally:
         page.context.close()
+
+
+def test_example_questions_follow_the_ui_language(page: Any) -> None:
+    """The example buttons are relabelled on a switch, and a click asks the server's example in that language."""
+    assert page.get_by_role("button", name="Kuka on ELMO-pilotin projektipäällikkö?").count() == 1
+    page.get_by_label("Svenska").check()
+    example = page.get_by_role("button", name="Vem är projektledare för ELMO-piloten?")
+    example.wait_for()
+    assert page.get_by_role("button", name="Kuka on ELMO-pilotin projektipäällikkö?").count() == 0
+    example.click()
+    page.locator("#elmo-sources .elmo-turn.current .elmo-asked", has_text="Vem är projektledare").wait_for()
+    assert "Meriläinen" in page.locator(BOT).last.inner_text()

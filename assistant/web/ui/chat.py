@@ -45,12 +45,24 @@ ANSWER_KEYS = ("question", "language", "answer", "refused", "citations", "mode",
 STREAM_STEPS = 14  # extractive answers appear in about this many steps
 STREAM_DELAY = 0.025
 
-EXAMPLES = [
-    "Kuka on ELMO-pilotin projektipäällikkö?",
-    "Mitkä maakunnat valittiin ELMO-pilottiin?",
-    "Mitkä ovat Itä- ja Pohjois-Suomen älykkään erikoistumisen strategian painopisteet?",
-    "Who is the project manager of the ELMO pilot?",
-]
+# example questions per UI language (the same count in each: the buttons are relabelled on a switch)
+EXAMPLES: dict[str, list[str]] = {
+    "fi": [
+        "Kuka on ELMO-pilotin projektipäällikkö?",
+        "Mitkä maakunnat valittiin ELMO-pilottiin?",
+        "Mitkä ovat Itä- ja Pohjois-Suomen älykkään erikoistumisen strategian painopisteet?",
+    ],
+    "en": [
+        "Who is the project manager of the ELMO pilot?",
+        "Which regions took part in the ELMO pilot?",
+        "What are the priorities of the new strategy?",
+    ],
+    "sv": [
+        "Vem är projektledare för ELMO-piloten?",
+        "Vilka landskap deltog i ELMO-piloten?",
+        "Vad är ELMO-piloten?",
+    ],
+}
 
 
 def slim(answer: Answer) -> dict[str, Any]:
@@ -186,7 +198,7 @@ class ChatTab:
                 self._history_layout(fi)
                 self.examples_label = gr.Markdown(f"**{fi['examples']}**")
                 with gr.Row(elem_classes="elmo-examples"):
-                    self.example_buttons = [gr.Button(q, size="sm") for q in EXAMPLES]
+                    self.example_buttons = [gr.Button(q, size="sm") for q in EXAMPLES["fi"]]
             with gr.Column(scale=2, min_width=300):
                 self.panel = gr.HTML(render_panel([], "fi", self.service.texts), elem_id="elmo-sources", js_on_load=None)
 
@@ -218,6 +230,7 @@ class ChatTab:
             self.panel,
             self.comment,
             self.comment_send,
+            *self.example_buttons,
         ]
 
     def relabel(self, lang: str, turn_list: list[dict[str, Any]]) -> list[Any]:
@@ -231,6 +244,7 @@ class ChatTab:
             render_panel(answered(turn_list), lang, self.service.texts),
             gr.Textbox(label=t["comment_label"], placeholder=t["comment_placeholder"]),
             gr.Button(t["comment_send"]),
+            *(gr.Button(q) for q in EXAMPLES.get(lang, EXAMPLES["fi"])),
         ]
 
     def _relabel_history(self, lang_value: Any, conversation: str | None) -> tuple[Any, ...]:
@@ -328,12 +342,12 @@ class ChatTab:
             time.sleep(STREAM_DELAY)
         turn.pop("upto", None)
 
-    def _example(self, q: str) -> Callable[..., Iterator[tuple[Any, ...]]]:
-        # the question is bound here, not taken from the button's client-sent value
+    def _example(self, i: int) -> Callable[..., Iterator[tuple[Any, ...]]]:
+        # the question comes from the server's list for the UI language, never from the button's client-sent value
         def run(
             lang_value: Any, turn_list: list[dict[str, Any]] | None, counter: int | None, request: gr.Request
         ) -> Iterator[tuple[Any, ...]]:
-            yield from self.respond(q, lang_value, turn_list, counter, request)
+            yield from self.respond(EXAMPLES[language(lang_value)][i], lang_value, turn_list, counter, request)
 
         return run
 
@@ -536,9 +550,9 @@ class ChatTab:
         )
         asked.then(**persist).then(None, js=SCROLL_TO_LAST_QUESTION, **private)
         gr.on(triggers=[self.question.submit, self.send.click], fn=self.asking_starts, outputs=starts, **private)
-        for button, q in zip(self.example_buttons, EXAMPLES, strict=True):
+        for i, button in enumerate(self.example_buttons):
             button.click(
-                self._example(q),
+                self._example(i),
                 inputs=[lang, self.turns, self.next_index],
                 outputs=chat_outputs,
                 api_visibility="private",
