@@ -182,17 +182,27 @@ class AskRequest(BaseModel):
 # ------------------------------------------------------------------------------------------------------
 
 
-class SourceModel(BaseModel):
-    model_config = ConfigDict(extra="allow")
+class SourceMeta(BaseModel):
+    """What the catalogue tells of an indexed source: every response about one source starts with it."""
+
     source: str
     title: str
     kind: str | None = None
-    chunks: int
-    refreshed_at: str | None = Field(None, description="ISO 8601, UTC")
     publisher: str | None = None
     date: str | None = None
     url: str | None = None
     language: str | None = None
+
+    @classmethod
+    def of(cls, source: str, record: Any) -> dict[str, Any]:
+        """The fields read from a catalogue record (``knowledge.store.SourceRecord``), as a dict."""
+        return {"source": source, **{k: getattr(record, k) for k in cls.model_fields if k != "source"}}
+
+
+class SourceModel(SourceMeta):
+    model_config = ConfigDict(extra="allow")
+    chunks: int
+    refreshed_at: str | None = Field(None, description="ISO 8601, UTC")
     contacts: int = 0
     status: Literal["ok", "stale", "failed"] = Field(
         ...,
@@ -220,12 +230,7 @@ class HealthResponse(BaseModel):
     generation: int
 
 
-class PassageResponse(BaseModel):
-    source: str
-    title: str
-    publisher: str | None = None
-    date: str | None = None
-    url: str | None = None
+class PassageResponse(SourceMeta):
     length: int
     start: int
     end: int
@@ -246,14 +251,7 @@ class RefreshResponse(BaseModel):
     generation: int
 
 
-class SourceTextResponse(BaseModel):
-    source: str
-    title: str
-    kind: str | None = None
-    publisher: str | None = None
-    date: str | None = None
-    url: str | None = None
-    language: str | None = None
+class SourceTextResponse(SourceMeta):
     length: int
     text: str = Field(..., description="the source's whole original text (what citation offsets index)")
 

@@ -25,8 +25,10 @@ from assistant.answering.assistant import Assistant
 from assistant.answering.did_you_mean import with_corrections
 from assistant.answering.retrieve import KnowledgeBase
 from assistant.config import Settings
+from assistant.conversations import ConversationStore
+from assistant.feedback import FeedbackStore
 from assistant.ratelimit import TokenBucket
-from assistant.schema import HISTORY_USED, Answer, encodable
+from assistant.schema import HISTORY_USED, Answer, SourceMeta, encodable
 from assistant.text.sentences import split_sentences
 from assistant.uploads import AdminError, save_uploads
 
@@ -202,6 +204,9 @@ class KnowledgeService:
         self.assistant = assistant or Assistant(settings)
         self.texts = SourceTexts(self.kb)
         self.runner = RefreshRunner(self.assistant)
+        # the one instance of each store, for every adapter (UI, history routes, /metrics)
+        self.feedback = FeedbackStore(settings.feedback_db)
+        self.conversations = ConversationStore.from_settings(settings)
         # wrong admin tokens per client address (shared with Shield's login attempts by create_app)
         self.login_bucket = TokenBucket(settings.login_rate_per_minute)
 
@@ -249,15 +254,9 @@ class KnowledgeService:
         for source, r in sorted(snap.sources.items(), key=lambda kv: kv[1].title.lower()):
             items.append(
                 {
-                    "source": source,
-                    "title": r.title,
-                    "kind": r.kind,
+                    **SourceMeta.of(source, r),
                     "chunks": r.chunks,
                     "refreshed_at": iso(r.refreshed_at),
-                    "publisher": r.publisher,
-                    "date": r.date,
-                    "url": r.url,
-                    "language": r.language,
                     "contacts": len(r.contacts),
                     "status": "stale" if source in failed else "ok",
                     "failure": failed.get(source),
@@ -296,11 +295,7 @@ class KnowledgeService:
             s = start or 0
             view = passage_context(text, s, end if end is not None else s, context)
         return {
-            "source": source,
-            "title": record.title,
-            "publisher": record.publisher,
-            "date": record.date,
-            "url": record.url,
+            **SourceMeta.of(source, record),
             "length": len(text),
             "start": view.start,
             "end": view.end,
@@ -315,17 +310,7 @@ class KnowledgeService:
         text = self.texts.get(source)
         if record is None or text is None:
             return None
-        return {
-            "source": source,
-            "title": record.title,
-            "kind": record.kind,
-            "publisher": record.publisher,
-            "date": record.date,
-            "url": record.url,
-            "language": record.language,
-            "length": len(text),
-            "text": text,
-        }
+        return {**SourceMeta.of(source, record), "length": len(text), "text": text}
 
     def source_file(self, source: str) -> Path:
         """The file of an indexed local source inside the sources folder; :class:`AdminError` ``no_source``

@@ -23,6 +23,7 @@ from assistant.knowledge.loaders import SUPPORTED_SUFFIXES, LoadError, parse_fil
 
 MAX_UPLOAD_FILES = 20
 UPLOAD_DIR = "uploads"
+REQUEST_OVERHEAD = 65536  # multipart boundaries and headers of an upload request, beyond its files
 MAX_NAME_BYTES = 200  # of an uploaded file's name in UTF-8; leaves room below the usual 255-byte limit
 
 
@@ -59,6 +60,15 @@ def shown_name(name: str) -> str:
     return PurePosixPath(str(name).replace("\\", "/")).name or "?"
 
 
+def max_file_bytes(settings: Settings) -> int:
+    return settings.max_upload_mb * 1024 * 1024
+
+
+def max_request_bytes(settings: Settings) -> int:
+    """The largest upload request body: every file at the limit plus the multipart framing."""
+    return MAX_UPLOAD_FILES * max_file_bytes(settings) + REQUEST_OVERHEAD
+
+
 def check_count(count: int) -> None:
     if count <= 0:
         raise AdminError("no_files", 400)
@@ -68,8 +78,14 @@ def check_count(count: int) -> None:
 
 def check_size(settings: Settings, name: str, size: int) -> None:
     """Refuses a file over the limit, before it is read into memory when its size is known."""
-    if size > settings.max_upload_mb * 1024 * 1024:
+    if size > max_file_bytes(settings):
         raise AdminError("too_large", 413, name=shown_name(name), size=_mb(size), limit=settings.max_upload_mb)
+
+
+def check_request(settings: Settings, length: int) -> None:
+    """Refuses a whole upload request (its declared length) that cannot hold allowed files only."""
+    if length > max_request_bytes(settings):
+        raise AdminError("too_large", 413, name="request", size=_mb(length), limit=settings.max_upload_mb)
 
 
 def safe_filename(name: str) -> str | None:

@@ -49,6 +49,21 @@ HIT_SHARE = 0.6
 MIN_SPAN_CHARS = 3
 SQUAD_RETRIEVAL = ("hit@1", "hit@3", "hit@5", "mrr", "top_has_span")
 SQUAD_ANSWERS = ("cited_first", "cited_any", "answer_has_span", "refusals", "wrong_refusals")
+#: how reports name a figure where its key is not readable as it is
+LABELS = {
+    "mrr": "MRR",
+    "top_has_span": "top passage has span",
+    "cited_first": "cited first",
+    "cited_any": "among cited",
+    "answer_has_span": "answer has span",
+    "wrong_refusals": "wrong refusals",
+    "latency_p50_ms": "p50 ms",
+    "latency_p95_ms": "p95 ms",
+}
+
+
+def label(metric: str) -> str:
+    return LABELS.get(metric, metric)
 
 # ------------------------------------------------------------------------------------------------------
 # text folding and matching

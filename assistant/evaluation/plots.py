@@ -7,6 +7,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from assistant.evaluation.metrics import RETRIEVAL_METRICS
+
 
 def plots(report: Mapping[str, Any]) -> dict[str, bytes]:
     """PNG plots: metrics per system, per area and language (hybrid), latency distribution."""
@@ -39,18 +41,8 @@ def _systems(report: Mapping[str, Any]) -> Any:
     systems = [(n, e["figures"]) for n, e in (report.get("systems") or {}).items() if "figures" in e]
     if systems:
         groups = [
-            ("retrieval", ("hit@1", "hit@3", "hit@5", "mrr", "ndcg@10", "recall@5")),
-            (
-                "answers",
-                (
-                    "fact_recall",
-                    "facts_complete",
-                    "citation_precision",
-                    "citation_recall",
-                    "refusal_accuracy",
-                    "passed",
-                ),
-            ),
+            ("retrieval", RETRIEVAL_METRICS),
+            ("answers", ("fact_recall", "facts_complete", "citation_precision", "citation_recall", "refusal_accuracy", "passed")),
         ]
         fig, axes = plt.subplots(1, 2, figsize=(13, 4.2))
         for ax, (title, metrics) in zip(axes, groups, strict=True):

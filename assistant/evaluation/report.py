@@ -12,68 +12,32 @@ from typing import Any
 
 import jinja2
 
-from assistant.evaluation.metrics import LOWER_IS_BETTER, fmt
+from assistant.evaluation.metrics import (
+    ANSWER_METRICS,
+    LATENCY_METRICS,
+    LOWER_IS_BETTER,
+    RETRIEVAL_METRICS,
+    SQUAD_ANSWERS,
+    SQUAD_RETRIEVAL,
+    fmt,
+    label,
+)
 from assistant.evaluation.suites import REPORTS_DIR
 
+#: answer figures of the summary (the rest are in the JSON report)
+SUMMARY_ANSWERS = tuple(m for m in ANSWER_METRICS if m not in {"false_refusal_rate", "forbidden", "language_accuracy"})
 SUMMARY_GROUPS: dict[str, tuple[str, ...]] = {
-    "retrieval (depth 10)": ("hit@1", "hit@3", "hit@5", "mrr", "ndcg@10", "recall@5"),
-    "answers": (
-        "fact_recall",
-        "facts_complete",
-        "citation_precision",
-        "citation_recall",
-        "refusal_accuracy",
-        "false_refusals",
-        "dangling",
-        "phantom_citations",
-        "passed",
-        "faithfulness",
-    ),
-    "latency (ms)": ("latency_p50_ms", "latency_p95_ms", "retrieval_p50_ms", "retrieval_p95_ms"),
+    "retrieval (depth 10)": RETRIEVAL_METRICS,
+    "answers": SUMMARY_ANSWERS,
+    "latency (ms)": LATENCY_METRICS,
 }
-BREAKDOWN_COLUMNS = (
-    "items",
-    "hit@1",
-    "hit@5",
-    "mrr",
-    "ndcg@10",
-    "fact_recall",
-    "citation_precision",
-    "refusal_accuracy",
-    "false_refusals",
-    "passed",
-)
-TEXT_COLUMNS = (
-    "hit@1",
-    "hit@5",
-    "mrr",
-    "ndcg@10",
-    "fact_recall",
-    "citation_precision",
-    "citation_recall",
-    "refusal_accuracy",
-    "false_refusals",
-    "dangling",
-    "passed",
-    "latency_p50_ms",
-    "latency_p95_ms",
-)
+HEADLINE = ("hit@1", "hit@5", "mrr", "ndcg@10", "fact_recall", "citation_precision")  # shown in every short table
+BREAKDOWN_COLUMNS = ("items", *HEADLINE, "refusal_accuracy", "false_refusals", "passed")
+TEXT_COLUMNS = (*HEADLINE, "citation_recall", "refusal_accuracy", "false_refusals", "dangling", "passed", *LATENCY_METRICS[:2])
 PLOT_TITLES = {"systems": "Metrics per system", "breakdown": "Per area and language", "latency": "Latency"}
-SQUAD_HEADER = (
-    "system",
-    "hit@1",
-    "hit@3",
-    "hit@5",
-    "MRR",
-    "top passage has span",
-    "cited first",
-    "among cited",
-    "answer has span",
-    "refusals",
-    "wrong refusals",
-    "p50 ms",
-    "p95 ms",
-)
+SQUAD_CITED = SQUAD_ANSWERS[:3]  # shown as figures; the refusals (the rest) as shares
+SQUAD_LATENCY = LATENCY_METRICS[:2]
+SQUAD_HEADER = ("system", *map(label, (*SQUAD_RETRIEVAL, *SQUAD_ANSWERS, *SQUAD_LATENCY)))
 
 # ------------------------------------------------------------------------------------------------------
 # the view model
@@ -127,8 +91,8 @@ def summary_tables(report: Mapping[str, Any]) -> list[dict[str, Any]]:
 def _short(r: Mapping[str, Any]) -> str:
     """A retrieved passage for people: source stem and chunk number (``elinkeinot-murroksessa#3*``)."""
     tail = str(r.get("id", "")).rsplit("-", 1)[-1]
-    label = f"{Path(str(r.get('source', ''))).stem}#{int(tail)}" if tail.isdigit() else str(r.get("id"))
-    return label + ("*" if r.get("gain") else "")
+    name = f"{Path(str(r.get('source', ''))).stem}#{int(tail)}" if tail.isdigit() else str(r.get("id"))
+    return name + ("*" if r.get("gain") else "")
 
 
 def failing_items(report: Mapping[str, Any], system: str = "hybrid") -> list[dict[str, Any]]:
@@ -218,13 +182,13 @@ def squad_table(section: Mapping[str, Any]) -> list[list[str]]:
             continue
         f = entry["figures"]
         if name == "hybrid":
-            answers = [fmt(f.get(m)) for m in ("cited_first", "cited_any", "answer_has_span")]
-            refusals = [_pct(f.get("refusals")), _pct(f.get("wrong_refusals"))]
-            latency = [fmt(f.get("latency_p50_ms")), fmt(f.get("latency_p95_ms"))]
-            rows.append(["ours, answers", *(["–"] * 5), *answers, *refusals, *latency])
-        label = "ours, retrieval only" if name == "hybrid" else name
-        retrieval = [fmt(f.get(m)) for m in ("hit@1", "hit@3", "hit@5", "mrr", "top_has_span")]
-        rows.append([label, *retrieval, *(["–"] * 7)])
+            answers = [fmt(f.get(m)) for m in SQUAD_CITED]
+            refusals = [_pct(f.get(m)) for m in SQUAD_ANSWERS[len(SQUAD_CITED) :]]
+            latency = [fmt(f.get(m)) for m in SQUAD_LATENCY]
+            rows.append(["ours, answers", *(["–"] * len(SQUAD_RETRIEVAL)), *answers, *refusals, *latency])
+        system = "ours, retrieval only" if name == "hybrid" else name
+        retrieval = [fmt(f.get(m)) for m in SQUAD_RETRIEVAL]
+        rows.append([system, *retrieval, *(["–"] * (len(SQUAD_ANSWERS) + len(SQUAD_LATENCY)))])
     return rows
 
 

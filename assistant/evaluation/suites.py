@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -59,65 +60,63 @@ def _as_str_list(value: Any) -> list[str]:
 StrList = Annotated[list[str], BeforeValidator(_as_str_list)]
 
 
+def _non_blank(v: str) -> str:
+    if not v.strip():
+        raise ValueError("must be a non-empty string")
+    return v
+
+
+NonBlank = Annotated[str, AfterValidator(_non_blank)]
+
+
+def one_of(field: str, allowed: Iterable[str]) -> AfterValidator:
+    """A validator refusing a value outside ``allowed`` (the message lists them)."""
+    known = tuple(allowed)
+
+    def check(v: str) -> str:
+        if v not in known:
+            raise ValueError(f"unknown {field} {v!r} (one of {', '.join(known)})")
+        return v
+
+    return AfterValidator(check)
+
+
+def each_one_of(field: str, allowed: Iterable[str]) -> AfterValidator:
+    """:func:`one_of` for every element of a list (the message names the unknown ones)."""
+    known = frozenset(allowed)
+
+    def check(v: list[str]) -> list[str]:
+        unknown = [k for k in v if k not in known]
+        if unknown:
+            raise ValueError(f"unknown {field} {unknown} (known: {', '.join(sorted(known))})")
+        return v
+
+    return AfterValidator(check)
+
+
 class ExpectedPassage(BaseModel):
     model_config = ConfigDict(frozen=True, strict=True)
 
     source: str
-    quote: str
+    quote: NonBlank
     grade: int = Field(1, ge=1)  # graded relevance for nDCG: 2 = the passage that answers, 1 = supporting
-
-    @field_validator("quote")
-    @classmethod
-    def _quote_not_empty(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("empty quote")
-        return v
 
 
 class Item(BaseModel):
     id: str
-    question: str
-    area: str
-    language: str
-    kind: StrList = []
+    question: NonBlank
+    area: Annotated[str, one_of("area", AREAS)]
+    language: Annotated[str, one_of("language", LANGUAGES)]
+    kind: Annotated[StrList, each_one_of("kind", KINDS)] = []
     history: list[Any] = []
     expected_passages: list[ExpectedPassage] = []
     facts: list[StrList] = []
     must_refuse: StrictBool = False
-    forbidden: StrList = []
-    status: str = "active"
+    forbidden: Annotated[StrList, AfterValidator(lambda v: [x for x in v if x])] = []
+    status: Annotated[str, one_of("status", STATUSES)] = "active"
     suite: str = ""
     note: str | None = None
     extra: dict[str, Any] = {}
-
-    @field_validator("question")
-    @classmethod
-    def _question(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("'question' must be a non-empty string")
-        return v
-
-    @field_validator("area")
-    @classmethod
-    def _area(cls, v: str) -> str:
-        if v not in AREAS:
-            raise ValueError(f"unknown area {v!r} (one of {', '.join(AREAS)})")
-        return v
-
-    @field_validator("language")
-    @classmethod
-    def _language(cls, v: str) -> str:
-        if v not in LANGUAGES:
-            raise ValueError(f"unknown language {v!r} (one of {', '.join(LANGUAGES)})")
-        return v
-
-    @field_validator("kind")
-    @classmethod
-    def _kind(cls, v: list[str]) -> list[str]:
-        unknown = [k for k in v if k not in KINDS]
-        if unknown:
-            raise ValueError(f"unknown kind {unknown} (known: {', '.join(sorted(KINDS))})")
-        return v
 
     @field_validator("facts")
     @classmethod
@@ -126,18 +125,6 @@ class Item(BaseModel):
         if any(not alts for alts in facts):
             raise ValueError("a fact has no alternatives")
         return facts
-
-    @field_validator("forbidden")
-    @classmethod
-    def _forbidden(cls, v: list[str]) -> list[str]:
-        return [x for x in v if x]
-
-    @field_validator("status")
-    @classmethod
-    def _status(cls, v: str) -> str:
-        if v not in STATUSES:
-            raise ValueError(f"unknown status {v!r} (active or draft)")
-        return v
 
     @model_validator(mode="after")
     def _refusal_has_no_answer(self) -> Item:

@@ -46,7 +46,14 @@ from assistant.schema import (
     UploadResponse,
 )
 from assistant.service import PASSAGE_CONTEXT, KnowledgeService, RefreshFailed
-from assistant.uploads import MAX_UPLOAD_FILES, AdminError, check_count, check_size
+from assistant.uploads import (
+    MAX_UPLOAD_FILES,
+    AdminError,
+    check_count,
+    check_request,
+    check_size,
+    max_file_bytes,
+)
 
 log = logging.getLogger("assistant.web.api")
 
@@ -227,18 +234,16 @@ def admin_router(service: KnowledgeService) -> APIRouter:
         """Adds documents (multipart field `files`) under `uploads/` in the sources folder. Each must be a
         supported type (.txt .md .markdown .html .htm .pdf .docx) within the size limit and readable; all are
         checked before any is saved, and one refused file refuses them all."""
-        limit = settings.max_upload_mb * 1024 * 1024
         length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > MAX_UPLOAD_FILES * limit + 65536:
-            size = f"{int(length) / 1048576:.1f}"
-            raise AdminError("too_large", 413, name="request", size=size, limit=settings.max_upload_mb)
+        if length and length.isdigit():
+            check_request(settings, int(length))
         async with request.form(max_files=MAX_UPLOAD_FILES + 1, max_fields=10) as form:  # closes the spooled parts
             files = [f for f in form.getlist("files") + form.getlist("file") if not isinstance(f, str)]
             check_count(len(files))
             for f in files:  # refused before any is read into memory
                 check_size(settings, f.filename or "?", f.size or 0)
             # the parts are spooled files already received: read one at a time in the worker thread
-            items = ((f.filename or "", f.file.read(limit + 1)) for f in files)
+            items = ((f.filename or "", f.file.read(max_file_bytes(settings) + 1)) for f in files)
             saved = await run_in_threadpool(service.upload, items)
         result: dict[str, Any] = {"saved": saved, "refresh": None}
         if refresh:

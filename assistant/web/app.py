@@ -72,14 +72,14 @@ def create_app(settings: Settings, assistant: Assistant | None = None, *, ui: bo
     from assistant.web.metrics import add_metrics
     from assistant.web.openai_compat import add_openai_routes
 
-    add_metrics(app, settings, service.assistant, service.runner, login_bucket=service.login_bucket)  # first: it wraps the answerer for every caller
+    add_metrics(app, settings, service.assistant, service.runner, service.feedback, login_bucket=service.login_bucket)  # first: it wraps the answerer for every caller
     add_openai_routes(app, service.stream, max_question_chars=settings.max_question_chars)
     add_offline_docs(app)
     app.state.service = service
     if ui:
         from assistant.web.ui import build_ui, mount
 
-        mount(app, build_ui(service, settings), settings)
+        mount(app, build_ui(service, settings), settings, service.conversations)
     return app
 
 

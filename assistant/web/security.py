@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, PlainTextResponse
 
 from assistant.config import Settings
 from assistant.ratelimit import TokenBucket
-from assistant.uploads import MAX_UPLOAD_FILES
+from assistant.uploads import MAX_UPLOAD_FILES, max_request_bytes
 
 Scope = dict[str, Any]
 
@@ -130,7 +130,7 @@ def _is_admin(settings: Settings, headers: Headers) -> bool:
 
 def body_limit(settings: Settings, path: str) -> int:
     if path in UPLOAD_PATHS:
-        return MAX_UPLOAD_FILES * settings.max_upload_mb * 1024 * 1024 + 65536
+        return max_request_bytes(settings)
     return MAX_BODY_BYTES
 
 

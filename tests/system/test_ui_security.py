@@ -258,6 +258,48 @@ def test_queue_is_bounded(live: Live) -> None:
     assert ask.concurrency_limit == ui.ASK_CONCURRENCY and ask.concurrency_id == "ask"
 
 
+def _skipped(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("__type__") == "update" and "value" not in value
+
+
+def test_answers_are_revealed_after_the_answering_slot(live: Live) -> None:
+    """A page's extractive answer leaves the ask slot partly shown; the reveal (no slot, no thread: an async
+    generator) shows the rest, then the panel. The "ask" API endpoint gives the whole answer at once."""
+    import asyncio
+    import inspect
+    from types import SimpleNamespace
+
+    ask = live.blocks.fns[live.fn_index("respond")]
+    in_page = live.blocks.fns[live.fn_index("ask_in_page")]
+    assert (in_page.concurrency_limit, in_page.concurrency_id) == (ui.ASK_CONCURRENCY, "ask") and in_page.api_name != "ask"
+    reveal = live.blocks.fns[live.fn_index("reveal")]
+    assert reveal.concurrency_limit is None and inspect.isasyncgenfunction(reveal.fn)
+    tab = ask.fn.__self__
+
+    def request(host: str) -> Any:
+        return SimpleNamespace(client=SimpleNamespace(host=host))
+
+    whole_chat, _, whole_panel, _, _, pending = list(tab.respond(PM_QUESTION, "fi", [], 0, request("api")))[-1]
+    assert pending is None and "Gitte Meriläinen" in whole_chat[-1]["content"] and "elmo-passage" in whole_panel
+
+    chat, _, panel, turns, counter, pending = list(tab.ask_in_page(PM_QUESTION, "fi", [], 0, request("page")))[-1]
+    assert pending == 0 and counter == 1 and _skipped(panel)
+    assert len(chat[-1]["content"]) < len(whole_chat[-1]["content"])
+
+    steps = asyncio.run(_drain(tab.reveal(turns, pending, "fi")))
+    lengths = [len(out[0][-1]["content"]) for out in steps]
+    assert len(steps) >= 4 and lengths == sorted(set(lengths)), lengths
+    assert all(_skipped(out[1]) for out in steps[:-1])
+    assert steps[-1][0] == whole_chat and steps[-1][1] == whole_panel and steps[-1][2] is None
+    # nothing to reveal (a refused question, an API session): nothing shown
+    [(shown, panel, pending)] = asyncio.run(_drain(tab.reveal(turns, None, "fi")))
+    assert _skipped(shown) and _skipped(panel) and pending is None
+
+
+async def _drain(outputs: Any) -> list[tuple[Any, ...]]:
+    return [out async for out in outputs]
+
+
 def test_per_client_limit() -> None:
     limit = ui.PerClient(2)
     assert limit.acquire("a") and limit.acquire("a") and not limit.acquire("a")

@@ -15,7 +15,6 @@ from fastapi import FastAPI
 
 from assistant.config import Settings
 from assistant.conversations import ConversationStore
-from assistant.feedback import FeedbackStore
 from assistant.i18n import LANGUAGE_NAMES, LANGUAGES, language
 from assistant.service import KnowledgeService
 from assistant.web.history import add_history_routes
@@ -90,8 +89,7 @@ def theme() -> gr.themes.Base:
     )
 
 
-def build_ui(service: KnowledgeService, settings: Settings, *, feedback: FeedbackStore | None = None) -> gr.Blocks:
-    feedback = feedback or FeedbackStore(settings.feedback_db)
+def build_ui(service: KnowledgeService, settings: Settings) -> gr.Blocks:
     fi = TEXTS["fi"]
     ttl = settings.session_ttl_minutes * 60
     with gr.Blocks(title="ELMO-avustaja", analytics_enabled=False, delete_cache=CACHE_CLEANUP) as demo:
@@ -108,7 +106,7 @@ def build_ui(service: KnowledgeService, settings: Settings, *, feedback: Feedbac
             )
         with gr.Tabs(elem_id="elmo-tabs"):
             with gr.Tab(fi["tab_chat"], id="chat") as chat_tab:
-                chat = ChatTab(service, settings, feedback, ttl)
+                chat = ChatTab(service, settings, ttl)
             with gr.Tab(fi["tab_kb"], id="kb") as kb_tab:
                 kb = KnowledgeTab(service, settings)
         chat.wire(lang, demo)
@@ -148,14 +146,15 @@ def blocked_paths(settings: Settings) -> list[str]:
 THEME_FONTS = ["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"]
 
 
-def mount(app: FastAPI, demo: gr.Blocks, settings: Settings) -> FastAPI:
-    """Mounts the UI at ``/`` (after the API routes, which must stay first)."""
+def mount(app: FastAPI, demo: gr.Blocks, settings: Settings, conversations: ConversationStore) -> FastAPI:
+    """Mounts the UI at ``/`` (after the API routes, which must stay first), with the export route of
+    ``conversations`` (the store the chat saves to)."""
     auth = None
     if settings.auth:
         user, _, password = settings.auth.partition(":")
         auth = (user, password)
     app.add_middleware(GradioGuard, admin=bool(settings.admin_token), max_upload_mb=settings.max_upload_mb)
-    add_history_routes(app, ConversationStore.from_settings(settings), max_age_days=settings.conversation_days)
+    add_history_routes(app, conversations, max_age_days=settings.conversation_days)
     mounted = gr.mount_gradio_app(
         app,
         demo,

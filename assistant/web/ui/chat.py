@@ -8,20 +8,20 @@ of past conversations and undo bring them back; the client still sends nothing b
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import gradio as gr
 
 from assistant.config import Settings
-from assistant.conversations import MAX_TITLE_CHARS, Conversation, ConversationStore, copy_text
-from assistant.feedback import FeedbackStore
+from assistant.conversations import MAX_TITLE_CHARS, Conversation, copy_text
 from assistant.i18n import language
 from assistant.schema import Answer
 from assistant.service import KnowledgeService
@@ -34,16 +34,17 @@ from assistant.web.ui.conversation_view import (
     list_label,
     message_index,
 )
-from assistant.web.ui.render import MAX_TURNS, TEXTS, answered, chat_messages, render_panel
+from assistant.web.ui.render import MAX_TURNS, TEXTS, answered, chat_messages, render_panel, turn_messages
 
 log = logging.getLogger("assistant.web.ui")
+Turns = list[dict[str, Any]]  # a session's turns (see the module docstring)
 
 QUESTIONS_USED = 20  # earlier questions handed to the answerer (schema.HISTORY_USED counts API items)
 ASK_CONCURRENCY = 4  # questions answered at once (2 CPU cores); the rest wait in Gradio's queue
 ASKS_PER_CLIENT = 2  # questions of one client address in progress at once; more get a "busy" notice
 ANSWER_KEYS = ("question", "language", "answer", "refused", "citations", "mode", "quoted_from_finnish")
-STREAM_STEPS = 14  # extractive answers appear in about this many steps
-STREAM_DELAY = 0.025
+STREAM_STEPS = 14  # extractive answers appear in about this many steps (after the answering slot is freed)
+STREAM_DELAY = 0.025  # seconds between the steps
 
 # example questions per UI language (the same count in each: the buttons are relabelled on a switch)
 EXAMPLES: dict[str, list[str]] = {
@@ -69,6 +70,13 @@ def slim(answer: Answer) -> dict[str, Any]:
     """What a session keeps of an answer: enough to render it, show its passages and rate it."""
     full = answer.to_dict()
     return {k: full[k] for k in ANSWER_KEYS if k in full}
+
+
+def reveal_steps(text: str) -> list[int]:
+    """Where an extractive answer is cut while it appears: about STREAM_STEPS word ends, the whole left out."""
+    words = [m.end() for m in re.finditer(r"\S+\s*", text)]
+    step = max(1, len(words) // STREAM_STEPS)
+    return words[step - 1 : -1 : step]
 
 
 def earlier_questions(turns: list[dict[str, Any]], upto: int | None = None) -> list[str]:
@@ -128,14 +136,12 @@ class ChatTab:
         self,
         service: KnowledgeService,
         settings: Settings,
-        feedback: FeedbackStore,
         ttl: int,
-        conversations: ConversationStore | None = None,
     ):
         self.service = service
         self.settings = settings
-        self.feedback = feedback
-        self.store = conversations or ConversationStore.from_settings(settings)
+        self.feedback = service.feedback
+        self.store = service.conversations
         self.per_client = PerClient(ASKS_PER_CLIENT)
         # questions per minute per address: here, not in Shield, which sees every UI event as a queue join
         self.ask_bucket = TokenBucket(settings.ask_rate_per_minute)
@@ -145,6 +151,7 @@ class ChatTab:
         self.next_index = gr.State(0, time_to_live=ttl)  # citation anchors stay unique within a session
         self.conversation = gr.State(None, time_to_live=ttl)  # the saved conversation's id
         self.undo_slot = gr.State(None, time_to_live=ttl)  # what the undo button brings back (once)
+        self.revealing = gr.State(None, time_to_live=ttl)  # the index of the turn being revealed
         self._layout(TEXTS["fi"])
 
     def _layout(self, fi: dict[str, str]) -> None:
@@ -178,6 +185,7 @@ class ChatTab:
                         autofocus=True,
                     )
                     self.send = gr.Button(fi["send"], variant="primary", scale=1, min_width=90, elem_id="elmo-send")
+                    self.api_ask = gr.Button(visible=False)  # the trigger of the "ask" API endpoint, never shown
                 self.feedback_msg = gr.Markdown("", elem_id="elmo-feedback-msg")
                 with gr.Group(visible=False, elem_id="elmo-feedback") as self.comment_box:
                     self.comment = gr.Textbox(
@@ -262,50 +270,68 @@ class ChatTab:
     # -- asking --------------------------------------------------------------------------------------------
 
     def respond(
+        self, message: Any, lang_value: Any, turn_list: Turns | None, counter: int | None, request: gr.Request
+    ) -> Iterator[tuple[Any, ...]]:
+        """The "ask" API endpoint: the whole answer in the last output."""
+        yield from self._respond(message, lang_value, turn_list, counter, request, in_page=False)
+
+    def ask_in_page(
+        self, message: Any, lang_value: Any, turn_list: Turns | None, counter: int | None, request: gr.Request
+    ) -> Iterator[tuple[Any, ...]]:
+        """The page's question: an extractive answer is then revealed progressively (:meth:`reveal`)."""
+        yield from self._respond(message, lang_value, turn_list, counter, request, in_page=True)
+
+    def _respond(
         self,
         message: Any,
         lang_value: Any,
-        turn_list: list[dict[str, Any]] | None,
+        turn_list: Turns | None,
         counter: int | None,
         request: gr.Request,
+        *,
+        in_page: bool,
     ) -> Iterator[tuple[Any, ...]]:
+        """Outputs: the chat, the question box, the panel, the turns, the counter, the turn to reveal."""
         ui_lang = language(lang_value)
         turn_list = list(turn_list or [])[-(min(MAX_TURNS, self.settings.conversation_max_turns) - 1) :]
         q = message.strip() if isinstance(message, str) else ""  # capped before anything else
         if not q:
-            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), None
             return
         turn: dict[str, Any] = {"index": int(counter or 0), "question": q, "lang": ui_lang}
         counter = turn["index"] + 1
         limit = self.settings.max_question_chars
         if len(q) > limit:  # refused visibly; the text stays in the box to be shortened
             turn["question"] = q[:200] + "…"
-            turn["notice"] = TEXTS[ui_lang]["too_long"].format(n=len(q), limit=limit)
-            turn_list.append(turn)
-            yield chat_messages(turn_list), gr.skip(), gr.skip(), turn_list, counter
+            yield self._notice(TEXTS[ui_lang]["too_long"].format(n=len(q), limit=limit), turn, turn_list, counter)
             return
         client = _client_address(request)
         wait = self.ask_bucket.take(client)
         if wait:
-            turn["notice"] = TEXTS[ui_lang]["too_many_questions"].format(seconds=max(1, math.ceil(wait)))
-            turn_list.append(turn)
-            yield chat_messages(turn_list), gr.skip(), gr.skip(), turn_list, counter
+            notice = TEXTS[ui_lang]["too_many_questions"].format(seconds=max(1, math.ceil(wait)))
+            yield self._notice(notice, turn, turn_list, counter)
             return
         if not self.per_client.acquire(client):
-            turn["notice"] = TEXTS[ui_lang]["busy"]
-            turn_list.append(turn)
-            yield chat_messages(turn_list), gr.skip(), gr.skip(), turn_list, counter
+            yield self._notice(TEXTS[ui_lang]["busy"], turn, turn_list, counter)
             return
         try:
-            yield from self._answer(q, ui_lang, turn, turn_list, counter)
+            yield from self._answer(q, ui_lang, turn, turn_list, counter, in_page)
         finally:
             self.per_client.release(client)
 
+    @staticmethod
+    def _notice(text: str, turn: dict[str, Any], turn_list: list[dict[str, Any]], counter: int) -> tuple[Any, ...]:
+        """A turn answered by a notice instead (refused, failed): the last output of :meth:`respond`."""
+        turn["notice"] = text
+        turn_list.append(turn)
+        return chat_messages(turn_list), gr.skip(), gr.skip(), turn_list, counter, None
+
     def _answer(
-        self, q: str, ui_lang: str, turn: dict[str, Any], turn_list: list[dict[str, Any]], counter: int
+        self, q: str, ui_lang: str, turn: dict[str, Any], turn_list: list[dict[str, Any]], counter: int, in_page: bool
     ) -> Iterator[tuple[Any, ...]]:
         earlier = earlier_questions(turn_list)
-        yield chat_messages(turn_list, turn), "", gr.skip(), gr.skip(), gr.skip()
+        head = chat_messages(turn_list)  # the earlier turns, rendered once: only the new turn changes below
+        yield [*head, *turn_messages(turn)], "", gr.skip(), gr.skip(), gr.skip(), None
         final: Answer | None = None
         draft = ""
         shown_at = 0.0
@@ -318,36 +344,46 @@ class ChatTab:
                     if time.monotonic() - shown_at > 0.05:
                         shown_at = time.monotonic()
                         turn["notice"] = draft
-                        yield chat_messages(turn_list, turn), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                        yield [*head, *turn_messages(turn)], gr.skip(), gr.skip(), gr.skip(), gr.skip(), None
         except Exception:  # noqa: BLE001 - the user gets a sentence, the log the traceback
             log.exception("answering failed")
-            turn["notice"] = TEXTS[ui_lang]["error"]
-            turn_list.append(turn)
-            yield chat_messages(turn_list), gr.skip(), gr.skip(), turn_list, counter
+            yield self._notice(TEXTS[ui_lang]["error"], turn, turn_list, counter)
             return
         assert final is not None
         turn.update(answer=slim(final), notice=None, id=secrets.token_urlsafe(9))
-        if not draft:  # extractive: let the answer appear progressively, quickly
-            yield from self._reveal(turn, turn_list)
         turn_list.append(turn)
+        steps = reveal_steps(turn["answer"]["answer"]) if in_page and not draft else []
+        if steps:  # extractive, in a page: shown progressively by :meth:`reveal`, after this slot is free
+            yield [*head, *turn_messages(turn, steps[0])], "", gr.skip(), turn_list, counter, turn["index"]
+            return
+        # whole at once: a streamed draft was shown already; API callers want the answer itself
         panel = render_panel(answered(turn_list), ui_lang, self.service.texts)
-        yield chat_messages(turn_list), "", panel, turn_list, counter
+        yield [*head, *turn_messages(turn)], "", panel, turn_list, counter, None
 
-    def _reveal(self, turn: dict[str, Any], turn_list: list[dict[str, Any]]) -> Iterator[tuple[Any, ...]]:
-        words = [m.end() for m in re.finditer(r"\S+\s*", turn["answer"]["answer"])]
-        step = max(1, len(words) // STREAM_STEPS)
-        for end in words[step - 1 : -1 : step]:
-            turn["upto"] = end
-            yield chat_messages(turn_list, turn), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-            time.sleep(STREAM_DELAY)
-        turn.pop("upto", None)
+    async def reveal(
+        self, turn_list: list[dict[str, Any]] | None, pending: int | None, lang_value: Any
+    ) -> AsyncIterator[tuple[Any, ...]]:
+        """The extractive answer just given, appearing progressively (a .then of the question, holding no
+        answering slot nor thread while it waits), then its passages in the panel, as when it was whole.
+        Outputs: the chat, the panel, the turn to reveal (cleared)."""
+        turns = turn_list or []
+        if pending is None or not turns or turns[-1].get("index") != pending or not turns[-1].get("answer"):
+            yield gr.skip(), gr.skip(), None
+            return
+        head, turn = chat_messages(turns[:-1]), turns[-1]
+        for upto in reveal_steps(turn["answer"]["answer"])[1:]:
+            await asyncio.sleep(STREAM_DELAY)
+            yield [*head, *turn_messages(turn, upto)], gr.skip(), gr.skip()
+        await asyncio.sleep(STREAM_DELAY)
+        panel = render_panel(answered(turns), language(lang_value), self.service.texts)
+        yield [*head, *turn_messages(turn)], panel, None
 
     def _example(self, i: int) -> Callable[..., Iterator[tuple[Any, ...]]]:
         # the question comes from the server's list for the UI language, never from the button's client-sent value
         def run(
-            lang_value: Any, turn_list: list[dict[str, Any]] | None, counter: int | None, request: gr.Request
+            lang_value: Any, turn_list: Turns | None, counter: int | None, request: gr.Request
         ) -> Iterator[tuple[Any, ...]]:
-            yield from self.respond(EXAMPLES[language(lang_value)][i], lang_value, turn_list, counter, request)
+            yield from self.ask_in_page(EXAMPLES[language(lang_value)][i], lang_value, turn_list, counter, request)
 
         return run
 
@@ -530,9 +566,15 @@ class ChatTab:
     # -- events --------------------------------------------------------------------------------------------
 
     def wire(self, lang: gr.Radio, demo: gr.Blocks | None = None) -> None:
-        chat_outputs = [self.chatbot, self.question, self.panel, self.turns, self.next_index]
+        chat_outputs = [self.chatbot, self.question, self.panel, self.turns, self.next_index, self.revealing]
         asking = {"concurrency_limit": ASK_CONCURRENCY, "concurrency_id": "ask", "show_progress": "hidden"}
         private: dict[str, Any] = {"api_visibility": "private", "show_progress": "hidden"}
+        # no concurrency limit: it only waits (asyncio), and must not queue behind other sessions' questions
+        reveal = {
+            "fn": self.reveal,
+            "inputs": [self.turns, self.revealing, lang],
+            "outputs": [self.chatbot, self.panel, self.revealing],
+        }
         persist = {
             "fn": self.persist,
             "inputs": [self.turns, self.next_index, self.conversation, lang],
@@ -540,25 +582,35 @@ class ChatTab:
             **private,
         }
         starts = [self.comment_box, self.last_rating, self.comment, self.undo_slot, self.undo, self.notice]
+        chat_inputs = [self.question, lang, self.turns, self.next_index]
+        # the API's "ask" (whole answers) has a trigger of its own: the page's questions are revealed instead
+        api = self.api_ask.click(self.respond, inputs=chat_inputs, outputs=chat_outputs, api_name="ask", **asking)
+        api.then(**persist)
         asked = gr.on(
             triggers=[self.question.submit, self.send.click],
-            fn=self.respond,
-            inputs=[self.question, lang, self.turns, self.next_index],
+            fn=self.ask_in_page,
+            inputs=chat_inputs,
             outputs=chat_outputs,
-            api_name="ask",
+            api_visibility="private",
             **asking,
         )
-        asked.then(**persist).then(None, js=SCROLL_TO_LAST_QUESTION, **private)
-        gr.on(triggers=[self.question.submit, self.send.click], fn=self.asking_starts, outputs=starts, **private)
+        events = [asked]
         for i, button in enumerate(self.example_buttons):
-            button.click(
-                self._example(i),
-                inputs=[lang, self.turns, self.next_index],
-                outputs=chat_outputs,
-                api_visibility="private",
-                **asking,
-            ).then(**persist).then(None, js=SCROLL_TO_LAST_QUESTION, **private)
-            button.click(self.asking_starts, outputs=starts, **private)
+            events.append(
+                button.click(
+                    self._example(i),
+                    inputs=chat_inputs[1:],
+                    outputs=chat_outputs,
+                    api_visibility="private",
+                    **asking,
+                )
+            )
+        for event in events:  # saved at once; the reveal runs beside it (the turns are complete already)
+            event.then(**persist)
+            event.then(**reveal, concurrency_limit=None, **private).then(None, js=SCROLL_TO_LAST_QUESTION, **private)
+        # (a question asked within a reveal's ~0.4 s may be hidden until its own answer: the last view is right)
+        triggers = [self.question.submit, self.send.click, *(b.click for b in self.example_buttons)]
+        gr.on(triggers=triggers, fn=self.asking_starts, outputs=starts, **private)
         self._wire_history(lang, demo, private)
         self._wire_feedback(lang, private)
 

@@ -19,15 +19,15 @@ from assistant.config import Settings
 from assistant.i18n import language, reason_text
 from assistant.knowledge.loaders import SUPPORTED_SUFFIXES
 from assistant.service import KnowledgeService, RefreshFailed
-from assistant.uploads import MAX_UPLOAD_FILES, AdminError, UploadRefused, check_count
+from assistant.uploads import MAX_UPLOAD_FILES, AdminError, UploadRefused, check_count, check_size
 from assistant.web.ui.render import TEXTS, msg, render_progress, render_source_text, render_sources_table
 
 log = logging.getLogger("assistant.web.ui")
 
 
-def upload_paths(paths: Any, upload_dir: Path, limit_bytes: int) -> tuple[list[Path], list[AdminError]]:
+def upload_paths(paths: Any, upload_dir: Path, settings: Settings) -> tuple[list[Path], list[AdminError]]:
     """The admin upload's files, checked before anything is read: inside Gradio's upload folder, regular
-    files (no symlinks), at most ``limit_bytes`` each. Gradio checks the folder too; this does not rely on it."""
+    files (no symlinks), each within the size limit. Gradio checks the folder too; this does not rely on it."""
     root = upload_dir.resolve()
     ok: list[Path] = []
     refused: list[AdminError] = []
@@ -42,11 +42,13 @@ def upload_paths(paths: Any, upload_dir: Path, limit_bytes: int) -> tuple[list[P
             continue
         if not resolved.is_relative_to(root) or not stat.S_ISREG(info.st_mode):
             refused.append(AdminError("unreadable", 400, name=name, reason="not an uploaded file"))
-        elif info.st_size > limit_bytes:
-            size = f"{info.st_size / 1048576:.1f}"
-            refused.append(AdminError("too_large", 413, name=name, size=size, limit=limit_bytes // 1048576))
-        else:
-            ok.append(resolved)
+            continue
+        try:
+            check_size(settings, name, info.st_size)
+        except AdminError as exc:
+            refused.append(exc)
+            continue
+        ok.append(resolved)
     return ok, refused
 
 
@@ -268,8 +270,7 @@ class KnowledgeTab:
         except AdminError as exc:
             yield msg(exc.message(lang), ok=False), gr.skip(), gr.skip(), gr.skip()
             return
-        limit = self.settings.max_upload_mb * 1024 * 1024
-        files, turned_away = upload_paths(paths, Path(gr.utils.get_upload_folder()), limit)
+        files, turned_away = upload_paths(paths, Path(gr.utils.get_upload_folder()), self.settings)
         try:
             saved = self.service.upload(((p.name, p.read_bytes()) for p in files), turned_away)
         except UploadRefused as exc:

@@ -362,10 +362,14 @@ def _bot_text(turn: dict[str, Any], upto: int | None = None) -> str:
     return md_text(turn.get("notice") or "…")
 
 
+def turn_messages(turn: dict[str, Any], upto: int | None = None) -> list[dict[str, str]]:
+    """One turn's two chat messages (its answer's first ``upto`` characters while it is being revealed)."""
+    return [
+        {"role": "user", "content": md_text(turn["question"])},
+        {"role": "assistant", "content": _bot_text(turn, upto)},
+    ]
+
+
 def chat_messages(turns: list[dict[str, Any]], pending: dict[str, Any] | None = None) -> list[dict[str, str]]:
     """The Chatbot's value, built only from this session's server-side turns (never from client data)."""
-    out: list[dict[str, str]] = []
-    for turn in [*turns, *([pending] if pending else [])]:
-        out.append({"role": "user", "content": md_text(turn["question"])})
-        out.append({"role": "assistant", "content": _bot_text(turn, turn.get("upto"))})
-    return out
+    return [m for turn in [*turns, *([pending] if pending else [])] for m in turn_messages(turn, turn.get("upto"))]
