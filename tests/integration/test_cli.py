@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 from support.network import free_port
+from support.processes import refresh_args
 
 from assistant import cli
 from assistant.config import REPO_ROOT, Settings
@@ -120,17 +121,7 @@ def test_two_refreshes_at_once(tmp_path: Path) -> None:
     }
     src = sources_with(tmp_path, docs)
     index = tmp_path / "index"
-    cmd = [
-        sys.executable,
-        "-m",
-        "assistant",
-        "refresh",
-        "--json",
-        "--sources",
-        str(src),
-        "--index",
-        str(index),
-    ]
+    cmd = [sys.executable, "-m", "assistant", *refresh_args(src, index)]
     procs = [
         subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for _ in range(2)

@@ -241,7 +241,10 @@ def test_load_suite_formats(tmp_path: Path) -> None:
         ("- {question: '  '}", "question"),
         ("- {question: Q, must_refuse: true, facts: [x]}", "must be refused"),
         ("- {question: Q, kind: [guess]}", "unknown kind"),
+        ("- {question: Q, language: de}", r"unknown language 'de' \(one of fi, en, sv\)"),
+        ("- {question: Q, status: maybe}", r"unknown status 'maybe' \(one of active, draft\)"),
         ("- {question: Q, expected_passages: [{source: s}]}", "quote"),
+        ("- {question: Q, expected_passages: [{source: s, quote: ' '}]}", "quote: must be a non-empty string"),
         ("[unclosed", "not valid YAML"),
     ]:
         path = tmp_path / "bad.yaml"

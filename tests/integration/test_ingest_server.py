@@ -16,6 +16,7 @@ import httpx
 import numpy as np
 import pytest
 from support.network import free_port
+from support.processes import terminate
 from test_ingest import (
     KALA,
     METSA,
@@ -73,12 +74,7 @@ def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             time.sleep(0.1)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        terminate(proc, timeout=10)
         log.close()
 
 

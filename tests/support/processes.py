@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -23,6 +24,21 @@ def clean_env(**extra: str) -> dict[str, str]:
     env.update({"HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "ANONYMIZED_TELEMETRY": "False"})
     env.update(extra)
     return env
+
+
+def refresh_args(sources: Path, index: Path, *extra: str) -> list[str]:
+    """The arguments of ``assistant refresh --json`` over ``sources`` into ``index`` (after the command)."""
+    return ["refresh", "--json", "--sources", str(sources), "--index", str(index), *extra]
+
+
+def terminate(proc: subprocess.Popen[Any], timeout: float = 15) -> None:
+    """SIGTERM, then SIGKILL when ``proc`` has not ended within ``timeout`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=timeout)
 
 
 class ServerProcess:

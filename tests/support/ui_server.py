@@ -3,7 +3,6 @@ and accessibility scripts; Chromium launched the way this machine allows (Debian
 
 from __future__ import annotations
 
-import os
 import queue
 import re
 import shutil
@@ -15,6 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from support.processes import clean_env, refresh_args, terminate
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -39,16 +40,7 @@ class Server:
 
 
 def server_env(admin_token: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
-    env.update(
-        HF_HUB_OFFLINE="1",
-        GRADIO_ANALYTICS_ENABLED="False",
-        ANONYMIZED_TELEMETRY="False",
-        PYTHONUNBUFFERED="1",
-    )
-    if admin_token:
-        env["ASSISTANT_ADMIN_TOKEN"] = admin_token
-    return env
+    return clean_env(PYTHONUNBUFFERED="1", **({"ASSISTANT_ADMIN_TOKEN": admin_token} if admin_token else {}))
 
 
 def build_index(root: Path, extra: dict[str, str] | None = None) -> tuple[Path, Path]:
@@ -59,17 +51,7 @@ def build_index(root: Path, extra: dict[str, str] | None = None) -> tuple[Path, 
     for name, text in (extra or {}).items():
         (sources / name).write_text(text, encoding="utf-8")
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "assistant",
-            "refresh",
-            "--json",
-            "--sources",
-            str(sources),
-            "--index",
-            str(index),
-        ],
+        [sys.executable, "-m", "assistant", *refresh_args(sources, index)],
         env=server_env(None),
         check=True,
         capture_output=True,
@@ -119,11 +101,7 @@ def serving(sources: Path, index: Path, admin_token: str | None, timeout: float 
     try:
         yield Server(url, sources, index, proc, log)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        terminate(proc)
 
 
 @contextmanager

@@ -22,7 +22,7 @@ from support.ui_pages import (
     show_passage,
     summary,
 )
-from support.ui_server import CHROMIUM, Server, build_index, chromium, serving
+from support.ui_server import CHROMIUM, Server, build_index, serving
 
 pytestmark = [
     pytest.mark.browser,
@@ -42,12 +42,6 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def server(index: tuple[Path, Path]) -> Iterator[Server]:
     with serving(*index, admin_token="a11y-token") as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture

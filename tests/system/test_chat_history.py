@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from test_ui_browser import BOT, CHROMIUM, QUESTION, browser, server  # noqa: F401 - fixtures
+from test_ui_browser import BOT, CHROMIUM, QUESTION, server  # noqa: F401 - fixtures
 from test_ui_browser import Server as LiveServer
 
 from assistant.feedback import FeedbackStore

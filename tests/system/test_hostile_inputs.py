@@ -34,6 +34,7 @@ from typing import Any
 
 import pytest
 from support.documents import make_pdf, rebuild_docx
+from support.processes import refresh_args
 
 from assistant.answering.assistant import Answer, Assistant
 from assistant.answering.retrieve import KnowledgeBase
@@ -200,17 +201,7 @@ def refresh_subprocess(
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            _RUNNER,
-            "refresh",
-            "--json",
-            "--sources",
-            str(sources),
-            "--index",
-            str(index),
-        ],
+        [sys.executable, "-c", _RUNNER, *refresh_args(sources, index)],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from support.ui_pages import SERIOUS, ask, axe, open_page, show_kb, summary
-from support.ui_server import CHROMIUM, Server, build_index, chromium, serving
+from support.ui_server import CHROMIUM, Server, build_index, serving
 
 pytestmark = [
     pytest.mark.browser,
@@ -28,12 +28,6 @@ LUMI_TEXT = (
 )
 LUMI_QUESTION = "Kuka on Kemin Lumilinnan rakennusmestari?"
 LUMI_AGAIN = "Kuka toimii Kemin Lumilinnan rakennusmestarina?"  # another wording: a turn of its own
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -31,17 +30,6 @@ def settings(kb_settings: Settings, tmp_path_factory: pytest.TempPathFactory) ->
             "allowed_hosts": ["127.0.0.1"],
         }
     )
-
-
-@pytest.fixture(scope="module")
-def assistant(settings: Settings) -> Assistant:
-    return Assistant(settings)
-
-
-@pytest.fixture(scope="module")
-def url(settings: Settings, assistant: Assistant) -> Iterator[str]:
-    with live_server(create_app(settings, assistant, ui=False), settings) as base:
-        yield base
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

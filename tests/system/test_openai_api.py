@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -24,17 +23,6 @@ HOSTS = ["127.0.0.1", "localhost", "testserver"]
 @pytest.fixture(scope="module")
 def settings(kb_settings: Settings) -> Settings:
     return kb_settings.model_copy(update={"ask_rate_per_minute": 0, "allowed_hosts": HOSTS})
-
-
-@pytest.fixture(scope="module")
-def assistant(settings: Settings) -> Assistant:
-    return Assistant(settings)
-
-
-@pytest.fixture(scope="module")
-def url(settings: Settings, assistant: Assistant) -> Iterator[str]:
-    with live_server(create_app(settings, assistant, ui=False), settings) as base:
-        yield base
 
 
 @pytest.fixture(scope="module")

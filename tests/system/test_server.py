@@ -58,11 +58,6 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def assistant(settings: Settings) -> Assistant:
-    return Assistant(settings)
-
-
-@pytest.fixture(scope="module")
 def client(settings: Settings, assistant: Assistant) -> Iterator[TestClient]:
     with TestClient(create_app(settings, assistant)) as c:
         yield c

@@ -4,7 +4,6 @@ of the sources folder. A real uvicorn server, the real model, a real Chroma inde
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -56,35 +55,24 @@ def settings(folder: Path) -> Settings:
     return s
 
 
-@pytest.fixture(scope="module")
-def assistant(settings: Settings) -> Assistant:
-    return Assistant(settings)
-
-
-@pytest.fixture(scope="module")
-def base(settings: Settings, assistant: Assistant) -> Iterator[str]:
-    with live_server(create_app(settings, assistant, ui=False), settings) as url:
-        yield url
-
-
-def test_a_source_text_is_viewable(base: str) -> None:
-    r = httpx.get(f"{base}/api/sources/sub/revontulet.txt/text")
+def test_a_source_text_is_viewable(url: str) -> None:
+    r = httpx.get(f"{url}/api/sources/sub/revontulet.txt/text")
     assert r.status_code == 200
     body = r.json()
     assert body["text"] == DOCS["sub/revontulet.txt"] and body["length"] == len(DOCS["sub/revontulet.txt"])
     assert body["source"] == "sub/revontulet.txt" and body["title"]
-    missing = httpx.get(f"{base}/api/sources/ei-ole.txt/text")
+    missing = httpx.get(f"{url}/api/sources/ei-ole.txt/text")
     assert missing.status_code == 404 and "ei-ole.txt" in missing.json()["detail"]
 
 
-def test_download_needs_the_admin_token(base: str) -> None:
-    assert httpx.get(f"{base}/api/sources/elmo.txt/download").status_code == 401
-    wrong = httpx.get(f"{base}/api/sources/elmo.txt/download", headers={"Authorization": "Bearer nope"})
+def test_download_needs_the_admin_token(url: str) -> None:
+    assert httpx.get(f"{url}/api/sources/elmo.txt/download").status_code == 401
+    wrong = httpx.get(f"{url}/api/sources/elmo.txt/download", headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401
 
 
-def test_download_is_the_stored_file_with_a_safe_name(base: str, settings: Settings) -> None:
-    r = httpx.get(f"{base}/api/sources/{ODD_NAME}/download", headers=AUTH)
+def test_download_is_the_stored_file_with_a_safe_name(url: str, settings: Settings) -> None:
+    r = httpx.get(f"{url}/api/sources/{ODD_NAME}/download", headers=AUTH)
     assert r.status_code == 200
     assert r.content == (settings.sources / ODD_NAME).read_bytes()
     disposition = r.headers["content-disposition"]
@@ -114,13 +102,13 @@ TRAVERSALS = [
 
 
 @pytest.mark.parametrize("source", TRAVERSALS)
-def test_no_path_leads_out_of_the_sources(base: str, folder: Path, source: str) -> None:
+def test_no_path_leads_out_of_the_sources(url: str, folder: Path, source: str) -> None:
     for method, path in (("GET", f"/api/sources/{source}/download"), ("DELETE", f"/api/admin/sources/{source}")):
-        r = httpx.request(method, f"{base}{path}", headers=AUTH)
+        r = httpx.request(method, f"{url}{path}", headers=AUTH)
         assert r.status_code == 404, (method, source, r.status_code, r.text[:200])
         assert "no such source" in r.json()["detail"], (method, source, r.text[:200])  # our check, not routing
         assert "salainen" not in r.text
-    text = httpx.get(f"{base}/api/sources/{source}/text")
+    text = httpx.get(f"{url}/api/sources/{source}/text")
     assert text.status_code == 404 and "salainen" not in text.text
     assert (folder / "secret.txt").exists() and (folder / "sources" / "link.txt").is_symlink()
 
@@ -148,41 +136,41 @@ def test_a_linked_folder_leading_out_is_refused(folder: Path) -> None:
         link.unlink()
 
 
-def ask(base: str, question: str) -> dict:
-    r = httpx.post(f"{base}/api/ask", json={"question": question}, timeout=60)
+def ask(url: str, question: str) -> dict:
+    r = httpx.post(f"{url}/api/ask", json={"question": question}, timeout=60)
     assert r.status_code == 200
     return r.json()
 
 
-def test_delete_removes_the_file_and_the_answers(base: str, settings: Settings) -> None:
+def test_delete_removes_the_file_and_the_answers(url: str, settings: Settings) -> None:
     file = settings.sources / "poistettava.txt"
     question = "Kuka on Lumilinnan rakennusmestari?"
-    before = ask(base, question)
+    before = ask(url, question)
     assert "Jäälahti" in before["answer"] and {c["source"] for c in before["citations"]} == {"poistettava.txt"}
 
-    assert httpx.delete(f"{base}/api/admin/sources/poistettava.txt").status_code == 401
+    assert httpx.delete(f"{url}/api/admin/sources/poistettava.txt").status_code == 401
     assert file.exists()
 
-    r = httpx.delete(f"{base}/api/admin/sources/poistettava.txt", headers=AUTH, timeout=120)
+    r = httpx.delete(f"{url}/api/admin/sources/poistettava.txt", headers=AUTH, timeout=120)
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["removed"] == "poistettava.txt" and body["summary"]["removed"] == 1
     assert not file.exists() and (settings.sources / "elmo.txt").exists()
-    listed = {s["source"] for s in httpx.get(f"{base}/api/sources").json()["sources"]}
+    listed = {s["source"] for s in httpx.get(f"{url}/api/sources").json()["sources"]}
     assert "poistettava.txt" not in listed and "elmo.txt" in listed
-    after = ask(base, question)
+    after = ask(url, question)
     assert "Jäälahti" not in after["answer"]
     assert "poistettava.txt" not in {c["source"] for c in after["citations"]}
-    again = httpx.delete(f"{base}/api/admin/sources/poistettava.txt", headers=AUTH)
+    again = httpx.delete(f"{url}/api/admin/sources/poistettava.txt", headers=AUTH)
     assert again.status_code == 404
 
 
-def test_a_source_whose_file_is_gone_cannot_be_downloaded(base: str, settings: Settings) -> None:
+def test_a_source_whose_file_is_gone_cannot_be_downloaded(url: str, settings: Settings) -> None:
     file = settings.sources / "elmo.txt"
     kept = file.read_bytes()
     os.rename(file, settings.sources / ".elmo.txt.moved")  # gone from the folder, still in the catalogue
     try:
-        r = httpx.get(f"{base}/api/sources/elmo.txt/download", headers=AUTH)
+        r = httpx.get(f"{url}/api/sources/elmo.txt/download", headers=AUTH)
         assert r.status_code == 409 and "elmo.txt" in r.json()["detail"]
     finally:
         os.rename(settings.sources / ".elmo.txt.moved", file)

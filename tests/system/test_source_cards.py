@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from support.ui_pages import ASKED, ask, open_page
-from support.ui_server import CHROMIUM, Server, build_index, chromium, serving
+from support.ui_server import CHROMIUM, Server, build_index, serving
 
 pytestmark = [
     pytest.mark.browser,
@@ -24,12 +24,6 @@ MARKER = 'a[href^="#elmo-cite-"]:not(.elmo-card-link)'
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with serving(*build_index(tmp_path_factory.mktemp("cards")), admin_token=None) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture

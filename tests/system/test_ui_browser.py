@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.ui_server import CHROMIUM, Server, build_index, chromium, serving
+from support.ui_server import CHROMIUM, Server, build_index, serving
 
 from assistant.feedback import FeedbackStore
 
@@ -47,12 +47,6 @@ HOSTILE_DOC = (
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with serving(*build_index(tmp_path_factory.mktemp("browser")), admin_token=TOKEN) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture(scope="module")

@@ -79,13 +79,13 @@ def reveal_steps(text: str) -> list[int]:
     return words[step - 1 : -1 : step]
 
 
-def earlier_questions(turns: list[dict[str, Any]], upto: int | None = None) -> list[str]:
+def earlier_questions(turns: Turns, upto: int | None = None) -> list[str]:
     """The session's answered questions before turn position ``upto`` (all when None), the last QUESTIONS_USED."""
     done = turns if upto is None else turns[:upto]
     return [t["question"] for t in done if t.get("answer")][-QUESTIONS_USED:]
 
 
-def turn_at(turns: list[dict[str, Any]], message_index: Any) -> dict[str, Any] | None:
+def turn_at(turns: Turns, message_index: Any) -> dict[str, Any] | None:
     """The turn whose answer is chat message ``message_index`` (a client-sent number, so checked)."""
     if isinstance(message_index, list | tuple) and message_index:
         message_index = message_index[0]
@@ -241,7 +241,7 @@ class ChatTab:
             *self.example_buttons,
         ]
 
-    def relabel(self, lang: str, turn_list: list[dict[str, Any]]) -> list[Any]:
+    def relabel(self, lang: str, turn_list: Turns) -> list[Any]:
         t = TEXTS[lang]
         return [
             gr.Chatbot(label=t["chat_label"], placeholder=t["welcome"]),
@@ -320,14 +320,14 @@ class ChatTab:
             self.per_client.release(client)
 
     @staticmethod
-    def _notice(text: str, turn: dict[str, Any], turn_list: list[dict[str, Any]], counter: int) -> tuple[Any, ...]:
+    def _notice(text: str, turn: dict[str, Any], turn_list: Turns, counter: int) -> tuple[Any, ...]:
         """A turn answered by a notice instead (refused, failed): the last output of :meth:`respond`."""
         turn["notice"] = text
         turn_list.append(turn)
         return chat_messages(turn_list), gr.skip(), gr.skip(), turn_list, counter, None
 
     def _answer(
-        self, q: str, ui_lang: str, turn: dict[str, Any], turn_list: list[dict[str, Any]], counter: int, in_page: bool
+        self, q: str, ui_lang: str, turn: dict[str, Any], turn_list: Turns, counter: int, in_page: bool
     ) -> Iterator[tuple[Any, ...]]:
         earlier = earlier_questions(turn_list)
         head = chat_messages(turn_list)  # the earlier turns, rendered once: only the new turn changes below
@@ -361,7 +361,7 @@ class ChatTab:
         yield [*head, *turn_messages(turn)], "", panel, turn_list, counter, None
 
     async def reveal(
-        self, turn_list: list[dict[str, Any]] | None, pending: int | None, lang_value: Any
+        self, turn_list: Turns | None, pending: int | None, lang_value: Any
     ) -> AsyncIterator[tuple[Any, ...]]:
         """The extractive answer just given, appearing progressively (a .then of the question, holding no
         answering slot nor thread while it waits), then its passages in the panel, as when it was whole.
@@ -395,7 +395,7 @@ class ChatTab:
 
     def persist(
         self,
-        turn_list: list[dict[str, Any]] | None,
+        turn_list: Turns | None,
         counter: int | None,
         conversation: str | None,
         lang_value: Any,
@@ -461,7 +461,7 @@ class ChatTab:
         self,
         kind: str,
         lang_value: Any,
-        turn_list: list[dict[str, Any]] | None,
+        turn_list: Turns | None,
         counter: int | None,
         conversation: str | None,
         request: gr.Request,
@@ -507,7 +507,7 @@ class ChatTab:
 
     # -- copy ----------------------------------------------------------------------------------------------
 
-    def on_copy(self, data: gr.CopyData, turn_list: list[dict[str, Any]] | None, lang_value: Any) -> tuple[Any, ...]:
+    def on_copy(self, data: gr.CopyData, turn_list: Turns | None, lang_value: Any) -> tuple[Any, ...]:
         """The clipboard text of a message, made here from the server's own turn (Gradio's button copies the
         rendered Markdown; the browser then replaces it with this)."""
         turns = turn_list or []
@@ -526,7 +526,7 @@ class ChatTab:
     # -- feedback ------------------------------------------------------------------------------------------
 
     def on_like(
-        self, data: gr.LikeData, turn_list: list[dict[str, Any]], rated_map: dict[int, int], lang_value: Any
+        self, data: gr.LikeData, turn_list: Turns, rated_map: dict[int, int], lang_value: Any
     ) -> tuple[Any, ...]:
         lang_value = language(lang_value)
         t = TEXTS[lang_value]
