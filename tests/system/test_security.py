@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ast
 import base64
-import html.parser
 import os
 import re
 import shutil
@@ -32,6 +31,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from support.html_tags import parse_html
 from support.processes import ServerProcess, clean_env, served
 
 from assistant.answering.assistant import Assistant
@@ -647,29 +647,6 @@ HOSTILE_TEXTS = [
     '" onmouseover="alert(1)',
     "' onmouseover='alert(1)",
 ]
-
-
-class _Tags(html.parser.HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, dict(attrs)))
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, dict(attrs)))
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-
-def parse_html(markup: str) -> _Tags:
-    p = _Tags()
-    p.feed(markup)
-    p.close()
-    return p
 
 
 def assert_inert(markup: str, allowed_tags: set[str]) -> None:

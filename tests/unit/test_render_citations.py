@@ -3,7 +3,7 @@ quotes, everything escaped and on one line of HTML."""
 
 from __future__ import annotations
 
-import html.parser
+from support.html_tags import parse_html
 
 from assistant.web.ui.render import chat_messages, cited_quote, render_source_cards
 
@@ -21,28 +21,9 @@ ANSWER = {
 }
 
 
-class _Parsed(html.parser.HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, dict(attrs)))
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-
-def parse(markup: str) -> _Parsed:
-    p = _Parsed()
-    p.feed(markup)
-    return p
-
-
 def test_a_card_per_cited_source_with_title_page_and_the_quoted_sentence() -> None:
     cards = render_source_cards(ANSWER, 4, "fi")
-    parsed = parse(cards)
+    parsed = parse_html(cards)
     hrefs = [a["href"] for tag, a in parsed.tags if tag == "a"]
     assert hrefs == ["#elmo-cite-4-1", "#elmo-cite-4-2"]  # [3] is not cited in the text: no card
     assert '<p class="elmo-cards-label" id="elmo-cards-4">Lähteet</p>' in cards
@@ -70,7 +51,7 @@ def test_hostile_text_is_escaped_and_inert() -> None:
         "citations": [{"n": 1, "title": evil, "text": evil, "page": evil, "start": 0, "end": len(evil)}],
     }
     cards = render_source_cards(answer, 0, "fi")
-    parsed = parse(cards)
+    parsed = parse_html(cards)
     assert {tag for tag, _ in parsed.tags} <= {"div", "p", "ol", "li", "a", "span", "mark"}
     for _, attrs in parsed.tags:
         assert not any(k.startswith("on") for k in attrs)
