@@ -23,7 +23,8 @@ from assistant.knowledge.loaders import SUPPORTED_SUFFIXES, LoadError, parse_fil
 
 MAX_UPLOAD_FILES = 20
 UPLOAD_DIR = "uploads"
-REQUEST_OVERHEAD = 65536  # multipart boundaries and headers of an upload request, beyond its files
+REQUEST_OVERHEAD = 65536  # multipart boundaries and headers of an API upload request, beyond its files
+GRADIO_REQUEST_OVERHEAD = 1024 * 1024  # the same for Gradio's upload route (the admin tab's files)
 MAX_NAME_BYTES = 200  # of an uploaded file's name in UTF-8; leaves room below the usual 255-byte limit
 
 
@@ -64,9 +65,9 @@ def max_file_bytes(settings: Settings) -> int:
     return settings.max_upload_mb * 1024 * 1024
 
 
-def max_request_bytes(settings: Settings) -> int:
+def max_request_bytes(max_upload_mb: int, overhead: int = REQUEST_OVERHEAD) -> int:
     """The largest upload request body: every file at the limit plus the multipart framing."""
-    return MAX_UPLOAD_FILES * max_file_bytes(settings) + REQUEST_OVERHEAD
+    return MAX_UPLOAD_FILES * max_upload_mb * 1024 * 1024 + overhead
 
 
 def check_count(count: int) -> None:
@@ -84,7 +85,7 @@ def check_size(settings: Settings, name: str, size: int) -> None:
 
 def check_request(settings: Settings, length: int) -> None:
     """Refuses a whole upload request (its declared length) that cannot hold allowed files only."""
-    if length > max_request_bytes(settings):
+    if length > max_request_bytes(settings.max_upload_mb):
         raise AdminError("too_large", 413, name="request", size=_mb(length), limit=settings.max_upload_mb)
 
 

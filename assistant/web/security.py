@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, PlainTextResponse
 
 from assistant.config import Settings
 from assistant.ratelimit import TokenBucket
-from assistant.uploads import MAX_UPLOAD_FILES, max_request_bytes
+from assistant.uploads import GRADIO_REQUEST_OVERHEAD, max_request_bytes
 
 Scope = dict[str, Any]
 
@@ -130,7 +130,7 @@ def _is_admin(settings: Settings, headers: Headers) -> bool:
 
 def body_limit(settings: Settings, path: str) -> int:
     if path in UPLOAD_PATHS:
-        return max_request_bytes(settings)
+        return max_request_bytes(settings.max_upload_mb)
     return MAX_BODY_BYTES
 
 
@@ -353,7 +353,7 @@ class GradioGuard:
     def __init__(self, app: Any, *, admin: bool, max_upload_mb: int):
         self.app = app
         self.admin = admin
-        self.upload_bytes = MAX_UPLOAD_FILES * max_upload_mb * 1024 * 1024 + 1024 * 1024
+        self.upload_bytes = max_request_bytes(max_upload_mb, GRADIO_REQUEST_OVERHEAD)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":

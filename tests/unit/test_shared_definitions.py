@@ -12,6 +12,7 @@ from assistant.evaluation import metrics, report
 from assistant.knowledge.store import SourceRecord
 from assistant.schema import PassageResponse, SourceMeta, SourceModel, SourceTextResponse
 from assistant.uploads import (
+    GRADIO_REQUEST_OVERHEAD,
     MAX_UPLOAD_FILES,
     AdminError,
     check_request,
@@ -19,7 +20,7 @@ from assistant.uploads import (
     max_file_bytes,
     max_request_bytes,
 )
-from assistant.web.security import body_limit
+from assistant.web.security import GradioGuard, body_limit
 from assistant.web.ui.knowledge import upload_paths
 
 MB = 1024 * 1024
@@ -37,11 +38,12 @@ def test_upload_limits_have_one_source(settings: Settings, tmp_path: Path) -> No
         check_size(settings, "kansio/a.txt", MB + 1)
     assert refused.value.code == "too_large" and refused.value.params == {"name": "a.txt", "size": "1.0", "limit": 1}
     # the API's whole request, and Shield's body cap for the upload routes, from the same figure
-    assert max_request_bytes(settings) == MAX_UPLOAD_FILES * MB + 65536
-    assert body_limit(settings, "/api/admin/upload") == max_request_bytes(settings)
-    check_request(settings, max_request_bytes(settings))
+    assert max_request_bytes(1) == MAX_UPLOAD_FILES * MB + 65536
+    assert body_limit(settings, "/api/admin/upload") == max_request_bytes(1)
+    assert GradioGuard(None, admin=True, max_upload_mb=1).upload_bytes == max_request_bytes(1, GRADIO_REQUEST_OVERHEAD)
+    check_request(settings, max_request_bytes(1))
     with pytest.raises(AdminError, match="too_large"):
-        check_request(settings, max_request_bytes(settings) + 1)
+        check_request(settings, max_request_bytes(1) + 1)
     # the web UI's check of Gradio's upload files gives the same refusal as the API's
     uploads = tmp_path / "gradio"
     uploads.mkdir()

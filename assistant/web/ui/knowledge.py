@@ -262,11 +262,9 @@ class KnowledgeTab:
         tx = TEXTS[lang]
         try:
             self.service.check_admin(_token(token_value), _client(request))
-            if not paths:
-                raise AdminError("no_files", 400)
-            if not isinstance(paths, list):
+            if paths and not isinstance(paths, list):  # one file where a list goes: a hand-made request
                 raise AdminError("too_many", 413, limit=MAX_UPLOAD_FILES)
-            check_count(len(paths))
+            check_count(len(paths or []))
         except AdminError as exc:
             yield msg(exc.message(lang), ok=False), gr.skip(), gr.skip(), gr.skip()
             return
