@@ -8,8 +8,9 @@ next to it, one folder per generation (``<artefacts>/<collection>/<key>/``):
   process on the host;
 * ``rows.jsonl`` + ``rows.offsets.npy`` — one JSON record per live chunk (text + the metadata a passage
   needs), read by position through ``mmap`` (nothing is parsed until a lexical hit asks for it);
-* ``ids.json``, ``terms.txt`` — chunk ids and stored Voikko terms per row (``terms.txt`` lets the next
-  incremental build re-index BM25 without lemmatising anything again);
+* ``ids.json`` — chunk ids per row;
+* ``tokens.npy`` + ``tokens.offsets.npy`` — each row's stored Voikko terms as ids into ``bm25/``'s
+  vocabulary: the next incremental build re-indexes BM25 from them without splitting or lemmatising;
 * ``sources.json`` — the catalogue of that generation (versions, titles, contacts);
 * ``surface.json``, ``lemmas.json`` — word counts for typo correction and compound heads;
 * ``meta.json`` — key, generation, the embedding model of the index, row spans per source, versions, how
@@ -19,7 +20,9 @@ A folder appears whole or not at all (written under a temp name, then renamed). 
 for the store's current key builds it under a file lock, and the processes that lose the race wait and
 open it. A build starts from the newest earlier folder when one exists: rows of unchanged sources are
 copied as bytes, only the changed sources are read from Chroma, word counts are patched; BM25 itself is
-re-indexed from ``terms.txt`` (its IDF changes with every document, so it cannot be patched in place). A
+re-indexed from the token ids (its IDF changes with every document, so it cannot be patched in place),
+vectorised (``LexicalIndex.build_from_ids``: ~0.5 s at 100k chunks where bm25s's own loop took 5.9 s) and
+bit-identical to a full build of the same store. A
 folder of an index built with another embedding model is never a base: a model switch rebuilds everything.
 """
 
@@ -40,13 +43,13 @@ from typing import Any
 import numpy as np
 from filelock import FileLock
 
-from assistant.knowledge.lexical import LexicalIndex
+from assistant.knowledge.lexical import EMPTY, LexicalIndex, compact
 from assistant.knowledge.store import SourceRecord, Store
 from assistant.text import finnish
 
 log = logging.getLogger("assistant.knowledge.artefacts")
 
-FORMAT = "a1"  # bump when the folder's layout changes: older folders are then never opened
+FORMAT = "a2"  # bump when the folder's layout changes: older folders are then never opened
 KEEP = 3  # generations kept on disk (a process may still be answering from the previous one)
 BUILD_LOG = "builds.log"  # one JSON line per build: the evidence that a process opened instead of building
 ROW_KEYS = ("source", "title", "start", "end", "page", "url", "terms", "index", "version")
@@ -118,9 +121,16 @@ class Artefacts:
         """``surface`` or ``lemmas`` word counts."""
         return dict(json.loads((self.path / f"{name}.json").read_text(encoding="utf-8")))
 
-    def term_lines(self) -> list[str]:
-        text = (self.path / "terms.txt").read_text(encoding="utf-8")
-        return text.split("\n")[: len(self.ids)]
+    def tokens(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Every row's terms as ids (flat, memory-mapped), the rows' offsets into them, and the vocabulary."""
+        flat = np.load(self.path / "tokens.npy", mmap_mode="r")
+        offsets = np.load(self.path / "tokens.offsets.npy", mmap_mode="r")
+        vocab_file = self.path / "bm25" / "vocab.index.json"
+        vocab_ids = json.loads(vocab_file.read_text(encoding="utf-8")) if vocab_file.exists() else {}
+        names = [""] * len(vocab_ids)
+        for term, i in vocab_ids.items():
+            names[i] = term
+        return flat, offsets, names
 
 
 def _map(path: Path) -> mmap.mmap | bytes:
@@ -138,19 +148,43 @@ class _Writer:
         self._rows = (folder / "rows.jsonl").open("wb")
         self.offsets = [0]
         self.ids: list[str] = []
-        self.terms: list[str] = []
         self.spans: dict[str, list[int]] = {}
+        # term ids: the base folder's vocabulary (so its token ids are copied as they are) + new terms
+        self.vocab: list[str] = []
+        self._vocab_ids: dict[str, int] = {}
+        self._tokens: list[np.ndarray] = []
+        self._token_lengths: list[np.ndarray] = []
+        self._prev: tuple[np.ndarray, np.ndarray] | None = None
 
-    def copy(self, source: str, prev: Artefacts, prev_terms: list[str]) -> None:
-        """A source unchanged since ``prev``: its rows as bytes, nothing parsed."""
+    def start_from(self, prev: Artefacts) -> None:
+        flat, offsets, self.vocab = prev.tokens()
+        self._vocab_ids = {t: i for i, t in enumerate(self.vocab)}
+        self._prev = (flat, offsets)
+
+    def copy(self, source: str, prev: Artefacts) -> None:
+        """A source unchanged since ``prev``: its rows as bytes and its token ids as they are, nothing parsed."""
+        assert self._prev is not None, "start_from(prev) first"
         a, b = prev.spans[source]
         start = len(self.ids)
         base = self.offsets[-1] - int(prev._offsets[a])
         self._rows.write(prev.row_bytes(a, b))
         self.offsets += [int(o) + base for o in prev._offsets[a + 1 : b + 1]]
         self.ids += prev.ids[a:b]
-        self.terms += prev_terms[a:b]
+        flat, offsets = self._prev
+        self._tokens.append(np.asarray(flat[offsets[a] : offsets[b]], dtype=np.int64))
+        self._token_lengths.append(np.diff(offsets[a : b + 1]).astype(np.int64))
         self.spans[source] = [start, len(self.ids)]
+
+    def _token_ids(self, terms: str) -> list[int]:
+        ids = self._vocab_ids
+        out = []
+        for term in terms.split() or [EMPTY]:
+            i = ids.get(term)
+            if i is None:
+                i = ids[term] = len(self.vocab)
+                self.vocab.append(term)
+            out.append(i)
+        return out
 
     def add(self, source: str, rows: list[tuple[str, str, dict[str, Any]]]) -> None:
         start = len(self.ids)
@@ -160,7 +194,9 @@ class _Writer:
             self._rows.write(data)
             self.offsets.append(self.offsets[-1] + len(data))
             self.ids.append(cid)
-            self.terms.append(str(meta.get("terms") or "").replace("\n", " "))
+            token_ids = self._token_ids(str(meta.get("terms") or ""))
+            self._tokens.append(np.asarray(token_ids, dtype=np.int64))
+            self._token_lengths.append(np.asarray([len(token_ids)], dtype=np.int64))
         self.spans[source] = [start, len(self.ids)]
 
     def close_rows(self) -> None:
@@ -170,8 +206,12 @@ class _Writer:
         self.close_rows()
         np.save(self.folder / "rows.offsets.npy", np.asarray(self.offsets, dtype=np.int64))
         _dump(self.folder / "ids.json", self.ids)
-        (self.folder / "terms.txt").write_text("\n".join(self.terms), encoding="utf-8")
-        lexical = LexicalIndex([line.split() for line in self.terms])
+        flat, vocab = compact(np.concatenate([np.zeros(0, np.int64), *self._tokens]), self.vocab)
+        offsets = np.zeros(len(self.ids) + 1, dtype=np.int64)
+        np.cumsum(np.concatenate([np.zeros(0, np.int64), *self._token_lengths]), out=offsets[1:])
+        np.save(self.folder / "tokens.npy", flat.astype(np.int32))
+        np.save(self.folder / "tokens.offsets.npy", offsets)
+        lexical = LexicalIndex.build_from_ids(flat, offsets, vocab)
         lexical.save(self.folder / "bm25")
         return lexical
 
@@ -204,10 +244,11 @@ def build(store: Store, root: Path, key: str, generation: int, previous: Artefac
     tmp.mkdir()
     writer = _Writer(tmp)
     try:
-        prev_terms = previous.term_lines() if incremental and previous else []
+        if incremental and previous:
+            writer.start_from(previous)
         for source in sorted(versions):
             if incremental and previous and source not in changed and source in previous.spans:
-                writer.copy(source, previous, prev_terms)
+                writer.copy(source, previous)
             else:
                 writer.add(source, by_source.get(source, []))
     finally:
