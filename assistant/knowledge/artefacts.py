@@ -113,9 +113,11 @@ class Artefacts:
     def lexical(self) -> LexicalIndex:
         return LexicalIndex.load(self.path / "bm25")
 
+    def raw_sources(self) -> dict[str, dict[str, Any]]:
+        return dict(json.loads((self.path / "sources.json").read_text(encoding="utf-8")))
+
     def sources(self) -> dict[str, SourceRecord]:
-        raw = json.loads((self.path / "sources.json").read_text(encoding="utf-8"))
-        return {s: SourceRecord.from_metadata(s, m) for s, m in raw.items()}
+        return {s: SourceRecord.from_metadata(s, m) for s, m in self.raw_sources().items()}
 
     def counts(self, name: str) -> dict[str, int]:
         """``surface`` or ``lemmas`` word counts."""
@@ -221,15 +223,17 @@ def _dump(path: Path, value: Any) -> None:
 
 
 def build(store: Store, root: Path, key: str, generation: int, previous: Artefacts | None = None,
-          reason: str = "refresh") -> Artefacts:
+          reason: str = "refresh", changes: dict[str, SourceRecord | None] | None = None) -> Artefacts:
     """Writes the folder for ``key`` from the store's live catalogue and chunks, starting from
-    ``previous`` (any earlier folder) when few sources changed since it."""
+    ``previous`` (any earlier folder) when few sources changed since it. ``changes`` — every source
+    committed (its record) or removed (None) since ``previous`` was built, as the refresh that made them
+    knows — spares reading the whole catalogue back from the store (1–1.5 s at 10k sources)."""
     t0 = time.perf_counter()
-    records = store.live_sources()
-    versions = {s: r.version for s, r in records.items()}
     embed_id = store.meta().get("embed_id")
-    if previous is not None and previous.meta.get("embed_id") != embed_id:
-        previous = None  # written before a model switch (or before folders named their model)
+    if previous is not None and (previous.meta.get("embed_id") != embed_id or previous.meta.get("format") != FORMAT):
+        previous = None  # written before a model switch (or before folders named their model), or another layout
+    catalogue = _catalogue(store, previous, changes)
+    versions = {s: str(m["version"]) for s, m in catalogue.items()}
     before = previous.versions if previous else {}
     changed = {s: v for s, v in versions.items() if before.get(s) != v}
     incremental = previous is not None and len(changed) <= INCREMENTAL_SHARE * max(len(versions), 1)
@@ -266,7 +270,7 @@ def build(store: Store, root: Path, key: str, generation: int, previous: Artefac
         surface, lemmas = dict(surface_counts(new_texts)), dict(lemma_counts(new_texts))
     _dump(tmp / "surface.json", surface)
     _dump(tmp / "lemmas.json", lemmas)
-    _dump(tmp / "sources.json", {s: r.to_metadata() for s, r in records.items()})
+    _dump(tmp / "sources.json", catalogue)
     done = time.perf_counter()
     meta = {
         "format": FORMAT,
@@ -290,12 +294,32 @@ def build(store: Store, root: Path, key: str, generation: int, previous: Artefac
     }
     _dump(tmp / "meta.json", meta)
     final = root / key
+    if final.exists():  # a folder of an older layout (or a broken one) under this key: replaced
+        stale = root / f".tmp-stale-{key}-{uuid.uuid4().hex[:8]}"
+        os.rename(final, stale)
+        shutil.rmtree(stale, ignore_errors=True)
     os.rename(tmp, final)  # atomic: readers see the whole folder or none
     with (root / BUILD_LOG).open("a", encoding="utf-8") as fh:
         fh.write(json.dumps({k: meta[k] for k in ("key", "generation", "rows", "built_by", "reason",
                                                    "incremental", "timings_s")}) + "\n")
     _prune(root, keep=final)
     return Artefacts(final)
+
+
+def _catalogue(store: Store, previous: Artefacts | None,
+               changes: dict[str, SourceRecord | None] | None) -> dict[str, dict[str, Any]]:
+    """The live sources' catalogue metadata, sorted by source: ``previous``'s patched with ``changes``, or
+    read from the store."""
+    if previous is not None and changes is not None:
+        out = previous.raw_sources()
+        for source, record in changes.items():
+            if record is None:
+                out.pop(source, None)
+            else:  # as the store hands it back
+                out[source] = SourceRecord.from_metadata(source, record.to_metadata()).to_metadata()
+    else:
+        out = {s: r.to_metadata() for s, r in store.live_sources().items()}
+    return {s: out[s] for s in sorted(out)}
 
 
 def _complete(path: Path) -> bool:

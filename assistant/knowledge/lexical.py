@@ -49,7 +49,7 @@ class DocFreq(Mapping[str, int]):
 
 def compact(flat: np.ndarray, vocab: list[str]) -> tuple[np.ndarray, list[str]]:
     """Term ids into ``vocab`` → ids into the sorted list of the terms actually used, and that list."""
-    used = np.unique(flat)
+    used = np.flatnonzero(np.bincount(flat, minlength=len(vocab)))
     names = [vocab[i] for i in used.tolist()]
     order = sorted(range(len(names)), key=names.__getitem__)
     remap = np.zeros(len(vocab), dtype=np.int64)

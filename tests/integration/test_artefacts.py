@@ -160,6 +160,8 @@ def test_incremental_build_equals_a_full_build(tmp_path: Path) -> None:
         assert (incremental.path / name).read_bytes() == (full.path / name).read_bytes(), name
     assert incremental.row_bytes(0, len(full)) == full.row_bytes(0, len(full))
     assert incremental.spans == full.spans and incremental.versions == full.versions
+    # the catalogue patched with the refresh's own changes equals the one read back from the store
+    assert (incremental.path / "sources.json").read_bytes() == (full.path / "sources.json").read_bytes()
     for name in ("surface", "lemmas"):
         assert incremental.counts(name) == full.counts(name)
     assert "metsäbiotalous" not in incremental.counts("lemmas") and "kalasatama" in incremental.counts("lemmas")
