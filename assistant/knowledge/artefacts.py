@@ -148,7 +148,8 @@ class _Writer:
     def __init__(self, folder: Path):
         self.folder = folder
         self._rows = (folder / "rows.jsonl").open("wb")
-        self.offsets = [0]
+        self._offsets: list[np.ndarray] = [np.zeros(1, dtype=np.int64)]
+        self._end = 0  # bytes written to rows.jsonl
         self.ids: list[str] = []
         self.spans: dict[str, list[int]] = {}
         # term ids: the base folder's vocabulary (so its token ids are copied as they are) + new terms
@@ -163,19 +164,24 @@ class _Writer:
         self._vocab_ids = {t: i for i, t in enumerate(self.vocab)}
         self._prev = (flat, offsets)
 
-    def copy(self, source: str, prev: Artefacts) -> None:
-        """A source unchanged since ``prev``: its rows as bytes and its token ids as they are, nothing parsed."""
+    def copy(self, sources: list[str], prev: Artefacts) -> None:
+        """Sources unchanged since ``prev`` whose rows follow each other there: their rows as bytes and
+        their token ids as they are, in one piece, nothing parsed."""
         assert self._prev is not None, "start_from(prev) first"
-        a, b = prev.spans[source]
-        start = len(self.ids)
-        base = self.offsets[-1] - int(prev._offsets[a])
-        self._rows.write(prev.row_bytes(a, b))
-        self.offsets += [int(o) + base for o in prev._offsets[a + 1 : b + 1]]
+        a, b = prev.spans[sources[0]][0], prev.spans[sources[-1]][1]
+        shift = len(self.ids) - a
+        base = self._end - int(prev._offsets[a])
+        data = prev.row_bytes(a, b)
+        self._rows.write(data)
+        self._end += len(data)
+        self._offsets.append(np.asarray(prev._offsets[a + 1 : b + 1], dtype=np.int64) + base)
         self.ids += prev.ids[a:b]
         flat, offsets = self._prev
         self._tokens.append(np.asarray(flat[offsets[a] : offsets[b]], dtype=np.int64))
         self._token_lengths.append(np.diff(offsets[a : b + 1]).astype(np.int64))
-        self.spans[source] = [start, len(self.ids)]
+        for source in sources:
+            x, y = prev.spans[source]
+            self.spans[source] = [x + shift, y + shift]
 
     def _token_ids(self, terms: str) -> list[int]:
         ids = self._vocab_ids
@@ -194,7 +200,8 @@ class _Writer:
             record = {"id": cid, "text": text, "meta": {k: meta[k] for k in ROW_KEYS if k in meta}}
             data = json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n"
             self._rows.write(data)
-            self.offsets.append(self.offsets[-1] + len(data))
+            self._end += len(data)
+            self._offsets.append(np.asarray([self._end], dtype=np.int64))
             self.ids.append(cid)
             token_ids = self._token_ids(str(meta.get("terms") or ""))
             self._tokens.append(np.asarray(token_ids, dtype=np.int64))
@@ -206,7 +213,7 @@ class _Writer:
 
     def close(self) -> LexicalIndex:
         self.close_rows()
-        np.save(self.folder / "rows.offsets.npy", np.asarray(self.offsets, dtype=np.int64))
+        np.save(self.folder / "rows.offsets.npy", np.concatenate(self._offsets))
         _dump(self.folder / "ids.json", self.ids)
         flat, vocab = compact(np.concatenate([np.zeros(0, np.int64), *self._tokens]), self.vocab)
         offsets = np.zeros(len(self.ids) + 1, dtype=np.int64)
@@ -216,6 +223,26 @@ class _Writer:
         lexical = LexicalIndex.build_from_ids(flat, offsets, vocab)
         lexical.save(self.folder / "bm25")
         return lexical
+
+
+def _write_rows(writer: _Writer, sources: list[str], fresh: dict[str, list[tuple[str, str, dict[str, Any]]]],
+                base: Artefacts | None, changed: set[str]) -> None:
+    """Every source's rows in order: from ``fresh`` (read from the store), or copied from ``base`` in runs
+    of unchanged sources whose rows follow each other there."""
+    run: list[str] = []
+    for source in sources:
+        if base is not None and source not in changed and source in base.spans:
+            if run and base.spans[run[-1]][1] != base.spans[source][0]:
+                writer.copy(run, base)
+                run = []
+            run.append(source)
+            continue
+        if run and base is not None:
+            writer.copy(run, base)
+            run = []
+        writer.add(source, fresh.get(source, []))
+    if run and base is not None:
+        writer.copy(run, base)
 
 
 def _dump(path: Path, value: Any) -> None:
@@ -250,11 +277,7 @@ def build(store: Store, root: Path, key: str, generation: int, previous: Artefac
     try:
         if incremental and previous:
             writer.start_from(previous)
-        for source in sorted(versions):
-            if incremental and previous and source not in changed and source in previous.spans:
-                writer.copy(source, previous)
-            else:
-                writer.add(source, by_source.get(source, []))
+        _write_rows(writer, sorted(versions), by_source, previous if incremental else None, set(changed))
     finally:
         writer.close_rows()  # also when a source fails: the rest of the folder is then never written
     writer.close()

@@ -83,8 +83,13 @@ class LexicalIndex:
         flat = np.asarray(flat, dtype=np.int64)
         lengths = np.diff(offsets).astype(np.int64)
         doc_of = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
-        pair, tf = np.unique(doc_of * n_vocab + flat, return_counts=True)
-        doc, term = pair // n_vocab, pair % n_vocab
+        # one sort, term-major: equal (term, doc) pairs become runs (their length is the term frequency) and
+        # the pairs come out in the CSC order bm25s saves
+        key = flat * n_docs + doc_of
+        key.sort()
+        starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+        tf = np.diff(np.append(starts, len(key)))
+        term, doc = np.divmod(key[starts], n_docs)
         df = np.bincount(term, minlength=n_vocab)
         idf_fn = scoring._select_idf_scorer(bm25.idf_method)
         idf = scoring._build_idf_array(dict(enumerate(df.tolist())), n_docs, idf_fn, bm25.dtype)
@@ -93,12 +98,11 @@ class LexicalIndex:
         tf32 = tf.astype(bm25.dtype)
         norm = bm25.k1 * ((1 - bm25.b) + bm25.b * lengths.astype(np.float64) / avg_len)
         weights = (idf[term] * (tf32 / (norm[doc] + tf32))).astype(bm25.dtype)
-        sorter = np.argsort((term << 32) | doc, kind="stable")
         indptr = np.zeros(n_vocab + 1, dtype=np.int64)
         np.cumsum(df, out=indptr[1:])
         bm25.scores = {
-            "data": weights[sorter],
-            "indices": doc[sorter].astype(bm25.int_dtype),
+            "data": weights,
+            "indices": doc.astype(bm25.int_dtype),
             "indptr": indptr,
             "num_docs": n_docs,
         }
