@@ -161,6 +161,9 @@ def bench_throughput(s: Settings, questions: list[str], work: Path, clients: int
             }
             res["cpu"] = meter.result()
             res["identical_to_serial"] = all(serial[q] == a for q, a in answers)
+            differ = [(q, serial[q], a) for q, a in answers if serial[q] != a]
+            res["differing"] = {"count": len(differ), "questions": sorted({q for q, _, _ in differ}),
+                                "first": [{"serial": x, "concurrent": y} for _, x, y in differ[:2]]}
             res["answers"] = len(answers)
             res["rss_mb"] = peak_rss_mb(proc.pid)
             out[label] = res
