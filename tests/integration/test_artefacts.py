@@ -180,6 +180,29 @@ def _open_files(folder: Path) -> list[str]:
     return [t for fd in fds.iterdir() if (t := os.path.realpath(fd)).startswith(str(folder))]
 
 
+def test_folder_of_an_older_layout_is_rebuilt_and_never_a_base(tmp_path: Path) -> None:
+    """An index whose artefacts were written by an older release (format "a1": no token ids): the process
+    replaces the folder under the same key, and the next refresh does not build incrementally from it."""
+    settings = _settings(tmp_path, fillers=4)
+    refresh(settings)
+    store = Store.open(settings)
+    generation, key = store.generation_key()
+    root = artefacts.root_for(settings)
+    meta_file = root / key / "meta.json"
+    meta_file.write_text(json.dumps({**json.loads(meta_file.read_text()), "format": "a1"}))
+    (root / key / "tokens.npy").unlink()
+    opened = artefacts.open_or_build(store, root, key, generation)
+    assert opened.meta["format"] == artefacts.FORMAT and opened.meta["reason"] == "missing"
+    assert (root / key / "tokens.npy").exists() and not list(root.glob(".tmp-*"))
+    old = json.loads(meta_file.read_text())
+    meta_file.write_text(json.dumps({**old, "format": "a1"}))  # the base of the next refresh is old again
+    write(settings, "vety.md", DOCS["vety.md"] + "Pilotti laajeni Raaheen.\n")
+    refresh(settings)
+    assert _builds(settings)[-1]["incremental"] is False
+    fresh = Artefacts(root / Store.open(settings).generation_key()[1])
+    assert "raahe" in fresh.lexical().df
+
+
 def test_failed_build_closes_its_rows_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = _settings(tmp_path)
     refresh(settings)
