@@ -254,7 +254,7 @@ class Refresher:
             self._changes[source] = None
             summary.removed += 1
             changed = True
-        if changed or interrupted:  # a killed refresh's commits are published by the next one
+        if changed or interrupted or self._changes:  # a killed refresh's commits are published by the next one
             self._publish(store, summary, None if interrupted else self._changes)
         else:
             generation, key = store.generation_key()  # e.g. an index written before artefacts existed
@@ -398,6 +398,11 @@ class Refresher:
             return None, raw_hash, validators
         return fetched.loaded, raw_hash, validators
 
+    def _commit_record(self, record: SourceRecord, original: str) -> None:
+        """A catalogue record rewritten without new chunks (new raw hash or HTTP validators)."""
+        self.store.commit_source(record, original)
+        self._changes[record.source] = record
+
     def _prepare(self, spec: _Spec, old: SourceRecord | None) -> _Pending | str:
         loaded, raw_hash, validators = self._load(spec, old)
         if loaded is None:
@@ -407,7 +412,7 @@ class Refresher:
                 old.etag, old.last_modified = fresh
                 original = self.store.source_text(old.source)
                 if original is not None:
-                    self.store.commit_source(old, original)
+                    self._commit_record(old, original)
             return "unchanged"
         norm = normalise(loaded.text)
         if not norm.text.strip():
@@ -418,7 +423,7 @@ class Refresher:
             # Same text under new bytes (e.g. re-saved): record the new raw hash, embed nothing.
             old.raw_hash = raw_hash
             old.etag, old.last_modified = validators.get("etag"), validators.get("last_modified")
-            self.store.commit_source(old, self.store.source_text(old.source) or loaded.text)
+            self._commit_record(old, self.store.source_text(old.source) or loaded.text)
             return "unchanged"
 
         title = (meta.title if meta and meta.title else None) or loaded.title or _title_from(spec.source)
@@ -433,7 +438,7 @@ class Refresher:
             title=title,
             kind=loaded.kind,
             chunks=len(chunks),
-            refreshed_at=time.time(),
+            refreshed_at=round(time.time(), 3),  # Chroma hands a float's 17th digit back changed
             publisher=meta.publisher if meta else None,
             language=meta.language if meta else None,
             date=meta.date if meta else None,

@@ -161,6 +161,9 @@ def test_incremental_build_equals_a_full_build(tmp_path: Path) -> None:
     assert incremental.row_bytes(0, len(full)) == full.row_bytes(0, len(full))
     assert incremental.spans == full.spans and incremental.versions == full.versions
     # the catalogue patched with the refresh's own changes equals the one read back from the store
+    mine, theirs = incremental.raw_sources(), full.raw_sources()
+    assert list(mine) == list(theirs)
+    assert {s: m for s, m in mine.items() if theirs[s] != m} == {}
     assert (incremental.path / "sources.json").read_bytes() == (full.path / "sources.json").read_bytes()
     for name in ("surface", "lemmas"):
         assert incremental.counts(name) == full.counts(name)
