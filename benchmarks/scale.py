@@ -25,7 +25,17 @@ import numpy as np
 
 from assistant.config import Settings, load_settings
 from benchmarks.corpus import GenDoc, eval_items, generate_document, spread
-from benchmarks.measure import loadavg, peak_rss_mb, release_chroma, settings_for, size_label, summarise
+from benchmarks.measure import (
+    CpuMeter,
+    _proc_cpu_s,
+    cpu_seconds,
+    loadavg,
+    peak_rss_mb,
+    release_chroma,
+    settings_for,
+    size_label,
+    summarise,
+)
 from benchmarks.retrieval import measure_asks
 from benchmarks.serving import http_client, serve_process
 from benchmarks.synthetic import build_synthetic_store
@@ -135,14 +145,25 @@ def bench_throughput(s: Settings, questions: list[str], work: Path, clients: int
                 for q in questions:  # warm-up, and the serial answers the concurrent ones must equal
                     a = _post(client, url, q)
                     serial.setdefault(q, a)
-                t = time.perf_counter()
+                t, server_cpu = time.perf_counter(), _proc_cpu_s(proc.pid)
                 for q in questions:
                     _post(client, url, q)
                 out[f"serial_{label}_rps"] = round(len(questions) / (time.perf_counter() - t), 1)
-            log(f"  16 clients, {label}")
+                out[f"serial_{label}_server_cpu_ms"] = round((_proc_cpu_s(proc.pid) - server_cpu) * 1000 / len(questions), 1)
+            log(f"  {clients} clients, {label}")
+            server_cpu, client_cpu, meter = _proc_cpu_s(proc.pid), cpu_seconds(), CpuMeter([proc.pid])
             res = concurrent_answers(url, questions, clients, rounds=3)
             answers = res.pop("answers")
+            # where the 2 cores went: the server, this benchmark's own clients, everyone else
+            res["cpu_ms_per_answer"] = {
+                "server": round((_proc_cpu_s(proc.pid) - server_cpu) * 1000 / len(answers), 1),
+                "bench_clients": round((cpu_seconds() - client_cpu) * 1000 / len(answers), 1),
+            }
+            res["cpu"] = meter.result()
             res["identical_to_serial"] = all(serial[q] == a for q, a in answers)
+            differ = [(q, serial[q], a) for q, a in answers if serial[q] != a]
+            res["differing"] = {"count": len(differ), "questions": sorted({q for q, _, _ in differ}),
+                                "first": [{"serial": x, "concurrent": y} for _, x, y in differ[:2]]}
             res["answers"] = len(answers)
             res["rss_mb"] = peak_rss_mb(proc.pid)
             out[label] = res

@@ -88,6 +88,7 @@ def serve_process(
         env["ASSISTANT_ARTEFACTS"] = str(settings.artefacts)
     env["ASSISTANT_QUERY_CACHE"] = str(settings.query_cache)  # benchmarks repeat questions: 0 measures the model
     env["ASSISTANT_QUERY_BATCHING"] = str(settings.query_batching).lower()
+    env["ASSISTANT_EMBED_THREADS"] = str(settings.embed_threads)
     cmd = [sys.executable, "-m", "assistant", "serve", "--host", "127.0.0.1", "--port", str(port)]
     url = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as out:

@@ -8,8 +8,9 @@ next to it, one folder per generation (``<artefacts>/<collection>/<key>/``):
   process on the host;
 * ``rows.jsonl`` + ``rows.offsets.npy`` — one JSON record per live chunk (text + the metadata a passage
   needs), read by position through ``mmap`` (nothing is parsed until a lexical hit asks for it);
-* ``ids.json``, ``terms.txt`` — chunk ids and stored Voikko terms per row (``terms.txt`` lets the next
-  incremental build re-index BM25 without lemmatising anything again);
+* ``ids.json`` — chunk ids per row;
+* ``tokens.npy`` + ``tokens.offsets.npy`` — each row's stored Voikko terms as ids into ``bm25/``'s
+  vocabulary: the next incremental build re-indexes BM25 from them without splitting or lemmatising;
 * ``sources.json`` — the catalogue of that generation (versions, titles, contacts);
 * ``surface.json``, ``lemmas.json`` — word counts for typo correction and compound heads;
 * ``meta.json`` — key, generation, the embedding model of the index, row spans per source, versions, how
@@ -19,7 +20,9 @@ A folder appears whole or not at all (written under a temp name, then renamed). 
 for the store's current key builds it under a file lock, and the processes that lose the race wait and
 open it. A build starts from the newest earlier folder when one exists: rows of unchanged sources are
 copied as bytes, only the changed sources are read from Chroma, word counts are patched; BM25 itself is
-re-indexed from ``terms.txt`` (its IDF changes with every document, so it cannot be patched in place). A
+re-indexed from the token ids (its IDF changes with every document, so it cannot be patched in place),
+vectorised (``LexicalIndex.build_from_ids``: ~0.5 s at 100k chunks where bm25s's own loop took 5.9 s) and
+bit-identical to a full build of the same store. A
 folder of an index built with another embedding model is never a base: a model switch rebuilds everything.
 """
 
@@ -40,13 +43,13 @@ from typing import Any
 import numpy as np
 from filelock import FileLock
 
-from assistant.knowledge.lexical import LexicalIndex
+from assistant.knowledge.lexical import EMPTY, LexicalIndex, compact
 from assistant.knowledge.store import SourceRecord, Store
 from assistant.text import finnish
 
 log = logging.getLogger("assistant.knowledge.artefacts")
 
-FORMAT = "a1"  # bump when the folder's layout changes: older folders are then never opened
+FORMAT = "a2"  # bump when the folder's layout changes: older folders are then never opened
 KEEP = 3  # generations kept on disk (a process may still be answering from the previous one)
 BUILD_LOG = "builds.log"  # one JSON line per build: the evidence that a process opened instead of building
 ROW_KEYS = ("source", "title", "start", "end", "page", "url", "terms", "index", "version")
@@ -110,17 +113,26 @@ class Artefacts:
     def lexical(self) -> LexicalIndex:
         return LexicalIndex.load(self.path / "bm25")
 
+    def raw_sources(self) -> dict[str, dict[str, Any]]:
+        return dict(json.loads((self.path / "sources.json").read_text(encoding="utf-8")))
+
     def sources(self) -> dict[str, SourceRecord]:
-        raw = json.loads((self.path / "sources.json").read_text(encoding="utf-8"))
-        return {s: SourceRecord.from_metadata(s, m) for s, m in raw.items()}
+        return {s: SourceRecord.from_metadata(s, m) for s, m in self.raw_sources().items()}
 
     def counts(self, name: str) -> dict[str, int]:
         """``surface`` or ``lemmas`` word counts."""
         return dict(json.loads((self.path / f"{name}.json").read_text(encoding="utf-8")))
 
-    def term_lines(self) -> list[str]:
-        text = (self.path / "terms.txt").read_text(encoding="utf-8")
-        return text.split("\n")[: len(self.ids)]
+    def tokens(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Every row's terms as ids (flat, memory-mapped), the rows' offsets into them, and the vocabulary."""
+        flat = np.load(self.path / "tokens.npy", mmap_mode="r")
+        offsets = np.load(self.path / "tokens.offsets.npy", mmap_mode="r")
+        vocab_file = self.path / "bm25" / "vocab.index.json"
+        vocab_ids = json.loads(vocab_file.read_text(encoding="utf-8")) if vocab_file.exists() else {}
+        names = [""] * len(vocab_ids)
+        for term, i in vocab_ids.items():
+            names[i] = term
+        return flat, offsets, names
 
 
 def _map(path: Path) -> mmap.mmap | bytes:
@@ -136,21 +148,51 @@ class _Writer:
     def __init__(self, folder: Path):
         self.folder = folder
         self._rows = (folder / "rows.jsonl").open("wb")
-        self.offsets = [0]
+        self._offsets: list[np.ndarray] = [np.zeros(1, dtype=np.int64)]
+        self._end = 0  # bytes written to rows.jsonl
         self.ids: list[str] = []
-        self.terms: list[str] = []
         self.spans: dict[str, list[int]] = {}
+        # term ids: the base folder's vocabulary (so its token ids are copied as they are) + new terms
+        self.vocab: list[str] = []
+        self._vocab_ids: dict[str, int] = {}
+        self._tokens: list[np.ndarray] = []
+        self._token_lengths: list[np.ndarray] = []
+        self._prev: tuple[np.ndarray, np.ndarray] | None = None
 
-    def copy(self, source: str, prev: Artefacts, prev_terms: list[str]) -> None:
-        """A source unchanged since ``prev``: its rows as bytes, nothing parsed."""
-        a, b = prev.spans[source]
-        start = len(self.ids)
-        base = self.offsets[-1] - int(prev._offsets[a])
-        self._rows.write(prev.row_bytes(a, b))
-        self.offsets += [int(o) + base for o in prev._offsets[a + 1 : b + 1]]
+    def start_from(self, prev: Artefacts) -> None:
+        flat, offsets, self.vocab = prev.tokens()
+        self._vocab_ids = {t: i for i, t in enumerate(self.vocab)}
+        self._prev = (flat, offsets)
+
+    def copy(self, sources: list[str], prev: Artefacts) -> None:
+        """Sources unchanged since ``prev`` whose rows follow each other there: their rows as bytes and
+        their token ids as they are, in one piece, nothing parsed."""
+        assert self._prev is not None, "start_from(prev) first"
+        a, b = prev.spans[sources[0]][0], prev.spans[sources[-1]][1]
+        shift = len(self.ids) - a
+        base = self._end - int(prev._offsets[a])
+        data = prev.row_bytes(a, b)
+        self._rows.write(data)
+        self._end += len(data)
+        self._offsets.append(np.asarray(prev._offsets[a + 1 : b + 1], dtype=np.int64) + base)
         self.ids += prev.ids[a:b]
-        self.terms += prev_terms[a:b]
-        self.spans[source] = [start, len(self.ids)]
+        flat, offsets = self._prev
+        self._tokens.append(np.asarray(flat[offsets[a] : offsets[b]], dtype=np.int64))
+        self._token_lengths.append(np.diff(offsets[a : b + 1]).astype(np.int64))
+        for source in sources:
+            x, y = prev.spans[source]
+            self.spans[source] = [x + shift, y + shift]
+
+    def _token_ids(self, terms: str) -> list[int]:
+        ids = self._vocab_ids
+        out = []
+        for term in terms.split() or [EMPTY]:
+            i = ids.get(term)
+            if i is None:
+                i = ids[term] = len(self.vocab)
+                self.vocab.append(term)
+            out.append(i)
+        return out
 
     def add(self, source: str, rows: list[tuple[str, str, dict[str, Any]]]) -> None:
         start = len(self.ids)
@@ -158,9 +200,12 @@ class _Writer:
             record = {"id": cid, "text": text, "meta": {k: meta[k] for k in ROW_KEYS if k in meta}}
             data = json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n"
             self._rows.write(data)
-            self.offsets.append(self.offsets[-1] + len(data))
+            self._end += len(data)
+            self._offsets.append(np.asarray([self._end], dtype=np.int64))
             self.ids.append(cid)
-            self.terms.append(str(meta.get("terms") or "").replace("\n", " "))
+            token_ids = self._token_ids(str(meta.get("terms") or ""))
+            self._tokens.append(np.asarray(token_ids, dtype=np.int64))
+            self._token_lengths.append(np.asarray([len(token_ids)], dtype=np.int64))
         self.spans[source] = [start, len(self.ids)]
 
     def close_rows(self) -> None:
@@ -168,12 +213,36 @@ class _Writer:
 
     def close(self) -> LexicalIndex:
         self.close_rows()
-        np.save(self.folder / "rows.offsets.npy", np.asarray(self.offsets, dtype=np.int64))
+        np.save(self.folder / "rows.offsets.npy", np.concatenate(self._offsets))
         _dump(self.folder / "ids.json", self.ids)
-        (self.folder / "terms.txt").write_text("\n".join(self.terms), encoding="utf-8")
-        lexical = LexicalIndex([line.split() for line in self.terms])
+        flat, vocab = compact(np.concatenate([np.zeros(0, np.int64), *self._tokens]), self.vocab)
+        offsets = np.zeros(len(self.ids) + 1, dtype=np.int64)
+        np.cumsum(np.concatenate([np.zeros(0, np.int64), *self._token_lengths]), out=offsets[1:])
+        np.save(self.folder / "tokens.npy", flat.astype(np.int32))
+        np.save(self.folder / "tokens.offsets.npy", offsets)
+        lexical = LexicalIndex.build_from_ids(flat, offsets, vocab)
         lexical.save(self.folder / "bm25")
         return lexical
+
+
+def _write_rows(writer: _Writer, sources: list[str], fresh: dict[str, list[tuple[str, str, dict[str, Any]]]],
+                base: Artefacts | None, changed: set[str]) -> None:
+    """Every source's rows in order: from ``fresh`` (read from the store), or copied from ``base`` in runs
+    of unchanged sources whose rows follow each other there."""
+    run: list[str] = []
+    for source in sources:
+        if base is not None and source not in changed and source in base.spans:
+            if run and base.spans[run[-1]][1] != base.spans[source][0]:
+                writer.copy(run, base)
+                run = []
+            run.append(source)
+            continue
+        if run and base is not None:
+            writer.copy(run, base)
+            run = []
+        writer.add(source, fresh.get(source, []))
+    if run and base is not None:
+        writer.copy(run, base)
 
 
 def _dump(path: Path, value: Any) -> None:
@@ -181,15 +250,17 @@ def _dump(path: Path, value: Any) -> None:
 
 
 def build(store: Store, root: Path, key: str, generation: int, previous: Artefacts | None = None,
-          reason: str = "refresh") -> Artefacts:
+          reason: str = "refresh", changes: dict[str, SourceRecord | None] | None = None) -> Artefacts:
     """Writes the folder for ``key`` from the store's live catalogue and chunks, starting from
-    ``previous`` (any earlier folder) when few sources changed since it."""
+    ``previous`` (any earlier folder) when few sources changed since it. ``changes`` — every source
+    committed (its record) or removed (None) since ``previous`` was built, as the refresh that made them
+    knows — spares reading the whole catalogue back from the store (1–1.5 s at 10k sources)."""
     t0 = time.perf_counter()
-    records = store.live_sources()
-    versions = {s: r.version for s, r in records.items()}
     embed_id = store.meta().get("embed_id")
-    if previous is not None and previous.meta.get("embed_id") != embed_id:
-        previous = None  # written before a model switch (or before folders named their model)
+    if previous is not None and (previous.meta.get("embed_id") != embed_id or previous.meta.get("format") != FORMAT):
+        previous = None  # written before a model switch (or before folders named their model), or another layout
+    catalogue = _catalogue(store, previous, changes)
+    versions = {s: str(m["version"]) for s, m in catalogue.items()}
     before = previous.versions if previous else {}
     changed = {s: v for s, v in versions.items() if before.get(s) != v}
     incremental = previous is not None and len(changed) <= INCREMENTAL_SHARE * max(len(versions), 1)
@@ -204,12 +275,9 @@ def build(store: Store, root: Path, key: str, generation: int, previous: Artefac
     tmp.mkdir()
     writer = _Writer(tmp)
     try:
-        prev_terms = previous.term_lines() if incremental and previous else []
-        for source in sorted(versions):
-            if incremental and previous and source not in changed and source in previous.spans:
-                writer.copy(source, previous, prev_terms)
-            else:
-                writer.add(source, by_source.get(source, []))
+        if incremental and previous:
+            writer.start_from(previous)
+        _write_rows(writer, sorted(versions), by_source, previous if incremental else None, set(changed))
     finally:
         writer.close_rows()  # also when a source fails: the rest of the folder is then never written
     writer.close()
@@ -225,7 +293,7 @@ def build(store: Store, root: Path, key: str, generation: int, previous: Artefac
         surface, lemmas = dict(surface_counts(new_texts)), dict(lemma_counts(new_texts))
     _dump(tmp / "surface.json", surface)
     _dump(tmp / "lemmas.json", lemmas)
-    _dump(tmp / "sources.json", {s: r.to_metadata() for s, r in records.items()})
+    _dump(tmp / "sources.json", catalogue)
     done = time.perf_counter()
     meta = {
         "format": FORMAT,
@@ -249,12 +317,32 @@ def build(store: Store, root: Path, key: str, generation: int, previous: Artefac
     }
     _dump(tmp / "meta.json", meta)
     final = root / key
+    if final.exists():  # a folder of an older layout (or a broken one) under this key: replaced
+        stale = root / f".tmp-stale-{key}-{uuid.uuid4().hex[:8]}"
+        os.rename(final, stale)
+        shutil.rmtree(stale, ignore_errors=True)
     os.rename(tmp, final)  # atomic: readers see the whole folder or none
     with (root / BUILD_LOG).open("a", encoding="utf-8") as fh:
         fh.write(json.dumps({k: meta[k] for k in ("key", "generation", "rows", "built_by", "reason",
                                                    "incremental", "timings_s")}) + "\n")
     _prune(root, keep=final)
     return Artefacts(final)
+
+
+def _catalogue(store: Store, previous: Artefacts | None,
+               changes: dict[str, SourceRecord | None] | None) -> dict[str, dict[str, Any]]:
+    """The live sources' catalogue metadata, sorted by source: ``previous``'s patched with ``changes``, or
+    read from the store."""
+    if previous is not None and changes is not None:
+        out = previous.raw_sources()
+        for source, record in changes.items():
+            if record is None:
+                out.pop(source, None)
+            else:  # as the store hands it back
+                out[source] = SourceRecord.from_metadata(source, record.to_metadata()).to_metadata()
+    else:
+        out = {s: r.to_metadata() for s, r in store.live_sources().items()}
+    return {s: out[s] for s in sorted(out)}
 
 
 def _complete(path: Path) -> bool:

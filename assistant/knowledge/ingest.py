@@ -171,6 +171,8 @@ class Refresher:
         self._embedder = embedder
         self.progress = progress
         self.config_hash = _hash(CHUNKER_VERSION, finnish.TERMS_VERSION, str(settings.chunk_chars))
+        self._changes: dict[str, SourceRecord | None] = {}  # committed (record) or removed (None) by this run
+        self._start_key = ""
 
     @property
     def embedder(self) -> Embedder:
@@ -249,10 +251,11 @@ class Refresher:
         changed = self._refresh_sources(specs, live, summary, show_bar)
         for source in sorted(set(live) - {s.source for s in specs}):
             store.remove_source(source)
+            self._changes[source] = None
             summary.removed += 1
             changed = True
-        if changed or interrupted:  # a killed refresh's commits are published by the next one
-            self._publish(store, summary)
+        if changed or interrupted or self._changes:  # a killed refresh's commits are published by the next one
+            self._publish(store, summary, None if interrupted else self._changes)
         else:
             generation, key = store.generation_key()  # e.g. an index written before artefacts existed
             artefacts.open_or_build(store, artefacts.root_for(self.settings), key, generation)
@@ -292,6 +295,7 @@ class Refresher:
         # Leftovers of an interrupted refresh are collected at the end, not now: until then their vectors
         # can be reused (vectors_for) instead of embedded again.
         interrupted = not meta.get("clean", True)
+        self._start_key = store.generation_key()[1]
         store.write_meta(embed_id=self.embedder.id, dim=self.embedder.dim, clean=False)
         self.store = store
         return store, live, interrupted
@@ -348,16 +352,21 @@ class Refresher:
         summary.sentences_embedded += embed_missing_sentences(store, self.embedder, texts)
         store.write_meta(sentence_scheme=SENTENCE_SCHEME)
 
-    def _publish(self, store: Store, summary: Summary) -> None:
+    def _publish(self, store: Store, summary: Summary, changes: dict[str, SourceRecord | None] | None) -> None:
         """The new generation's artefacts first, then the generation bump that makes processes open them:
-        no process ever sees a generation without its BM25 index and rows."""
+        no process ever sees a generation without its BM25 index and rows. ``changes`` (what this refresh
+        committed and removed) patch the current generation's catalogue instead of reading it back."""
         generation = store.generation() + 1
         key = new_key(generation)
         root = artefacts.root_for(self.settings)
         try:
             previous_key = store.generation_key()[1]
             previous = artefacts.Artefacts(root / previous_key) if (root / previous_key / "meta.json").exists() else None
-            artefacts.build(store, root, key, generation, previous or artefacts.newest(root))
+            if previous is None or previous_key != self._start_key:
+                # changes are relative to the generation this refresh started from (another host's refresh
+                # may have published since: then the catalogue is read back whole)
+                previous, changes = previous or artefacts.newest(root), None
+            artefacts.build(store, root, key, generation, previous, changes=changes)
         except Exception as exc:  # noqa: BLE001 - the data is committed: processes build what is missing
             log.exception("writing the artefacts of generation %s failed", generation)
             summary.notes.append(f"the search index files could not be written ({exc}); each process builds them")
@@ -389,6 +398,11 @@ class Refresher:
             return None, raw_hash, validators
         return fetched.loaded, raw_hash, validators
 
+    def _commit_record(self, record: SourceRecord, original: str) -> None:
+        """A catalogue record rewritten without new chunks (new raw hash or HTTP validators)."""
+        self.store.commit_source(record, original)
+        self._changes[record.source] = record
+
     def _prepare(self, spec: _Spec, old: SourceRecord | None) -> _Pending | str:
         loaded, raw_hash, validators = self._load(spec, old)
         if loaded is None:
@@ -398,7 +412,7 @@ class Refresher:
                 old.etag, old.last_modified = fresh
                 original = self.store.source_text(old.source)
                 if original is not None:
-                    self.store.commit_source(old, original)
+                    self._commit_record(old, original)
             return "unchanged"
         norm = normalise(loaded.text)
         if not norm.text.strip():
@@ -409,7 +423,7 @@ class Refresher:
             # Same text under new bytes (e.g. re-saved): record the new raw hash, embed nothing.
             old.raw_hash = raw_hash
             old.etag, old.last_modified = validators.get("etag"), validators.get("last_modified")
-            self.store.commit_source(old, self.store.source_text(old.source) or loaded.text)
+            self._commit_record(old, self.store.source_text(old.source) or loaded.text)
             return "unchanged"
 
         title = (meta.title if meta and meta.title else None) or loaded.title or _title_from(spec.source)
@@ -424,7 +438,7 @@ class Refresher:
             title=title,
             kind=loaded.kind,
             chunks=len(chunks),
-            refreshed_at=time.time(),
+            refreshed_at=round(time.time(), 3),  # Chroma hands a float's 17th digit back changed
             publisher=meta.publisher if meta else None,
             language=meta.language if meta else None,
             date=meta.date if meta else None,
@@ -481,6 +495,7 @@ class Refresher:
         if ids:
             self.store.add_chunks(ids, np.vstack(vecs), docs, metas)
         self.store.commit_sources([(p.record, p.original) for p in pending])  # live from here
+        self._changes.update((p.record.source, p.record) for p in pending)
         for p in pending:
             if not p.is_new:  # a new source has no older chunks; leftovers of a kill go via the clean flag
                 self.store.delete_stale_chunks(p.record.source, p.record.version)

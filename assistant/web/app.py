@@ -77,6 +77,9 @@ def create_app(settings: Settings, assistant: Assistant | None = None, *, ui: bo
     add_offline_docs(app)
     app.state.service = service
     if ui:
+        from assistant.web.gradio_import import skip_stub_writer
+
+        skip_stub_writer()
         from assistant.web.ui import build_ui, mount
 
         mount(app, build_ui(service, settings), settings, service.conversations)

@@ -154,9 +154,17 @@ def test_incremental_build_equals_a_full_build(tmp_path: Path) -> None:
     full = artefacts.build(store, tmp_path / "full", key, generation, previous=None)
     assert full.meta["incremental"] is False
 
-    assert incremental.ids == full.ids and incremental.term_lines() == full.term_lines()
+    assert incremental.ids == full.ids
+    # token ids and the BM25 index itself: the same bytes as a full build of the same store
+    for name in ("tokens.npy", "tokens.offsets.npy", *(f"bm25/{p.name}" for p in (full.path / "bm25").iterdir())):
+        assert (incremental.path / name).read_bytes() == (full.path / name).read_bytes(), name
     assert incremental.row_bytes(0, len(full)) == full.row_bytes(0, len(full))
     assert incremental.spans == full.spans and incremental.versions == full.versions
+    # the catalogue patched with the refresh's own changes equals the one read back from the store
+    mine, theirs = incremental.raw_sources(), full.raw_sources()
+    assert list(mine) == list(theirs)
+    assert {s: m for s, m in mine.items() if theirs[s] != m} == {}
+    assert (incremental.path / "sources.json").read_bytes() == (full.path / "sources.json").read_bytes()
     for name in ("surface", "lemmas"):
         assert incremental.counts(name) == full.counts(name)
     assert "metsäbiotalous" not in incremental.counts("lemmas") and "kalasatama" in incremental.counts("lemmas")
@@ -173,6 +181,29 @@ def test_incremental_build_equals_a_full_build(tmp_path: Path) -> None:
 def _open_files(folder: Path) -> list[str]:
     fds = Path("/proc/self/fd")
     return [t for fd in fds.iterdir() if (t := os.path.realpath(fd)).startswith(str(folder))]
+
+
+def test_folder_of_an_older_layout_is_rebuilt_and_never_a_base(tmp_path: Path) -> None:
+    """An index whose artefacts were written by an older release (format "a1": no token ids): the process
+    replaces the folder under the same key, and the next refresh does not build incrementally from it."""
+    settings = _settings(tmp_path, fillers=4)
+    refresh(settings)
+    store = Store.open(settings)
+    generation, key = store.generation_key()
+    root = artefacts.root_for(settings)
+    meta_file = root / key / "meta.json"
+    meta_file.write_text(json.dumps({**json.loads(meta_file.read_text()), "format": "a1"}))
+    (root / key / "tokens.npy").unlink()
+    opened = artefacts.open_or_build(store, root, key, generation)
+    assert opened.meta["format"] == artefacts.FORMAT and opened.meta["reason"] == "missing"
+    assert (root / key / "tokens.npy").exists() and not list(root.glob(".tmp-*"))
+    old = json.loads(meta_file.read_text())
+    meta_file.write_text(json.dumps({**old, "format": "a1"}))  # the base of the next refresh is old again
+    write(settings, "vety.md", DOCS["vety.md"] + "Pilotti laajeni Raaheen.\n")
+    refresh(settings)
+    assert _builds(settings)[-1]["incremental"] is False
+    fresh = Artefacts(root / Store.open(settings).generation_key()[1])
+    assert "raahe" in fresh.lexical().df
 
 
 def test_failed_build_closes_its_rows_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
