@@ -220,14 +220,28 @@ SIGNALS = (*FEATURES, *(f for f in ("type_missing", "specific_apart", "foreign",
 SENTENCE_PASSAGES = 3  # sentences are read from the top passages only: the answerer quotes from those
 
 
-def _best_sentence(evidence: Evidence, passage: Passage) -> tuple[str, float]:
-    best, share = "", -1.0
-    for s, e in split_sentences(passage.text):
-        text = " ".join(passage.text[s:e].split())
-        got = evidence.share(set(finnish.terms(text)))
-        if got > share:
-            best, share = text, got
-    return best, max(share, 0.0)
+@dataclass(frozen=True)
+class Sentence:
+    share: float  # of the question's IDF mass (Evidence.share)
+    text: str
+    passage: int  # index of its passage in the retrieval order
+
+
+def rank_sentences(evidence: Evidence, passages: list[Passage]) -> list[Sentence]:
+    """The sentences of the top passages, best covering first (the first of equals first). Computed once per
+    question: the signals, the answer-type check and the refusal text all read this list."""
+    scored = []
+    for n, p in enumerate(passages[:SENTENCE_PASSAGES]):
+        for s, e in split_sentences(p.text):
+            text = " ".join(p.text[s:e].split())
+            scored.append(Sentence(evidence.share(set(finnish.terms(text))), text, n))
+    scored.sort(key=lambda x: -x.share)  # stable: ties keep the text order
+    return scored
+
+
+def best_sentence(ranked: list[Sentence], passage: int) -> str:
+    """The passage's sentence that covers most of the question ("" when it has none ranked)."""
+    return next((r.text for r in ranked if r.passage == passage), "")
 
 
 # -- the answer-type check: does the best sentence hold the kind of thing the question asks for? ----------
@@ -280,16 +294,6 @@ def asked_types(question: str) -> set[str]:
     return {kind for kind, pat in ASKS.items() if pat.search(question)}
 
 
-def _ranked_sentences(evidence: Evidence, passages: list[Passage]) -> list[tuple[float, str]]:
-    scored = []
-    for p in passages[:SENTENCE_PASSAGES]:
-        for s, e in split_sentences(p.text):
-            text = " ".join(p.text[s:e].split())
-            scored.append((evidence.share(set(finnish.terms(text))), text))
-    scored.sort(key=lambda x: -x[0])
-    return scored
-
-
 def _question_words(question: str) -> set[str]:
     words = {w.lower() for w, _, _ in finnish.words(question)}
     return words | set(finnish.terms(question))
@@ -309,27 +313,25 @@ def holds_answer(kind: str, sentence: str, asked: set[str]) -> bool:
     return False
 
 
-def type_missing(question: str, evidence: Evidence, passages: list[Passage]) -> float:
+def type_missing(question: str, ranked: list[Sentence]) -> float:
     """1.0 when the question asks for a kind of answer that none of the near-best sentences holds (as
     something the question does not already name)."""
     kinds = asked_types(question)
-    if not kinds or not passages:
+    if not kinds or not ranked:
         return 0.0
-    ranked = _ranked_sentences(evidence, passages)
-    best = ranked[0][0] if ranked else 0.0
-    sentences = [t for sh, t in ranked[:TYPE_SENTENCES] if sh >= 0.8 * best]
+    best = ranked[0].share
+    sentences = [r.text for r in ranked[:TYPE_SENTENCES] if r.share >= 0.8 * best]
     asked = _question_words(question)
     return 0.0 if any(holds_answer(k, s, asked) for k in kinds for s in sentences) else 1.0
 
 
-def specific_apart(question: str, evidence: Evidence, passages: list[Passage], language: str) -> float:
+def specific_apart(question: str, evidence: Evidence, ranked: list[Sentence], language: str) -> float:
     """Share of the question's names and numbers that the corpus has but the best sentence lacks: the
     sources speak of the thing, but not where they state what is asked ("… vuonna 2022" over a sentence
     about 2019–2020)."""
-    ranked = _ranked_sentences(evidence, passages)
     if not ranked:
         return 0.0
-    best_terms = set(finnish.terms(ranked[0][1])) | {w.lower() for w, _, _ in finnish.words(ranked[0][1])}
+    best_terms = set(finnish.terms(ranked[0].text)) | {w.lower() for w, _, _ in finnish.words(ranked[0].text)}
     named = [
         w for i, (w, _, _) in enumerate(finnish.words(question))
         if w not in evidence.missing and _is_specific(w, i == 0, language) and len(w) > 1
@@ -359,12 +361,16 @@ def signals(
     question: str = "",
     language: str = "fi",
     embedder: str = refusal_weights.EMBEDDER,
+    ranked: list[Sentence] | None = None,
 ) -> dict[str, float | None]:
     """The refusal model's inputs; None where a retriever did not run (that signal takes its mean).
 
     For an English or Swedish question the lexical cover of its words says little (the corpus is Finnish and
     the glossary small): the glossary's cover may raise those signals above their mean, never lower them —
-    the multilingual dense similarity carries the decision."""
+    the multilingual dense similarity carries the decision. ``ranked``: ``rank_sentences`` of the passages,
+    when the caller has it already."""
+    if ranked is None:
+        ranked = rank_sentences(evidence, passages)
     dense = [p.dense for p in passages if p.dense is not None]
     lexical = [p.lexical for p in passages if p.lexical is not None]
     by_dense = max(passages, key=lambda p: p.dense if p.dense is not None else -1.0, default=None)
@@ -379,12 +385,12 @@ def signals(
         "dense_top": max(dense) if dense and comparable else None,
         "bm25_top": math.log1p(max(lexical)) if lexical else None,
         "passage_cover": max((evidence.share(set(p.terms) or set(finnish.terms(p.text))) for p in passages), default=0.0),
-        "sentence_cover": max((_best_sentence(evidence, p)[1] for p in passages[:SENTENCE_PASSAGES]), default=0.0),
+        "sentence_cover": max(ranked[0].share, 0.0) if ranked else 0.0,
         "missing_share": sum(evidence.missing_idf.values()) / total,
         "specific_share": specific / total,
         "agree": float(bool(dense) and bool(lexical) and by_dense is by_lexical),
-        "type_missing": type_missing(question, evidence, passages),
-        "specific_apart": specific_apart(question, evidence, passages, language),
+        "type_missing": type_missing(question, ranked),
+        "specific_apart": specific_apart(question, evidence, ranked, language),
         "foreign": float(foreign),
         "foreign_dense": None,
     }
@@ -415,6 +421,7 @@ class Decision:
     signals: dict[str, float | None]
     closest: list[Passage]  # what to show when refusing: the nearest passages, best first
     hard: bool = False  # refused whatever the score: no passage, or no word of the question in the corpus
+    sentences: list[Sentence] = field(default_factory=list)  # rank_sentences of the passages
 
 
 CLOSEST = 3
@@ -430,11 +437,12 @@ def decide(
 ) -> Decision:
     """Refuse when nothing of a Finnish question is in the sources, or when the fitted score is below the
     operating point (an English or Swedish question may share no word with the Finnish corpus)."""
-    values = signals(evidence, passages, question, language, embedder)
+    ranked = rank_sentences(evidence, passages)
+    values = signals(evidence, passages, question, language, embedder, ranked)
     p = score(values) if passages else 0.0
     cut = refusal_weights.THRESHOLD if threshold is None else threshold
     hard = not passages or (language == "fi" and not evidence.known)
-    return Decision(hard or p < cut, p, values, passages[:CLOSEST], hard)
+    return Decision(hard or p < cut, p, values, passages[:CLOSEST], hard, ranked)
 
 
 def refusal_text(evidence: Evidence, decision: Decision, phrases: dict[str, str]) -> str:
@@ -446,7 +454,7 @@ def refusal_text(evidence: Evidence, decision: Decision, phrases: dict[str, str]
     if decision.closest:
         lines.append(phrases["closest"])
         for n, p in enumerate(decision.closest, start=1):
-            sentence = _best_sentence(evidence, p)[0] or " ".join(p.text.split())
+            sentence = best_sentence(decision.sentences, n - 1) or " ".join(p.text.split())
             if len(sentence) > 160:
                 sentence = sentence[:157].rsplit(" ", 1)[0] + " …"
             lines.append(f"- *{p.title}*: “{sentence}” [{n}]")
