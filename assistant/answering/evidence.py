@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from assistant.answering import refusal_weights
 from assistant.answering.retrieve import Passage, Snapshot
 from assistant.answering.vocabulary import correct
-from assistant.text import finnish, glossary
+from assistant.text import background, finnish, glossary
 from assistant.text.sentences import split_sentences
 
 # Question words and verbs that say how something is asked, not what: never "missing" from the sources.
@@ -31,9 +31,13 @@ GENERIC = set(
     """.split()
 )
 
+GENERAL_FROM, GENERAL_TO = 0.2, 0.6  # background shares between which a missing word's weight falls to 0
+GENERAL_HEAD = 0.5  # a word in half the background articles says nothing particular after a hyphen
 _NOUNISH = {"nimisana", "paikannimi", "sukunimi", "etunimi", "nimi", "lyhenne"}
 _PROPER = {"paikannimi", "sukunimi", "etunimi", "nimi"}
 _CONTACT_TERMS = {"yhteyshenkilö", "yhteystieto", "yhteystiedot", "kontaktihenkilö", "kontakti"}
+# "ottaa yhteyttä", "olla yhteydessä", "saada yhteyden": the forms of "yhteys" that ask how to reach someone
+_GET_IN_TOUCH = {"yhteyttä", "yhteydessä", "yhteyden"}
 _PHONE_TERMS = {"puhelin", "puhelinnumero", "numero", "puh", "gsm", "matkapuhelin", "telefon"}
 _EMAIL_TERMS = {"sähköposti", "sähköpostiosoite", "posti", "osoite", "email", "e-mail", "e-post"}
 
@@ -49,6 +53,9 @@ class Evidence:
     missing_idf: dict[str, float] = field(default_factory=dict)  # weight of each missing word
     specific: list[str] = field(default_factory=list)  # missing names, numbers and words nobody knows
     corrected: dict[str, str] = field(default_factory=dict)  # typo / spoken form → the corpus word read
+    # how general each missing word is in Finnish at large (share of background articles using it): "eroa",
+    # "tuloksena", "puoleen" phrase a question; "budjetti" names a thing the sources lack
+    general: dict[str, float] = field(default_factory=dict)
 
     def add_group(self, terms: list[str]) -> None:
         group = [t for t in dict.fromkeys(terms) if t]
@@ -129,10 +136,12 @@ class _Reader:
         # a compound the sources never use is known only if its head is a word of their own:
         # "maakuntajohtaja" is not "puheenjohtaja", "karjalanpiirakka" is not "Pohjois-Karjala"
         heads = finnish.compound_heads(word) if self.language == "fi" else frozenset()
+        # ... or a general word after a hyphen: "ELMO-asioissa" are the matters of ELMO
+        general_head = "-" in word.strip("-") and all(background.share(h) >= GENERAL_HEAD for h in heads)
         return whole or (
             bool(parts)
             and sum(t in lex.df for t in parts) >= max(1, round(len(parts) * 2 / 3))
-            and (not heads or bool(heads & self.snap.words))
+            and (not heads or bool(heads & self.snap.words) or general_head)
         )
 
     def contact_field(self, word: str, terms: list[str]) -> str | None:
@@ -141,7 +150,7 @@ class _Reader:
         fields = self.snap.contact_fields
         term_set = set(terms)
         used = any(t in self.lex.df for t in terms)
-        if term_set & _CONTACT_TERMS and "name" in fields:
+        if (term_set & _CONTACT_TERMS or word.lower() in _GET_IN_TOUCH) and "name" in fields:
             return "skip"  # "yhteyshenkilö" asks for the contacts directory, which has entries
         if term_set & _PHONE_TERMS and not term_set & _EMAIL_TERMS:
             return "group" if "phone" in fields else (None if used else "missing")
@@ -157,7 +166,27 @@ def _is_specific(word: str, first: bool, language: str) -> bool:
     if language != "fi":
         return word[:1].isupper() and not first
     classes = finnish.word_classes(word)
-    return not classes or bool(classes & _PROPER) or (word[:1].isupper() and not first)
+    # a lower-case word Voikko also reads as a common word ("vanhasta": vanha, or the surname Vanhanen) is that word
+    name = bool(classes & _PROPER) and (word[:1].isupper() or not classes - _PROPER)
+    return not classes or name or (word[:1].isupper() and not first)
+
+
+def particularity(general: float) -> float:
+    """How much of its IDF weight a missing word keeps: all of it when general text rarely uses it ("budjetti"),
+    none when most articles do ("puoli", "asia"): the IDF of a corpus of 13 chunks cannot tell a word that
+    phrases a question from one that names a thing, general use can (docs/refusal.md)."""
+    return 1.0 - min(1.0, max(0.0, (general - GENERAL_FROM) / (GENERAL_TO - GENERAL_FROM)))
+
+
+def _generality(word: str, terms: list[str], language: str) -> float:
+    """How general the missing word's lemma is in Finnish text (background.share); 0 for a number or a name.
+    A hyphen compound counts by its head ("ELMO-asioissa" by "asia")."""
+    if language != "fi" or word.isdigit() or (word[:1].isupper() and finnish.word_classes(word) & _PROPER):
+        return 0.0
+    if "-" in word.strip("-"):
+        head = finnish.terms(word.strip("-").rsplit("-", 1)[1])
+        return background.share(head[0]) if head else 0.0
+    return background.share(terms[0]) if terms else 0.0
 
 
 def assess(question: str, language: str, snap: Snapshot) -> Evidence:
@@ -195,7 +224,8 @@ def assess(question: str, language: str, snap: Snapshot) -> Evidence:
             groups.append([t for t in fixed_terms if t in snap.lexical.df])
         elif nounish or field_kind == "missing":
             evidence.missing.append(word)
-            evidence.missing_idf[word] = reader.weight(terms[0])
+            evidence.general[word] = _generality(word, terms, language)
+            evidence.missing_idf[word] = reader.weight(terms[0]) * particularity(evidence.general[word])
             if _is_specific(word, i == 0, language):
                 evidence.specific.append(word)
     if language != "fi":  # multi-word glossary keys ("took part", "project manager") seen only whole
@@ -216,7 +246,8 @@ def assess(question: str, language: str, snap: Snapshot) -> Evidence:
 # ------------------------------------------------------------------------------------------------------
 
 FEATURES = refusal_weights.FEATURES
-SIGNALS = (*FEATURES, *(f for f in ("type_missing", "specific_apart", "foreign", "foreign_dense") if f not in FEATURES))  # for fitting
+_CANDIDATES = ("type_missing", "specific_apart", "foreign", "foreign_dense", "frame_share")
+SIGNALS = (*FEATURES, *(f for f in _CANDIDATES if f not in FEATURES))  # for fitting
 SENTENCE_PASSAGES = 3  # sentences are read from the top passages only: the answerer quotes from those
 
 
@@ -255,7 +286,9 @@ ASKS: dict[str, re.Pattern[str]] = {
         re.I,
     ),
     "when": re.compile(
-        r"\bmilloin\b|\bminä vuonna\b|\bmihin (?:aikaan|vuoteen|asti)\b|\bmistä lähtien\b|\bmonen(?:ne)?ko\b|"
+        r"\bmilloin\b|\bminä vuonna\b|\bminä (?:kuukautena|päivänä|ajankohtana|vuosikymmenenä)\b|"
+        r"\b(?:which|what) month\b|\bvilken månad\b|"
+        r"\bmihin (?:aikaan|vuoteen|asti)\b|\bmistä lähtien\b|\bmonen(?:ne)?ko\b|"
         r"\bwhen\b|\bwhat (?:year|date)\b|\bwhich year\b|\bwhat date\b|\bnär\b|\bvilket (?:år|datum)\b",
         re.I,
     ),
@@ -387,6 +420,7 @@ def signals(
         "passage_cover": max((evidence.share(set(p.terms) or set(finnish.terms(p.text))) for p in passages), default=0.0),
         "sentence_cover": max(ranked[0].share, 0.0) if ranked else 0.0,
         "missing_share": sum(evidence.missing_idf.values()) / total,
+        "frame_share": sum(w * evidence.general.get(m, 0.0) for m, w in evidence.missing_idf.items()) / total,
         "specific_share": specific / total,
         "agree": float(bool(dense) and bool(lexical) and by_dense is by_lexical),
         "type_missing": type_missing(question, ranked),
@@ -453,8 +487,9 @@ def refusal_text(evidence: Evidence, decision: Decision, phrases: dict[str, str]
         lines[0] += " " + phrases["refuse_missing"].format(missing=", ".join(evidence.missing[:3]))
     if decision.closest:
         lines.append(phrases["closest"])
+        ranked = decision.sentences or rank_sentences(evidence, decision.closest)
         for n, p in enumerate(decision.closest, start=1):
-            sentence = best_sentence(decision.sentences, n - 1) or " ".join(p.text.split())
+            sentence = best_sentence(ranked, n - 1) or " ".join(p.text.split())
             if len(sentence) > 160:
                 sentence = sentence[:157].rsplit(" ", 1)[0] + " …"
             lines.append(f"- *{p.title}*: “{sentence}” [{n}]")
