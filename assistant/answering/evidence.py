@@ -246,7 +246,7 @@ def assess(question: str, language: str, snap: Snapshot) -> Evidence:
 # ------------------------------------------------------------------------------------------------------
 
 FEATURES = refusal_weights.FEATURES
-_CANDIDATES = ("type_missing", "specific_apart", "foreign", "foreign_dense", "frame_share")
+_CANDIDATES = ("type_missing", "specific_apart", "foreign", "foreign_dense", "frame_share", "kind_apart")
 SIGNALS = (*FEATURES, *(f for f in _CANDIDATES if f not in FEATURES))  # for fitting
 SENTENCE_PASSAGES = 3  # sentences are read from the top passages only: the answerer quotes from those
 
@@ -297,6 +297,9 @@ ASKS: dict[str, re.Pattern[str]] = {
         r"verkko-?osoite|nettisivu|verkkosivu|kotisivu|\bwww\b|\burl\b|web ?address|website|webbplats|hemsida|webbadress",
         re.I,
     ),
+    # not "numero" alone: a chart position or an issue is a number too
+    "phone": re.compile(r"puhelin|\bphone\b|telefon|\bsoit(?:an|taa|taisin)\b|\bring\b", re.I),
+    "email": re.compile(r"sähköpost|\bs-?posti|\be-?mail\b|\be-?post(?:en)?\b|\bmejl", re.I),
 }
 _MONTH = r"(?:tammi|helmi|maalis|huhti|touko|kesä|heinä|elo|syys|loka|marras|joulu)kuu"
 _NUMBER_WORD = (
@@ -317,6 +320,8 @@ HOLDS: dict[str, re.Pattern[str]] = {
         r"ministeriö|komissio|keskus|yhdistys|säätiö|yhtiö|\bOy\b|ryhmä",
     ),
     "link": re.compile(r"https?://|www\.|\.(?:fi|com|eu|org|net|se)\b", re.I),
+    "phone": re.compile(r"(?:\+\d{3}|\b0\d{1,2})[\s-]?\d{2,4}[\s-]?\d{2,4}"),
+    "email": re.compile(r"[\w.+-]+(?:@|\s?\(at\)\s?)[\w-]+\.\w"),
 }
 _DAY_MONTH = re.compile(r"\b\d{1,2}\.\s?\d{1,2}\.(?:\s?\d{4})?")
 TYPE_SENTENCES = 3  # the near-best sentences that may hold the answer
@@ -375,6 +380,29 @@ def specific_apart(question: str, evidence: Evidence, ranked: list[Sentence], la
     return len(apart) / len(named)
 
 
+def kind_apart(question: str, evidence: Evidence, ranked: list[Sentence], passages: list[Passage], language: str) -> float:
+    """1.0 when a Finnish question asks for a kind of answer about named things (names, numbers the corpus
+    has) and no top passage both names them all and holds an answer of that kind: the sources give a phone
+    number, but not in the passage about the organisation asked for."""
+    kinds = asked_types(question)
+    if language != "fi" or not kinds or not ranked:
+        return 0.0
+    named = [
+        w for i, (w, _, _) in enumerate(finnish.words(question))
+        if w not in evidence.missing and _is_specific(w, i == 0, language) and len(w) > 1
+    ]  # fmt: skip
+    if not named:
+        return 0.0
+    asked = _question_words(question)
+    for n, p in enumerate(passages[:SENTENCE_PASSAGES]):
+        words = set(p.terms or finnish.terms(p.text)) | {w.lower() for w, _, _ in finnish.words(p.text)}
+        if not all(w.lower() in words or set(finnish.terms(w)) & words for w in named):
+            continue
+        if any(r.passage == n and holds_answer(k, r.text, asked) for r in ranked for k in kinds):
+            return 0.0
+    return 1.0
+
+
 def assess_turn(question: str, language: str, snap: Snapshot, context: str | None = None) -> Evidence:
     """``assess`` of a question, with the concepts of the turn it follows up (``context``) at half weight: the
     new question's own words lead."""
@@ -425,6 +453,7 @@ def signals(
         "agree": float(bool(dense) and bool(lexical) and by_dense is by_lexical),
         "type_missing": type_missing(question, ranked),
         "specific_apart": specific_apart(question, evidence, ranked, language),
+        "kind_apart": kind_apart(question, evidence, ranked, passages, language),
         "foreign": float(foreign),
         "foreign_dense": None,
     }
