@@ -246,7 +246,7 @@ def assess(question: str, language: str, snap: Snapshot) -> Evidence:
 # ------------------------------------------------------------------------------------------------------
 
 FEATURES = refusal_weights.FEATURES
-_CANDIDATES = ("type_missing", "specific_apart", "foreign", "foreign_dense", "frame_share", "kind_apart")
+_CANDIDATES = ("type_missing", "specific_apart", "foreign", "foreign_dense", "frame_share", "kind_apart", "name_apart")
 SIGNALS = (*FEATURES, *(f for f in _CANDIDATES if f not in FEATURES))  # for fitting
 SENTENCE_PASSAGES = 3  # sentences are read from the top passages only: the answerer quotes from those
 
@@ -380,6 +380,29 @@ def specific_apart(question: str, evidence: Evidence, ranked: list[Sentence], la
     return len(apart) / len(named)
 
 
+def _named(question: str, evidence: Evidence, language: str) -> list[str]:
+    """The question's names and numbers that the corpus has (question words and stop words aside)."""
+    return [
+        w for i, (w, _, _) in enumerate(finnish.words(question))
+        if w not in evidence.missing and len(w) > 1 and w.lower() not in GENERIC
+        and not finnish.is_stopword(w.lower()) and _is_specific(w, i == 0, language)
+    ]  # fmt: skip
+
+
+def name_apart(question: str, evidence: Evidence, passages: list[Passage], language: str) -> float:
+    """Share of the question's names that the passage covering most of the question lacks: every word is in
+    the sources, but the priorities are IP-Suomi's, not the region's the question names."""
+    if language != "fi" or not passages:
+        return 0.0
+    named = _named(question, evidence, language)
+    if not named:
+        return 0.0
+    best = max(passages, key=lambda p: evidence.share(set(p.terms) or set(finnish.terms(p.text))))
+    words = set(best.terms or finnish.terms(best.text)) | {w.lower() for w, _, _ in finnish.words(best.text)}
+    apart = [w for w in named if w.lower() not in words and not set(finnish.terms(w)) & words]
+    return len(apart) / len(named)
+
+
 def kind_apart(question: str, evidence: Evidence, ranked: list[Sentence], passages: list[Passage], language: str) -> float:
     """1.0 when a Finnish question asks for a kind of answer about named things (names, numbers the corpus
     has) and no top passage both names them all and holds an answer of that kind: the sources give a phone
@@ -454,6 +477,7 @@ def signals(
         "type_missing": type_missing(question, ranked),
         "specific_apart": specific_apart(question, evidence, ranked, language),
         "kind_apart": kind_apart(question, evidence, ranked, passages, language),
+        "name_apart": name_apart(question, evidence, passages, language),
         "foreign": float(foreign),
         "foreign_dense": None,
     }

@@ -201,3 +201,8 @@ def test_ranked_sentences_are_shared_by_the_signals_and_the_refusal_text(snap: S
     assert decision.sentences == rank_sentences(evidence, [passage(0), passage(1)])
     assert decision.signals["sentence_cover"] == decision.sentences[0].share
     assert [s.share for s in decision.sentences] == sorted((s.share for s in decision.sentences), reverse=True)
+
+
+def test_a_verb_finnish_has_is_not_read_as_a_typo_but_a_misspelt_noun_is(snap: Snapshot) -> None:
+    assert correct("pidettiin", snap) is None  # "was held" is not one edit from "pilottiin" by mistake
+    assert correct("pilotia", snap) is not None  # unknown to Voikko: a typo of a corpus word
