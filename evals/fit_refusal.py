@@ -190,14 +190,21 @@ def report(rows: list[Row], refused: np.ndarray) -> list[str]:
     return out
 
 
-def write_weights(mean: np.ndarray, scale: np.ndarray, coef: np.ndarray, intercept: float, threshold: float, n: int) -> None:
+def write_weights(
+    mean: np.ndarray, scale: np.ndarray, coef: np.ndarray, intercept: float, threshold: float, n: int, chosen: bool = False
+) -> None:
+    rule = (
+        "the threshold is the operating point of docs/refusal.md (--threshold)"
+        if chosen
+        else f"the threshold keeps\nfalse refusals of answerable fitting questions ≤ {MAX_FALSE_REFUSALS:.0%}"
+    )
     def tup(a: np.ndarray) -> str:
         return "(" + ", ".join(f"{v:.4f}" for v in a) + ")"
 
     WEIGHTS.write_text(
         '"""The refusal model: logistic regression on standardised signals, P(answerable) < THRESHOLD refuses.\n\n'
-        f"Fitted by evals/fit_refusal.py (numpy IRLS, L2 = {L2}) on {n} labelled questions; the threshold keeps\n"
-        f"false refusals of answerable fitting questions ≤ {MAX_FALSE_REFUSALS:.0%}. Do not edit by hand: refit\n"
+        f"Fitted by evals/fit_refusal.py (numpy IRLS, L2 = {L2}) on {n} labelled questions; {rule}.\n"
+        "Do not edit by hand: refit\n"
         '(docs/refusal.md).\n"""\n\n'
         f"FEATURES = {FEATURES!r}\n"
         f"MEAN = {tup(mean)}\nSCALE = {tup(scale)}\nCOEF = {tup(coef)}\n"
@@ -247,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {'intercept':16s} {intercept:+.3f}")
     print("\n".join(report(rows, refused)))
     if args.write:
-        write_weights(mean, scale, coef, intercept, threshold, int(train.sum()))
+        write_weights(mean, scale, coef, intercept, threshold, int(train.sum()), args.threshold is not None)
         print(f"wrote {WEIGHTS}")
     return 0
 

@@ -246,7 +246,7 @@ def assess(question: str, language: str, snap: Snapshot) -> Evidence:
 # ------------------------------------------------------------------------------------------------------
 
 FEATURES = refusal_weights.FEATURES
-_CANDIDATES = ("type_missing", "specific_apart", "foreign", "foreign_dense", "frame_share", "kind_apart", "name_apart")
+_CANDIDATES = ("type_missing", "specific_apart", "foreign", "foreign_dense", "frame_share", "kind_apart", "name_apart", "type_missing_wide")
 SIGNALS = (*FEATURES, *(f for f in _CANDIDATES if f not in FEATURES))  # for fitting
 SENTENCE_PASSAGES = 3  # sentences are read from the top passages only: the answerer quotes from those
 
@@ -351,14 +351,14 @@ def holds_answer(kind: str, sentence: str, asked: set[str]) -> bool:
     return False
 
 
-def type_missing(question: str, ranked: list[Sentence]) -> float:
-    """1.0 when the question asks for a kind of answer that none of the near-best sentences holds (as
-    something the question does not already name)."""
+def type_missing(question: str, ranked: list[Sentence], n: int = TYPE_SENTENCES, near: float = 0.8) -> float:
+    """1.0 when the question asks for a kind of answer that none of the near-best sentences (the first ``n``
+    with ≥ ``near`` × the best share) holds (as something the question does not already name)."""
     kinds = asked_types(question)
     if not kinds or not ranked:
         return 0.0
     best = ranked[0].share
-    sentences = [r.text for r in ranked[:TYPE_SENTENCES] if r.share >= 0.8 * best]
+    sentences = [r.text for r in ranked[:n] if r.share >= near * best]
     asked = _question_words(question)
     return 0.0 if any(holds_answer(k, s, asked) for k in kinds for s in sentences) else 1.0
 
@@ -475,6 +475,7 @@ def signals(
         "specific_share": specific / total,
         "agree": float(bool(dense) and bool(lexical) and by_dense is by_lexical),
         "type_missing": type_missing(question, ranked),
+        "type_missing_wide": type_missing(question, ranked, 5, 0.6),
         "specific_apart": specific_apart(question, evidence, ranked, language),
         "kind_apart": kind_apart(question, evidence, ranked, passages, language),
         "name_apart": name_apart(question, evidence, passages, language),

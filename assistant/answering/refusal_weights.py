@@ -1,7 +1,7 @@
 """The refusal model: logistic regression on standardised signals, P(answerable) < THRESHOLD refuses.
 
-Fitted by evals/fit_refusal.py (numpy IRLS, L2 = 1.0) on 713 labelled questions; the threshold keeps
-false refusals of answerable fitting questions ≤ 1%. Do not edit by hand: refit
+Fitted by evals/fit_refusal.py (numpy IRLS, L2 = 1.0) on 713 labelled questions; the threshold is the operating point of docs/refusal.md (--threshold).
+Do not edit by hand: refit
 (docs/refusal.md).
 """
 

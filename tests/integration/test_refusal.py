@@ -56,7 +56,7 @@ def test_near_misses_with_an_unmatched_word_are_refused(assistant: Assistant) ->
     items = load_suite(EVALS_DIR / "near-miss.yaml")
     assert len(items) >= 20
     refused = [i.id for i in items if assistant.ask(i.question, i.history).refused]
-    assert len(refused) >= 10, refused  # measured 2026-12-02 with the answer-type signal: a floor, not the target
+    assert len(refused) >= 13, refused  # measured 13/25 on 2026-12-02 (general words, contact kinds): a floor, not the target
 
 
 @pytest.mark.parametrize(
@@ -101,3 +101,16 @@ def test_did_you_mean_comes_from_the_one_assessment_of_the_question(
     assert calls == ["Mitkä ovat startegian painopisteet?"]
     assert answer.corrections == {"startegian": "strategian"}
     assert answer.answer.startswith("*Tarkoititko: strategian?*") and not answer.refused
+
+
+@pytest.mark.parametrize(
+    ("question", "refused"),
+    [
+        ("Mikä on Kainuun liiton puhelinnumero?", True),  # the only phone is another organisation's person's
+        ("Mihin numeroon soitan Lapin liitossa?", True),
+        ("Mikä on Gitte Meriläisen sähköpostiosoite?", True),  # the sources give no e-mail address
+        ("Mikä on projektipäällikön puhelinnumero?", False),  # the phone the sources do give
+    ],
+)
+def test_a_contact_field_is_answered_only_where_the_sources_give_it(assistant: Assistant, question: str, refused: bool) -> None:
+    assert assistant.ask(question).refused is refused
