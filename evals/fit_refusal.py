@@ -72,7 +72,7 @@ def read(assistant: Assistant, question: str, history: list[str]) -> tuple[Any, 
     )
     snap = retrieval.snapshot
     evidence = assess_turn(q, language, snap, follow.context)
-    return retrieval, decide(evidence, retrieval.passages, question=q, language=language)
+    return retrieval, decide(evidence, retrieval.passages, question=q, language=language, candidates=True)
 
 
 def row(assistant: Assistant, group: str, item_id: str, q: str, history: list[str], answerable: bool | None, fit: bool) -> Row:

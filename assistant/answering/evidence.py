@@ -36,8 +36,6 @@ GENERAL_HEAD = 0.5  # a word in half the background articles says nothing partic
 _NOUNISH = {"nimisana", "paikannimi", "sukunimi", "etunimi", "nimi", "lyhenne"}
 _PROPER = {"paikannimi", "sukunimi", "etunimi", "nimi"}
 _CONTACT_TERMS = {"yhteyshenkilö", "yhteystieto", "yhteystiedot", "kontaktihenkilö", "kontakti"}
-# "ottaa yhteyttä", "olla yhteydessä", "saada yhteyden": the forms of "yhteys" that ask how to reach someone
-_GET_IN_TOUCH = {"yhteyttä", "yhteydessä", "yhteyden"}
 _PHONE_TERMS = {"puhelin", "puhelinnumero", "numero", "puh", "gsm", "matkapuhelin", "telefon"}
 _EMAIL_TERMS = {"sähköposti", "sähköpostiosoite", "posti", "osoite", "email", "e-mail", "e-post"}
 
@@ -150,7 +148,7 @@ class _Reader:
         fields = self.snap.contact_fields
         term_set = set(terms)
         used = any(t in self.lex.df for t in terms)
-        if (term_set & _CONTACT_TERMS or word.lower() in _GET_IN_TOUCH) and "name" in fields:
+        if term_set & _CONTACT_TERMS and "name" in fields:
             return "skip"  # "yhteyshenkilö" asks for the contacts directory, which has entries
         if term_set & _PHONE_TERMS and not term_set & _EMAIL_TERMS:
             return "group" if "phone" in fields else (None if used else "missing")
@@ -446,13 +444,14 @@ def signals(
     language: str = "fi",
     embedder: str = refusal_weights.EMBEDDER,
     ranked: list[Sentence] | None = None,
+    candidates: bool = False,
 ) -> dict[str, float | None]:
     """The refusal model's inputs; None where a retriever did not run (that signal takes its mean).
 
     For an English or Swedish question the lexical cover of its words says little (the corpus is Finnish and
     the glossary small): the glossary's cover may raise those signals above their mean, never lower them —
     the multilingual dense similarity carries the decision. ``ranked``: ``rank_sentences`` of the passages,
-    when the caller has it already."""
+    when the caller has it already; ``candidates``: also the signals tried but not fitted (for fitting)."""
     if ranked is None:
         ranked = rank_sentences(evidence, passages)
     dense = [p.dense for p in passages if p.dense is not None]
@@ -475,13 +474,17 @@ def signals(
         "specific_share": specific / total,
         "agree": float(bool(dense) and bool(lexical) and by_dense is by_lexical),
         "type_missing": type_missing(question, ranked),
-        "type_missing_wide": type_missing(question, ranked, 5, 0.6),
-        "specific_apart": specific_apart(question, evidence, ranked, language),
-        "kind_apart": kind_apart(question, evidence, ranked, passages, language),
-        "name_apart": name_apart(question, evidence, passages, language),
         "foreign": float(foreign),
         "foreign_dense": None,
     }
+    if candidates or {"type_missing_wide", "specific_apart", "kind_apart", "name_apart"} & set(FEATURES):
+        # signals tried when fitting (docs/refusal.md); computed only when asked for or fitted
+        values |= {
+            "type_missing_wide": type_missing(question, ranked, 5, 0.6),
+            "specific_apart": specific_apart(question, evidence, ranked, language),
+            "kind_apart": kind_apart(question, evidence, ranked, passages, language),
+            "name_apart": name_apart(question, evidence, passages, language),
+        }
     if foreign:
         means = dict(zip(FEATURES, refusal_weights.MEAN, strict=True))
         for name in ("passage_cover", "sentence_cover"):
@@ -522,11 +525,12 @@ def decide(
     question: str = "",
     language: str = "fi",
     embedder: str = refusal_weights.EMBEDDER,
+    candidates: bool = False,
 ) -> Decision:
     """Refuse when nothing of a Finnish question is in the sources, or when the fitted score is below the
     operating point (an English or Swedish question may share no word with the Finnish corpus)."""
     ranked = rank_sentences(evidence, passages)
-    values = signals(evidence, passages, question, language, embedder, ranked)
+    values = signals(evidence, passages, question, language, embedder, ranked, candidates)
     p = score(values) if passages else 0.0
     cut = refusal_weights.THRESHOLD if threshold is None else threshold
     hard = not passages or (language == "fi" and not evidence.known)
