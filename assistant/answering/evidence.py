@@ -295,8 +295,8 @@ ASKS: dict[str, re.Pattern[str]] = {
         r"verkko-?osoite|nettisivu|verkkosivu|kotisivu|\bwww\b|\burl\b|web ?address|website|webbplats|hemsida|webbadress",
         re.I,
     ),
-    # not "numero" alone: a chart position or an issue is a number too
-    "phone": re.compile(r"puhelin|\bphone\b|telefon|\bsoit(?:an|taa|taisin)\b|\bring\b", re.I),
+    # not "numero" alone (a chart position or an issue is a number too), nor "soittaa" alone (to play music)
+    "phone": re.compile(r"puhelin|\bphone\b|telefon|\bsoitan\b|\bkenelle (?:voi \w+ |pitää |kannattaa )?soittaa\b|\bring\b", re.I),
     "email": re.compile(r"sähköpost|\bs-?posti|\be-?mail\b|\be-?post(?:en)?\b|\bmejl", re.I),
 }
 _MONTH = r"(?:tammi|helmi|maalis|huhti|touko|kesä|heinä|elo|syys|loka|marras|joulu)kuu"

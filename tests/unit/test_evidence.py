@@ -206,3 +206,14 @@ def test_ranked_sentences_are_shared_by_the_signals_and_the_refusal_text(snap: S
 def test_a_verb_finnish_has_is_not_read_as_a_typo_but_a_misspelt_noun_is(snap: Snapshot) -> None:
     assert correct("pidettiin", snap) is None  # "was held" is not one edit from "pilottiin" by mistake
     assert correct("pilotia", snap) is not None  # unknown to Voikko: a typo of a corpus word
+
+
+def test_phone_and_email_questions_ask_for_their_own_kind() -> None:
+    assert asked_types("Mikä on Kainuun liiton puhelinnumero?") == {"phone"}
+    assert asked_types("Mikä on hänen sähköpostiosoitteensa?") == {"email"}
+    assert "phone" in asked_types("Kenelle soitan hankeasioissa?")
+    assert asked_types("Kuka soittaa kitaraa?") == {"who"}  # "soittaa" is also to play music
+    assert asked_types("Minkä numeron kappale saavutti listalla?") == set()  # a chart position is no phone
+    assert holds_answer("phone", "Lisätietoja antaa Anna Virtanen, puh. 040 123 4567.", set())
+    assert not holds_answer("email", "Lisätietoja antaa Anna Virtanen, puh. 040 123 4567.", set())
+    assert holds_answer("email", "Sähköposti: anna.virtanen(at)esimerkki.fi", set())
