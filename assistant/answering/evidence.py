@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from assistant.answering import refusal_weights
 from assistant.answering.retrieve import Passage, Snapshot
 from assistant.answering.vocabulary import correct
-from assistant.text import finnish, glossary
+from assistant.text import background, finnish, glossary
 from assistant.text.sentences import split_sentences
 
 # Question words and verbs that say how something is asked, not what: never "missing" from the sources.
@@ -31,6 +31,8 @@ GENERIC = set(
     """.split()
 )
 
+GENERAL_FROM, GENERAL_TO = 0.2, 0.6  # background shares between which a missing word's weight falls to 0
+GENERAL_HEAD = 0.5  # a word in half the background articles says nothing particular after a hyphen
 _NOUNISH = {"nimisana", "paikannimi", "sukunimi", "etunimi", "nimi", "lyhenne"}
 _PROPER = {"paikannimi", "sukunimi", "etunimi", "nimi"}
 _CONTACT_TERMS = {"yhteyshenkilö", "yhteystieto", "yhteystiedot", "kontaktihenkilö", "kontakti"}
@@ -49,6 +51,9 @@ class Evidence:
     missing_idf: dict[str, float] = field(default_factory=dict)  # weight of each missing word
     specific: list[str] = field(default_factory=list)  # missing names, numbers and words nobody knows
     corrected: dict[str, str] = field(default_factory=dict)  # typo / spoken form → the corpus word read
+    # how general each missing word is in Finnish at large (share of background articles using it): "eroa",
+    # "tuloksena", "puoleen" phrase a question; "budjetti" names a thing the sources lack
+    general: dict[str, float] = field(default_factory=dict)
 
     def add_group(self, terms: list[str]) -> None:
         group = [t for t in dict.fromkeys(terms) if t]
@@ -129,10 +134,12 @@ class _Reader:
         # a compound the sources never use is known only if its head is a word of their own:
         # "maakuntajohtaja" is not "puheenjohtaja", "karjalanpiirakka" is not "Pohjois-Karjala"
         heads = finnish.compound_heads(word) if self.language == "fi" else frozenset()
+        # ... or a general word after a hyphen: "ELMO-asioissa" are the matters of ELMO
+        general_head = "-" in word.strip("-") and all(background.share(h) >= GENERAL_HEAD for h in heads)
         return whole or (
             bool(parts)
             and sum(t in lex.df for t in parts) >= max(1, round(len(parts) * 2 / 3))
-            and (not heads or bool(heads & self.snap.words))
+            and (not heads or bool(heads & self.snap.words) or general_head)
         )
 
     def contact_field(self, word: str, terms: list[str]) -> str | None:
@@ -157,7 +164,27 @@ def _is_specific(word: str, first: bool, language: str) -> bool:
     if language != "fi":
         return word[:1].isupper() and not first
     classes = finnish.word_classes(word)
-    return not classes or bool(classes & _PROPER) or (word[:1].isupper() and not first)
+    # a lower-case word Voikko also reads as a common word ("vanhasta": vanha, or the surname Vanhanen) is that word
+    name = bool(classes & _PROPER) and (word[:1].isupper() or not classes - _PROPER)
+    return not classes or name or (word[:1].isupper() and not first)
+
+
+def particularity(general: float) -> float:
+    """How much of its IDF weight a missing word keeps: all of it when general text rarely uses it ("budjetti"),
+    none when most articles do ("puoli", "asia"): the IDF of a corpus of 13 chunks cannot tell a word that
+    phrases a question from one that names a thing, general use can (docs/refusal.md)."""
+    return 1.0 - min(1.0, max(0.0, (general - GENERAL_FROM) / (GENERAL_TO - GENERAL_FROM)))
+
+
+def _generality(word: str, terms: list[str], language: str) -> float:
+    """How general the missing word's lemma is in Finnish text (background.share); 0 for a number or a name.
+    A hyphen compound counts by its head ("ELMO-asioissa" by "asia")."""
+    if language != "fi" or word.isdigit() or (word[:1].isupper() and finnish.word_classes(word) & _PROPER):
+        return 0.0
+    if "-" in word.strip("-"):
+        head = finnish.terms(word.strip("-").rsplit("-", 1)[1])
+        return background.share(head[0]) if head else 0.0
+    return background.share(terms[0]) if terms else 0.0
 
 
 def assess(question: str, language: str, snap: Snapshot) -> Evidence:
@@ -195,7 +222,8 @@ def assess(question: str, language: str, snap: Snapshot) -> Evidence:
             groups.append([t for t in fixed_terms if t in snap.lexical.df])
         elif nounish or field_kind == "missing":
             evidence.missing.append(word)
-            evidence.missing_idf[word] = reader.weight(terms[0])
+            evidence.general[word] = _generality(word, terms, language)
+            evidence.missing_idf[word] = reader.weight(terms[0]) * particularity(evidence.general[word])
             if _is_specific(word, i == 0, language):
                 evidence.specific.append(word)
     if language != "fi":  # multi-word glossary keys ("took part", "project manager") seen only whole
@@ -216,18 +244,33 @@ def assess(question: str, language: str, snap: Snapshot) -> Evidence:
 # ------------------------------------------------------------------------------------------------------
 
 FEATURES = refusal_weights.FEATURES
-SIGNALS = (*FEATURES, *(f for f in ("type_missing", "specific_apart", "foreign", "foreign_dense") if f not in FEATURES))  # for fitting
+_CANDIDATES = ("type_missing", "specific_apart", "foreign", "foreign_dense", "frame_share", "kind_apart", "name_apart", "type_missing_wide")
+SIGNALS = (*FEATURES, *(f for f in _CANDIDATES if f not in FEATURES))  # for fitting
 SENTENCE_PASSAGES = 3  # sentences are read from the top passages only: the answerer quotes from those
 
 
-def _best_sentence(evidence: Evidence, passage: Passage) -> tuple[str, float]:
-    best, share = "", -1.0
-    for s, e in split_sentences(passage.text):
-        text = " ".join(passage.text[s:e].split())
-        got = evidence.share(set(finnish.terms(text)))
-        if got > share:
-            best, share = text, got
-    return best, max(share, 0.0)
+@dataclass(frozen=True)
+class Sentence:
+    share: float  # of the question's IDF mass (Evidence.share)
+    text: str
+    passage: int  # index of its passage in the retrieval order
+
+
+def rank_sentences(evidence: Evidence, passages: list[Passage]) -> list[Sentence]:
+    """The sentences of the top passages, best covering first (the first of equals first). Computed once per
+    question: the signals, the answer-type check and the refusal text all read this list."""
+    scored = []
+    for n, p in enumerate(passages[:SENTENCE_PASSAGES]):
+        for s, e in split_sentences(p.text):
+            text = " ".join(p.text[s:e].split())
+            scored.append(Sentence(evidence.share(set(finnish.terms(text))), text, n))
+    scored.sort(key=lambda x: -x.share)  # stable: ties keep the text order
+    return scored
+
+
+def best_sentence(ranked: list[Sentence], passage: int) -> str:
+    """The passage's sentence that covers most of the question ("" when it has none ranked)."""
+    return next((r.text for r in ranked if r.passage == passage), "")
 
 
 # -- the answer-type check: does the best sentence hold the kind of thing the question asks for? ----------
@@ -241,7 +284,9 @@ ASKS: dict[str, re.Pattern[str]] = {
         re.I,
     ),
     "when": re.compile(
-        r"\bmilloin\b|\bminä vuonna\b|\bmihin (?:aikaan|vuoteen|asti)\b|\bmistä lähtien\b|\bmonen(?:ne)?ko\b|"
+        r"\bmilloin\b|\bminä vuonna\b|\bminä (?:kuukautena|päivänä|ajankohtana|vuosikymmenenä)\b|"
+        r"\b(?:which|what) month\b|\bvilken månad\b|"
+        r"\bmihin (?:aikaan|vuoteen|asti)\b|\bmistä lähtien\b|\bmonen(?:ne)?ko\b|"
         r"\bwhen\b|\bwhat (?:year|date)\b|\bwhich year\b|\bwhat date\b|\bnär\b|\bvilket (?:år|datum)\b",
         re.I,
     ),
@@ -250,6 +295,9 @@ ASKS: dict[str, re.Pattern[str]] = {
         r"verkko-?osoite|nettisivu|verkkosivu|kotisivu|\bwww\b|\burl\b|web ?address|website|webbplats|hemsida|webbadress",
         re.I,
     ),
+    # not "numero" alone (a chart position or an issue is a number too), nor "soittaa" alone (to play music)
+    "phone": re.compile(r"puhelin|\bphone\b|telefon|\bsoitan\b|\bkenelle (?:voi \w+ |pitää |kannattaa )?soittaa\b|\bring\b", re.I),
+    "email": re.compile(r"sähköpost|\bs-?posti|\be-?mail\b|\be-?post(?:en)?\b|\bmejl", re.I),
 }
 _MONTH = r"(?:tammi|helmi|maalis|huhti|touko|kesä|heinä|elo|syys|loka|marras|joulu)kuu"
 _NUMBER_WORD = (
@@ -270,6 +318,8 @@ HOLDS: dict[str, re.Pattern[str]] = {
         r"ministeriö|komissio|keskus|yhdistys|säätiö|yhtiö|\bOy\b|ryhmä",
     ),
     "link": re.compile(r"https?://|www\.|\.(?:fi|com|eu|org|net|se)\b", re.I),
+    "phone": re.compile(r"(?:\+\d{3}|\b0\d{1,2})[\s-]?\d{2,4}[\s-]?\d{2,4}"),
+    "email": re.compile(r"[\w.+-]+(?:@|\s?\(at\)\s?)[\w-]+\.\w"),
 }
 _DAY_MONTH = re.compile(r"\b\d{1,2}\.\s?\d{1,2}\.(?:\s?\d{4})?")
 TYPE_SENTENCES = 3  # the near-best sentences that may hold the answer
@@ -278,16 +328,6 @@ TYPE_SENTENCES = 3  # the near-best sentences that may hold the answer
 def asked_types(question: str) -> set[str]:
     """The kinds of answer the question asks for (a number, a date, a person, a web address)."""
     return {kind for kind, pat in ASKS.items() if pat.search(question)}
-
-
-def _ranked_sentences(evidence: Evidence, passages: list[Passage]) -> list[tuple[float, str]]:
-    scored = []
-    for p in passages[:SENTENCE_PASSAGES]:
-        for s, e in split_sentences(p.text):
-            text = " ".join(p.text[s:e].split())
-            scored.append((evidence.share(set(finnish.terms(text))), text))
-    scored.sort(key=lambda x: -x[0])
-    return scored
 
 
 def _question_words(question: str) -> set[str]:
@@ -309,27 +349,25 @@ def holds_answer(kind: str, sentence: str, asked: set[str]) -> bool:
     return False
 
 
-def type_missing(question: str, evidence: Evidence, passages: list[Passage]) -> float:
-    """1.0 when the question asks for a kind of answer that none of the near-best sentences holds (as
-    something the question does not already name)."""
+def type_missing(question: str, ranked: list[Sentence], n: int = TYPE_SENTENCES, near: float = 0.8) -> float:
+    """1.0 when the question asks for a kind of answer that none of the near-best sentences (the first ``n``
+    with ≥ ``near`` × the best share) holds (as something the question does not already name)."""
     kinds = asked_types(question)
-    if not kinds or not passages:
+    if not kinds or not ranked:
         return 0.0
-    ranked = _ranked_sentences(evidence, passages)
-    best = ranked[0][0] if ranked else 0.0
-    sentences = [t for sh, t in ranked[:TYPE_SENTENCES] if sh >= 0.8 * best]
+    best = ranked[0].share
+    sentences = [r.text for r in ranked[:n] if r.share >= near * best]
     asked = _question_words(question)
     return 0.0 if any(holds_answer(k, s, asked) for k in kinds for s in sentences) else 1.0
 
 
-def specific_apart(question: str, evidence: Evidence, passages: list[Passage], language: str) -> float:
+def specific_apart(question: str, evidence: Evidence, ranked: list[Sentence], language: str) -> float:
     """Share of the question's names and numbers that the corpus has but the best sentence lacks: the
     sources speak of the thing, but not where they state what is asked ("… vuonna 2022" over a sentence
     about 2019–2020)."""
-    ranked = _ranked_sentences(evidence, passages)
     if not ranked:
         return 0.0
-    best_terms = set(finnish.terms(ranked[0][1])) | {w.lower() for w, _, _ in finnish.words(ranked[0][1])}
+    best_terms = set(finnish.terms(ranked[0].text)) | {w.lower() for w, _, _ in finnish.words(ranked[0].text)}
     named = [
         w for i, (w, _, _) in enumerate(finnish.words(question))
         if w not in evidence.missing and _is_specific(w, i == 0, language) and len(w) > 1
@@ -338,6 +376,52 @@ def specific_apart(question: str, evidence: Evidence, passages: list[Passage], l
         return 0.0
     apart = [w for w in named if w.lower() not in best_terms and not set(finnish.terms(w)) & best_terms]
     return len(apart) / len(named)
+
+
+def _named(question: str, evidence: Evidence, language: str) -> list[str]:
+    """The question's names and numbers that the corpus has (question words and stop words aside)."""
+    return [
+        w for i, (w, _, _) in enumerate(finnish.words(question))
+        if w not in evidence.missing and len(w) > 1 and w.lower() not in GENERIC
+        and not finnish.is_stopword(w.lower()) and _is_specific(w, i == 0, language)
+    ]  # fmt: skip
+
+
+def name_apart(question: str, evidence: Evidence, passages: list[Passage], language: str) -> float:
+    """Share of the question's names that the passage covering most of the question lacks: every word is in
+    the sources, but the priorities are IP-Suomi's, not the region's the question names."""
+    if language != "fi" or not passages:
+        return 0.0
+    named = _named(question, evidence, language)
+    if not named:
+        return 0.0
+    best = max(passages, key=lambda p: evidence.share(set(p.terms) or set(finnish.terms(p.text))))
+    words = set(best.terms or finnish.terms(best.text)) | {w.lower() for w, _, _ in finnish.words(best.text)}
+    apart = [w for w in named if w.lower() not in words and not set(finnish.terms(w)) & words]
+    return len(apart) / len(named)
+
+
+def kind_apart(question: str, evidence: Evidence, ranked: list[Sentence], passages: list[Passage], language: str) -> float:
+    """1.0 when a Finnish question asks for a kind of answer about named things (names, numbers the corpus
+    has) and no top passage both names them all and holds an answer of that kind: the sources give a phone
+    number, but not in the passage about the organisation asked for."""
+    kinds = asked_types(question)
+    if language != "fi" or not kinds or not ranked:
+        return 0.0
+    named = [
+        w for i, (w, _, _) in enumerate(finnish.words(question))
+        if w not in evidence.missing and _is_specific(w, i == 0, language) and len(w) > 1
+    ]  # fmt: skip
+    if not named:
+        return 0.0
+    asked = _question_words(question)
+    for n, p in enumerate(passages[:SENTENCE_PASSAGES]):
+        words = set(p.terms or finnish.terms(p.text)) | {w.lower() for w, _, _ in finnish.words(p.text)}
+        if not all(w.lower() in words or set(finnish.terms(w)) & words for w in named):
+            continue
+        if any(r.passage == n and holds_answer(k, r.text, asked) for r in ranked for k in kinds):
+            return 0.0
+    return 1.0
 
 
 def assess_turn(question: str, language: str, snap: Snapshot, context: str | None = None) -> Evidence:
@@ -359,12 +443,17 @@ def signals(
     question: str = "",
     language: str = "fi",
     embedder: str = refusal_weights.EMBEDDER,
+    ranked: list[Sentence] | None = None,
+    candidates: bool = False,
 ) -> dict[str, float | None]:
     """The refusal model's inputs; None where a retriever did not run (that signal takes its mean).
 
     For an English or Swedish question the lexical cover of its words says little (the corpus is Finnish and
     the glossary small): the glossary's cover may raise those signals above their mean, never lower them —
-    the multilingual dense similarity carries the decision."""
+    the multilingual dense similarity carries the decision. ``ranked``: ``rank_sentences`` of the passages,
+    when the caller has it already; ``candidates``: also the signals tried but not fitted (for fitting)."""
+    if ranked is None:
+        ranked = rank_sentences(evidence, passages)
     dense = [p.dense for p in passages if p.dense is not None]
     lexical = [p.lexical for p in passages if p.lexical is not None]
     by_dense = max(passages, key=lambda p: p.dense if p.dense is not None else -1.0, default=None)
@@ -379,15 +468,23 @@ def signals(
         "dense_top": max(dense) if dense and comparable else None,
         "bm25_top": math.log1p(max(lexical)) if lexical else None,
         "passage_cover": max((evidence.share(set(p.terms) or set(finnish.terms(p.text))) for p in passages), default=0.0),
-        "sentence_cover": max((_best_sentence(evidence, p)[1] for p in passages[:SENTENCE_PASSAGES]), default=0.0),
+        "sentence_cover": max(ranked[0].share, 0.0) if ranked else 0.0,
         "missing_share": sum(evidence.missing_idf.values()) / total,
+        "frame_share": sum(w * evidence.general.get(m, 0.0) for m, w in evidence.missing_idf.items()) / total,
         "specific_share": specific / total,
         "agree": float(bool(dense) and bool(lexical) and by_dense is by_lexical),
-        "type_missing": type_missing(question, evidence, passages),
-        "specific_apart": specific_apart(question, evidence, passages, language),
+        "type_missing": type_missing(question, ranked),
         "foreign": float(foreign),
         "foreign_dense": None,
     }
+    if candidates or {"type_missing_wide", "specific_apart", "kind_apart", "name_apart"} & set(FEATURES):
+        # signals tried when fitting (docs/refusal.md); computed only when asked for or fitted
+        values |= {
+            "type_missing_wide": type_missing(question, ranked, 5, 0.6),
+            "specific_apart": specific_apart(question, evidence, ranked, language),
+            "kind_apart": kind_apart(question, evidence, ranked, passages, language),
+            "name_apart": name_apart(question, evidence, passages, language),
+        }
     if foreign:
         means = dict(zip(FEATURES, refusal_weights.MEAN, strict=True))
         for name in ("passage_cover", "sentence_cover"):
@@ -415,6 +512,7 @@ class Decision:
     signals: dict[str, float | None]
     closest: list[Passage]  # what to show when refusing: the nearest passages, best first
     hard: bool = False  # refused whatever the score: no passage, or no word of the question in the corpus
+    sentences: list[Sentence] = field(default_factory=list)  # rank_sentences of the passages
 
 
 CLOSEST = 3
@@ -427,14 +525,16 @@ def decide(
     question: str = "",
     language: str = "fi",
     embedder: str = refusal_weights.EMBEDDER,
+    candidates: bool = False,
 ) -> Decision:
     """Refuse when nothing of a Finnish question is in the sources, or when the fitted score is below the
     operating point (an English or Swedish question may share no word with the Finnish corpus)."""
-    values = signals(evidence, passages, question, language, embedder)
+    ranked = rank_sentences(evidence, passages)
+    values = signals(evidence, passages, question, language, embedder, ranked, candidates)
     p = score(values) if passages else 0.0
     cut = refusal_weights.THRESHOLD if threshold is None else threshold
     hard = not passages or (language == "fi" and not evidence.known)
-    return Decision(hard or p < cut, p, values, passages[:CLOSEST], hard)
+    return Decision(hard or p < cut, p, values, passages[:CLOSEST], hard, ranked)
 
 
 def refusal_text(evidence: Evidence, decision: Decision, phrases: dict[str, str]) -> str:
@@ -445,8 +545,9 @@ def refusal_text(evidence: Evidence, decision: Decision, phrases: dict[str, str]
         lines[0] += " " + phrases["refuse_missing"].format(missing=", ".join(evidence.missing[:3]))
     if decision.closest:
         lines.append(phrases["closest"])
+        ranked = decision.sentences or rank_sentences(evidence, decision.closest)
         for n, p in enumerate(decision.closest, start=1):
-            sentence = _best_sentence(evidence, p)[0] or " ".join(p.text.split())
+            sentence = best_sentence(ranked, n - 1) or " ".join(p.text.split())
             if len(sentence) > 160:
                 sentence = sentence[:157].rsplit(" ", 1)[0] + " …"
             lines.append(f"- *{p.title}*: “{sentence}” [{n}]")

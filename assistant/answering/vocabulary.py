@@ -22,6 +22,8 @@ from assistant.text import finnish
 
 # Shorter words have too many neighbours at any distance ("maa" is 1 from "mies", "taa", "maan" ...).
 MIN_CHARS = 4
+# a lower-case word Voikko knows as a name ("alko": Alko) may still be a typo ("alkoi")
+_NAMES = frozenset({"nimi", "etunimi", "sukunimi", "paikannimi"})
 TWO_EDITS_FROM = 8  # words this long may be two edits off (*projektipäälikkö* is one, *merilisen* one)
 
 
@@ -77,9 +79,15 @@ def vocabulary(snap: Snapshot) -> Vocabulary:
 
 def correct(word: str, snap: Snapshot) -> str | None:
     """A written-language or corpus spelling of ``word`` when it is a spoken form or a typo of a corpus
-    word, else None: ``uus`` → ``uusi``, ``piloti`` → ``pilotti``."""
+    word, else None: ``uus`` → ``uusi``, ``piloti`` → ``pilotti``. A verb or adjective Voikko knows is taken
+    as written."""
     spoken = finnish.written_form(word)
     if spoken is not None:
         return spoken
+    classes = finnish.word_classes(word)
+    if classes and not any(c.startswith("nimisana") or c in _NAMES for c in classes):
+        # a verb or an adjective Finnish has ("pidettiin", "alennettu") is no typo of a corpus word one edit
+        # away; a noun is still read as its nearest corpus form ("rahoittaja" → "rahoittama")
+        return None
     near = vocabulary(snap).nearest(word)
     return near if near is not None and near != word.lower() else None

@@ -56,4 +56,61 @@ def test_near_misses_with_an_unmatched_word_are_refused(assistant: Assistant) ->
     items = load_suite(EVALS_DIR / "near-miss.yaml")
     assert len(items) >= 20
     refused = [i.id for i in items if assistant.ask(i.question, i.history).refused]
-    assert len(refused) >= 10, refused  # measured 2026-12-02 with the answer-type signal: a floor, not the target
+    assert len(refused) >= 13, refused  # measured 13/25 on 2026-12-02 (general words, contact kinds): a floor, not the target
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Mitä tuloksia ELMO-pilotista syntyi?",  # "tulos" is not a thing the sources must name
+        "Kenen puoleen käännyn ELMO-pilotin asioissa?",  # "puoli" only in the idiom "kenen puoleen"
+        "Kenelle voin soittaa ELMO-asioissa?",  # a hyphen compound of a name and a general head
+    ],
+)
+def test_a_general_noun_that_only_phrases_the_question_does_not_refuse_it(assistant: Assistant, question: str) -> None:
+    answer = assistant.ask(question)
+    assert not answer.refused, answer.answer
+    assert answer.citations
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Mikä oli ELMO-pilotin budjetti?",  # a particular noun the sources lack is still missing
+        "Minä kuukautena ELMO-pilotti käynnistyi vuonna 2018?",  # a month is asked; only the year is given
+    ],
+)
+def test_a_particular_missing_noun_or_an_unstated_month_is_still_refused(assistant: Assistant, question: str) -> None:
+    assert assistant.ask(question).refused
+
+
+def test_did_you_mean_comes_from_the_one_assessment_of_the_question(
+    assistant: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assistant.answering import evidence
+
+    calls: list[str] = []
+    real = evidence.assess
+
+    def counting(question: str, *args: object, **kwargs: object) -> evidence.Evidence:
+        calls.append(question)
+        return real(question, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(evidence, "assess", counting)
+    answer = assistant.ask("Mitkä ovat startegian painopisteet?")
+    assert calls == ["Mitkä ovat startegian painopisteet?"]
+    assert answer.corrections == {"startegian": "strategian"}
+    assert answer.answer.startswith("*Tarkoititko: strategian?*") and not answer.refused
+
+
+@pytest.mark.parametrize(
+    ("question", "refused"),
+    [
+        ("Mikä on Kainuun liiton puhelinnumero?", True),  # the only phone is another organisation's person's
+        ("Mihin numeroon soitan Lapin liitossa?", True),
+        ("Mikä on Gitte Meriläisen sähköpostiosoite?", True),  # the sources give no e-mail address
+        ("Mikä on projektipäällikön puhelinnumero?", False),  # the phone the sources do give
+    ],
+)
+def test_a_contact_field_is_answered_only_where_the_sources_give_it(assistant: Assistant, question: str, refused: bool) -> None:
+    assert assistant.ask(question).refused is refused

@@ -12,12 +12,13 @@ from assistant.answering.evidence import (
     assess,
     decide,
     holds_answer,
+    rank_sentences,
     refusal_text,
     score,
 )
 from assistant.answering.retrieve import LexicalIndex, Passage, Snapshot
 from assistant.answering.vocabulary import Vocabulary, correct
-from assistant.text import finnish
+from assistant.text import background, background_fi, finnish
 
 TEXTS = [
     "Projektipäällikkö Gitte Meriläinen, puh. 040 6854 053.",
@@ -157,3 +158,62 @@ def test_a_sentence_holds_an_answer_only_when_it_is_new_to_the_question() -> Non
     assert not holds_answer("number", "Seminaari pidetään 12.11.2024 Kajaanissa.", set())  # a date is no count
     assert holds_answer("number", "Työpajoja järjestettiin kolme.", set())
     assert holds_answer("who", "Ryhmää johtaa Gitte Meriläinen.", {"ryhmä", "johtaa"})
+    assert asked_types("Minä päivänä haku päättyy?") == {"when"}  # "which day/month" asks for a date too
+    assert asked_types("In which month did it start?") == {"when"}
+
+
+# -- general words: a noun Finnish uses everywhere phrases the question -----------------------------------
+
+
+def test_background_share_reads_general_and_particular_nouns() -> None:
+    assert background.share("ero") > 0.3 and background.share("puoli") > 0.5
+    assert background.share("budjetti") < 0.1 and background.share("xyzzy") == 0.0
+    with background.without({"puoli"}):  # a question about one article must not find its topic "general"
+        assert background.share("puoli") < background_fi.DF["puoli"] / background_fi.ARTICLES
+    assert background.share("puoli") == background_fi.DF["puoli"] / background_fi.ARTICLES
+
+
+def test_a_missing_general_noun_is_marked_general_and_a_particular_one_is_not(snap: Snapshot) -> None:
+    evidence = assess("Mitä eroa strategian painopisteillä on?", "fi", snap)
+    assert evidence.missing == ["eroa"] and evidence.general["eroa"] > 0.3
+    budget = assess("Mikä oli ELMO-pilotin budjetti?", "fi", snap)
+    assert budget.general["budjetti"] < 0.1
+    place = assess("Mitä Afrikan strategian painopisteet ovat?", "fi", snap)
+    assert place.general.get("Afrikan", 0.0) == 0.0  # a name is never general
+
+
+def test_a_lower_case_common_word_that_is_also_a_surname_is_not_a_name(snap: Snapshot) -> None:
+    evidence = assess("miten strategia eroaa vanhasta", "fi", snap)
+    assert "vanhasta" in evidence.missing and "vanhasta" not in evidence.specific
+    assert "Meriläinen" not in assess("Kuka Meriläinen on?", "fi", snap).missing
+
+
+def test_a_hyphen_compound_with_a_general_head_is_read_as_its_named_part(snap: Snapshot) -> None:
+    evidence = assess("Kenelle soitan ELMO-asioissa?", "fi", snap)
+    assert evidence.missing == [] and "elmo" in evidence.known
+    # a particular head is still missing: the sources do not speak of ELMO's budget
+    assert assess("Mikä on ELMO-budjetti?", "fi", snap).missing == ["ELMO-budjetti"]
+
+
+def test_ranked_sentences_are_shared_by_the_signals_and_the_refusal_text(snap: Snapshot) -> None:
+    evidence = assess("Kuka on ELMO-pilotin projektipäällikkö?", "fi", snap)
+    decision = decide(evidence, [passage(0), passage(1)], question="Kuka on ELMO-pilotin projektipäällikkö?")
+    assert decision.sentences == rank_sentences(evidence, [passage(0), passage(1)])
+    assert decision.signals["sentence_cover"] == decision.sentences[0].share
+    assert [s.share for s in decision.sentences] == sorted((s.share for s in decision.sentences), reverse=True)
+
+
+def test_a_verb_finnish_has_is_not_read_as_a_typo_but_a_misspelt_noun_is(snap: Snapshot) -> None:
+    assert correct("pidettiin", snap) is None  # "was held" is not one edit from "pilottiin" by mistake
+    assert correct("pilotia", snap) is not None  # unknown to Voikko: a typo of a corpus word
+
+
+def test_phone_and_email_questions_ask_for_their_own_kind() -> None:
+    assert asked_types("Mikä on Kainuun liiton puhelinnumero?") == {"phone"}
+    assert asked_types("Mikä on hänen sähköpostiosoitteensa?") == {"email"}
+    assert "phone" in asked_types("Kenelle soitan hankeasioissa?")
+    assert asked_types("Kuka soittaa kitaraa?") == {"who"}  # "soittaa" is also to play music
+    assert asked_types("Minkä numeron kappale saavutti listalla?") == set()  # a chart position is no phone
+    assert holds_answer("phone", "Lisätietoja antaa Anna Virtanen, puh. 040 123 4567.", set())
+    assert not holds_answer("email", "Lisätietoja antaa Anna Virtanen, puh. 040 123 4567.", set())
+    assert holds_answer("email", "Sähköposti: anna.virtanen(at)esimerkki.fi", set())
