@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     chunk_chars: int = Field(420, description="soft maximum characters per chunk")
     top_k: int = Field(6, description="passages handed to the answerer")
     lexical_weight: float = Field(1.0, description="weight of the BM25 ranking in reciprocal rank fusion")
+    join_chars: int = Field(
+        900, description="found neighbouring chunks of one paragraph join into one passage up to this span (0 = never)"
+    )
 
     llm_url: str | None = Field(None, description="OpenAI-compatible base URL, e.g. http://localhost:8000/v1")
     llm_model: str | None = None

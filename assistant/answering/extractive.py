@@ -275,7 +275,9 @@ def contacts_for(
     asked = set(evidence.known)
     found: list[tuple[float, int, tuple[dict[str, Any], Passage]]] = []
     for rank, p in enumerate(passages):
-        for contact in snap.contacts_by_chunk.get(p.id, []):
+        # a passage of joined chunks holds its members' contacts, filed under the passage (what gets cited)
+        held = [{**c, "chunk_id": p.id} for m in p.members or [p.id] for c in snap.contacts_by_chunk.get(m, [])]
+        for contact in held:
             about = " ".join(str(contact.get(k) or "") for k in ("name", "title", "organisation"))
             # the question names the person/title, or the contact's passage is about what it asks
             named = bool(set(finnish.terms(about)) & asked)

@@ -161,7 +161,7 @@ def chunk_metadata(record: SourceRecord, c: Chunk, etext: str, terms: str) -> di
         relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=record.source)},
     )
     flat = node_to_metadata_dict(node, remove_text=True, flat_metadata=True)
-    flat.update(version=record.version, index=c.index, text_hash=text_hash(etext), terms=terms)
+    flat.update(version=record.version, index=c.index, text_hash=text_hash(etext), terms=terms, continues=c.continues)
     return dict(flat)
 
 
