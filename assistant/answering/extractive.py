@@ -177,7 +177,9 @@ def sentence_candidates(
                     "coverage": coverage,
                     # e5 cosines sit in a narrow high band: what counts is the distance to the best sentence
                     "similarity": max(sims) - top_sim,
-                    "rank": 1.0 / (1 + rank),
+                    # the rank of the sentence's own chunk (a passage of joined chunks holds several): what
+                    # the weights were fitted on
+                    "rank": 1.0 / (1 + min(p.rank_at(spans[i][0], rank), p.rank_at(spans[j][0], rank))),
                     "pair": float(j > i),
                     "heading": float(is_heading(sentences[i])),
                     "length": math.log1p(len(text)) / 6,

@@ -11,6 +11,7 @@ both sides here are already in memory and the whole query must stay within a few
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import tempfile
 import threading
@@ -33,11 +34,12 @@ from assistant.knowledge.query_vectors import QueryVectors
 from assistant.knowledge.store import Hit, SourceRecord, Store
 from assistant.text import finnish, glossary
 
-__all__ = ["KnowledgeBase", "LexicalIndex", "Passage", "Retrieval", "Retriever", "Snapshot", "query_terms"]
+__all__ = ["JOIN", "KnowledgeBase", "LexicalIndex", "Passage", "Retrieval", "Retriever", "Snapshot", "query_terms"]
 
 log = logging.getLogger("assistant.answering.retrieve")
 
 RRF_K = 60
+JOIN = "+"  # the id of a passage of joined chunks: theirs, joined by this
 MODES = ("hybrid", "dense", "bm25", "bm25-snowball")
 
 
@@ -56,6 +58,8 @@ class Passage:
     lexical: float | None = None  # BM25 score, when the lexical side found it
     terms: list[str] = field(default_factory=list)
     members: list[str] = field(default_factory=list)  # the chunk ids it is made of (one, or neighbours joined)
+    # (offset in ``text``, rank of the chunk in the fused list) of each member, in text order
+    ranks: list[tuple[int, int]] = field(default_factory=list)
 
     @classmethod
     def from_chunk(cls, cid: str, text: str, meta: dict[str, Any], score: float = 0.0) -> Passage:
@@ -73,16 +77,25 @@ class Passage:
             members=[cid],
         )
 
+    def rank_at(self, offset: int, default: int) -> int:
+        """The fused rank of the chunk holding ``offset`` of the text (``default`` when not known)."""
+        return next((rank for start, rank in reversed(self.ranks) if start <= offset), default)
+
     def absorb(self, other: Passage) -> None:
         """Takes in the neighbouring chunk ``other`` (just before or after this passage in its paragraph)."""
         first, second = (other, self) if other.start < self.start else (self, other)
+        first_text = first.text
         glue = " " if first.text.rstrip()[-1:] in ".!?…:;)\"”»" else "\n"
         self.text = first.text + glue + second.text
         self.start, self.end = first.start, second.end
         self.page = first.page
+        shift = len(first_text) + len(glue)
+        self.ranks = first.ranks + [(offset + shift, rank) for offset, rank in second.ranks]
         self.members = first.members + second.members
-        # score, dense, lexical and terms stay those of the best-ranked chunk: the refusal model's signals
-        # (evidence.signals: passage cover, dense/BM25 agreement) were fitted on single chunks
+        self.id = JOIN.join(self.members)  # cited as what it is: these chunks, in text order
+        self.dense = max((x for x in (self.dense, other.dense) if x is not None), default=None)
+        self.lexical = max((x for x in (self.lexical, other.lexical) if x is not None), default=None)
+        self.terms = list(dict.fromkeys(first.terms + second.terms))
 
 
 class _Column(Sequence[Any]):
@@ -205,6 +218,8 @@ class Retrieval:
     snapshot: Snapshot
     degraded: bool = False  # the dense side failed (store unreachable): lexical results only
     query_vector: np.ndarray | None = None  # the embedded query, for sentence choice
+    # the best chunks before neighbours were joined: what the refusal model (evidence.decide) was fitted on
+    chunks: list[Passage] = field(default_factory=list)
 
 
 class KnowledgeBase:
@@ -378,18 +393,20 @@ class Retriever:
                 found[cid] = Passage.from_chunk(cid, text, metas[cid])
             found[cid].lexical = score
         ranked = sorted(fused, key=lambda cid: -fused[cid])
-        for cid in ranked:
+        for rank, cid in enumerate(ranked):
             found[cid].score = fused[cid]
+            found[cid].ranks = [(0, rank)]
         passages = [found[cid] for cid in ranked]
+        for p in passages:
+            if not p.terms and (i := snap.index_of(p.id)) is not None:
+                p.terms = (snap.chunk(i)[1].get("terms") or "").split()
+        chunks = [dataclasses.replace(p) for p in passages[:k]]  # copies: joining changes the passages
         if self.kb.settings.join_chars > 0:
             passages = join_neighbours(passages, metas, self.kb.settings.join_chars)
         passages = passages[:k]
-        for p in passages:
-            i = None if p.terms else snap.index_of(p.id)
-            if i is not None:
-                p.terms = (snap.chunk(i)[1].get("terms") or "").split()
         timings["fusion"] = (time.perf_counter() - t) * 1000
         return Retrieval(
             query=query, terms=terms, passages=passages, timings_ms=timings, snapshot=snap, degraded=degraded,
+            chunks=chunks,
             query_vector=vector if mode in ("hybrid", "dense") else None,
         )

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from assistant.answering.assistant import Answer, Assistant
+from assistant.answering.retrieve import JOIN
 from assistant.config import Settings
 from assistant.text.normalise import normalise
 
@@ -67,12 +68,12 @@ def check_answer(assistant: Assistant, answer: Answer) -> None:
         assert answer.contacts == []  # its citations (the closest passages) are checked like any others
     snap = assistant.kb.current()
     for c in answer.citations:
-        # a real, live chunk of the cited source ...
-        pos = snap.index_of(c.chunk_id)
-        assert pos is not None, f"citation {c.n} is no live chunk: {c.chunk_id}"
-        text, meta = snap.chunk(pos)
-        # (a passage is one chunk, or found neighbours of one paragraph joined: retrieve.join_neighbours)
-        assert text in c.text and meta["source"] == c.source
+        # real, live chunks of the cited source: one, or found neighbours of one paragraph joined
+        # (retrieve.join_neighbours), cited under their ids joined in text order
+        parts = [snap.chunk(pos) for pos in (snap.index_of(cid) for cid in c.chunk_id.split(JOIN)) if pos is not None]
+        assert len(parts) == len(c.chunk_id.split(JOIN)), f"citation {c.n} is no live chunk: {c.chunk_id}"
+        assert _flat(" ".join(text for text, _ in parts)) == _flat(c.text)
+        assert all(meta["source"] == c.source for _, meta in parts)
         assert c.source in snap.sources and c.title == snap.sources[c.source].title
         # ... whose offsets index the source's original text
         original = assistant.kb.store.source_text(c.source)
