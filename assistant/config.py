@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     query_batching: bool = Field(True, description="embed concurrent questions in one model call")
 
     chunk_chars: int = Field(420, description="soft maximum characters per chunk")
+    sentence_vectors: bool = Field(
+        True,
+        description="embed every sentence at ingest for sentence choice (about doubles the embedding work; "
+        "helps cross-lingual questions, see evals/README.md); off: a refresh drops them",
+    )
     top_k: int = Field(6, description="passages handed to the answerer")
     lexical_weight: float = Field(1.0, description="weight of the BM25 ranking in reciprocal rank fusion")
     join_chars: int = Field(

@@ -341,8 +341,15 @@ class Refresher:
         return None
 
     def _complete_sentence_vectors(self, store: Store, summary: Summary) -> None:
-        """An index built before sentence vectors (or with another sentence scheme): fill them in once."""
-        if store.meta().get("sentence_scheme") == SENTENCE_SCHEME:
+        """An index built before sentence vectors (or with another sentence scheme): fill them in once; with
+        sentence vectors switched off, drop them (the answerer then uses the weights fitted without them)."""
+        scheme = store.meta().get("sentence_scheme")
+        if not self.settings.sentence_vectors:
+            if scheme:
+                store.clear_sentence_vectors()
+                store.write_meta(sentence_scheme="")
+            return
+        if scheme == SENTENCE_SCHEME:
             return
         texts = [text for _, text, _ in store.live_chunks({s: r.version for s, r in store.live_sources().items()})]
         summary.sentences_embedded += embed_missing_sentences(store, self.embedder, texts)
@@ -457,8 +464,9 @@ class Refresher:
         for p in pending:
             p.vectors = known
         # before the commit: a source goes live only with the vectors of its sentences
-        texts = [c.text for p in pending for c in p.chunks]
-        summary.sentences_embedded += embed_missing_sentences(self.store, self.embedder, texts)
+        if self.settings.sentence_vectors:
+            texts = [c.text for p in pending for c in p.chunks]
+            summary.sentences_embedded += embed_missing_sentences(self.store, self.embedder, texts)
         self._commit(pending)
         for p in pending:
             if p.is_new:
