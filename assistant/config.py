@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     )
     top_k: int = Field(6, description="passages handed to the answerer")
     lexical_weight: float = Field(1.0, description="weight of the BM25 ranking in reciprocal rank fusion")
+    rrf_k: int = Field(10, description="reciprocal rank fusion's k: 1 / (k + rank) (60 before issue 12: see evals/README.md)")
+    fusion_depth: int = Field(40, description="results each retriever hands to fusion (at least 3 × top_k)")
     join_chars: int = Field(
         900, description="found neighbouring chunks of one paragraph join into one passage up to this span (0 = never)"
     )

@@ -38,7 +38,6 @@ __all__ = ["JOIN", "KnowledgeBase", "LexicalIndex", "Passage", "Retrieval", "Ret
 
 log = logging.getLogger("assistant.answering.retrieve")
 
-RRF_K = 60
 JOIN = "+"  # the id of a passage of joined chunks: theirs, joined by this
 MODES = ("hybrid", "dense", "bm25", "bm25-snowball")
 
@@ -344,7 +343,8 @@ class Retriever:
         k = k or self.kb.settings.top_k
         snap = self.kb.current()
         timings: dict[str, float] = {}
-        depth = max(20, 3 * k)
+        depth = max(self.kb.settings.fusion_depth, 3 * k)
+        rrf_k = self.kb.settings.rrf_k
         terms = query_terms(query, language) + [t for t in (extra_terms or []) if t]
         terms = list(dict.fromkeys(terms))
 
@@ -380,14 +380,14 @@ class Retriever:
         found: dict[str, Passage] = {}
         metas: dict[str, dict[str, Any]] = {}
         for rank, hit in enumerate(dense_hits):
-            fused[hit.id] = fused.get(hit.id, 0.0) + 1.0 / (RRF_K + rank + 1)
+            fused[hit.id] = fused.get(hit.id, 0.0) + 1.0 / (rrf_k + rank + 1)
             p = found.setdefault(hit.id, Passage.from_chunk(hit.id, hit.text, hit.meta))
             metas[hit.id] = hit.meta
             p.dense = hit.score
         lexical_weight = self.kb.settings.lexical_weight
         for rank, (i, score) in enumerate(lexical_hits):
             cid = snap.ids[i]
-            fused[cid] = fused.get(cid, 0.0) + lexical_weight / (RRF_K + rank + 1)
+            fused[cid] = fused.get(cid, 0.0) + lexical_weight / (rrf_k + rank + 1)
             if cid not in found:
                 text, metas[cid] = snap.chunk(i)
                 found[cid] = Passage.from_chunk(cid, text, metas[cid])
