@@ -33,8 +33,18 @@ class Settings(BaseSettings):
     query_batching: bool = Field(True, description="embed concurrent questions in one model call")
 
     chunk_chars: int = Field(420, description="soft maximum characters per chunk")
+    sentence_vectors: bool = Field(
+        True,
+        description="embed every sentence at ingest for sentence choice (about doubles the embedding work; "
+        "helps cross-lingual questions, see evals/README.md); off: a refresh drops them",
+    )
     top_k: int = Field(6, description="passages handed to the answerer")
     lexical_weight: float = Field(1.0, description="weight of the BM25 ranking in reciprocal rank fusion")
+    rrf_k: int = Field(10, description="reciprocal rank fusion's k: 1 / (k + rank) (60 before issue 12: see evals/README.md)")
+    fusion_depth: int = Field(40, description="results each retriever hands to fusion (at least 3 × top_k)")
+    join_chars: int = Field(
+        900, description="found neighbouring chunks of one paragraph join into one passage up to this span (0 = never)"
+    )
 
     llm_url: str | None = Field(None, description="OpenAI-compatible base URL, e.g. http://localhost:8000/v1")
     llm_model: str | None = None

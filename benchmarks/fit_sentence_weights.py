@@ -164,7 +164,11 @@ def main() -> None:
     without = fit(train, tuple(k for k in extractive.FEATURES if k != "similarity"))
     print(f"questions: fit {len(train)}, held out {len(held)}")
     print("best candidate shows the answer, fit / held out (squad2fi-dev; our suites):")
-    for name, w in (("hand weights (before)", HAND), ("fitted, with vectors", with_vectors), ("fitted, no vectors", without)):
+    models = (
+        ("hand weights (before)", HAND), ("in use (extractive.py)", extractive.WEIGHTS),
+        ("fitted, with vectors", with_vectors), ("fitted, no vectors", without),
+    )  # fmt: skip
+    for name, w in models:
         parts = []
         for kind in ("squad:", "suite:"):
             a, b = ([r for r in half if r["article"].startswith(kind)] for half in (train, held))

@@ -203,9 +203,10 @@ class Assistant:
         evidence = assess_turn(q, language, snap, follow.context)
         qtypes = question_types(q)
         passages = retrieval.passages
-        retrieved = [{"id": p.id, "source": p.source, "score": round(p.score, 5)} for p in passages]
+        chunks = retrieval.chunks or passages  # the refusal model was fitted on chunks, not joined passages
+        retrieved = [{"id": p.id, "source": p.source, "score": round(p.score, 5)} for p in chunks]
 
-        decision = decide(evidence, passages, question=q, language=language, embedder=self.kb.embedder.id)
+        decision = decide(evidence, chunks, question=q, language=language, embedder=self.kb.embedder.id)
         if decision.refuse:
             text = refusal_text(evidence, decision, phrases)
             cited = self._citations(decision.closest, snap)

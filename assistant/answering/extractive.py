@@ -177,7 +177,9 @@ def sentence_candidates(
                     "coverage": coverage,
                     # e5 cosines sit in a narrow high band: what counts is the distance to the best sentence
                     "similarity": max(sims) - top_sim,
-                    "rank": 1.0 / (1 + rank),
+                    # the rank of the sentence's own chunk (a passage of joined chunks holds several): what
+                    # the weights were fitted on
+                    "rank": 1.0 / (1 + min(p.rank_at(spans[i][0], rank), p.rank_at(spans[j][0], rank))),
                     "pair": float(j > i),
                     "heading": float(is_heading(sentences[i])),
                     "length": math.log1p(len(text)) / 6,
@@ -275,7 +277,9 @@ def contacts_for(
     asked = set(evidence.known)
     found: list[tuple[float, int, tuple[dict[str, Any], Passage]]] = []
     for rank, p in enumerate(passages):
-        for contact in snap.contacts_by_chunk.get(p.id, []):
+        # a passage of joined chunks holds its members' contacts, filed under the passage (what gets cited)
+        held = [{**c, "chunk_id": p.id} for m in p.members or [p.id] for c in snap.contacts_by_chunk.get(m, [])]
+        for contact in held:
             about = " ".join(str(contact.get(k) or "") for k in ("name", "title", "organisation"))
             # the question names the person/title, or the contact's passage is about what it asks
             named = bool(set(finnish.terms(about)) & asked)

@@ -11,6 +11,7 @@ both sides here are already in memory and the whole query must stay within a few
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import tempfile
 import threading
@@ -33,11 +34,11 @@ from assistant.knowledge.query_vectors import QueryVectors
 from assistant.knowledge.store import Hit, SourceRecord, Store
 from assistant.text import finnish, glossary
 
-__all__ = ["KnowledgeBase", "LexicalIndex", "Passage", "Retrieval", "Retriever", "Snapshot", "query_terms"]
+__all__ = ["JOIN", "KnowledgeBase", "LexicalIndex", "Passage", "Retrieval", "Retriever", "Snapshot", "query_terms"]
 
 log = logging.getLogger("assistant.answering.retrieve")
 
-RRF_K = 60
+JOIN = "+"  # the id of a passage of joined chunks: theirs, joined by this
 MODES = ("hybrid", "dense", "bm25", "bm25-snowball")
 
 
@@ -55,6 +56,9 @@ class Passage:
     dense: float | None = None  # cosine similarity, when the dense side found it
     lexical: float | None = None  # BM25 score, when the lexical side found it
     terms: list[str] = field(default_factory=list)
+    members: list[str] = field(default_factory=list)  # the chunk ids it is made of (one, or neighbours joined)
+    # (offset in ``text``, rank of the chunk in the fused list) of each member, in text order
+    ranks: list[tuple[int, int]] = field(default_factory=list)
 
     @classmethod
     def from_chunk(cls, cid: str, text: str, meta: dict[str, Any], score: float = 0.0) -> Passage:
@@ -69,7 +73,28 @@ class Passage:
             url=meta.get("url"),
             score=score,
             terms=(meta.get("terms") or "").split(),
+            members=[cid],
         )
+
+    def rank_at(self, offset: int, default: int) -> int:
+        """The fused rank of the chunk holding ``offset`` of the text (``default`` when not known)."""
+        return next((rank for start, rank in reversed(self.ranks) if start <= offset), default)
+
+    def absorb(self, other: Passage) -> None:
+        """Takes in the neighbouring chunk ``other`` (just before or after this passage in its paragraph)."""
+        first, second = (other, self) if other.start < self.start else (self, other)
+        first_text = first.text
+        glue = " " if first.text.rstrip()[-1:] in ".!?…:;)\"”»" else "\n"
+        self.text = first.text + glue + second.text
+        self.start, self.end = first.start, second.end
+        self.page = first.page
+        shift = len(first_text) + len(glue)
+        self.ranks = first.ranks + [(offset + shift, rank) for offset, rank in second.ranks]
+        self.members = first.members + second.members
+        self.id = JOIN.join(self.members)  # cited as what it is: these chunks, in text order
+        self.dense = max((x for x in (self.dense, other.dense) if x is not None), default=None)
+        self.lexical = max((x for x in (self.lexical, other.lexical) if x is not None), default=None)
+        self.terms = list(dict.fromkeys(first.terms + second.terms))
 
 
 class _Column(Sequence[Any]):
@@ -192,6 +217,8 @@ class Retrieval:
     snapshot: Snapshot
     degraded: bool = False  # the dense side failed (store unreachable): lexical results only
     query_vector: np.ndarray | None = None  # the embedded query, for sentence choice
+    # the best chunks before neighbours were joined: what the refusal model (evidence.decide) was fitted on
+    chunks: list[Passage] = field(default_factory=list)
 
 
 class KnowledgeBase:
@@ -249,6 +276,48 @@ class KnowledgeBase:
         return self.snapshot
 
 
+def join_neighbours(ranked: list[Passage], metas: dict[str, dict[str, Any]], max_chars: int) -> list[Passage]:
+    """Best first, a chunk found next to an already found chunk of the same paragraph (the chunker's
+    ``continues`` flag) joins that passage instead of taking a place of its own, while the joined span stays
+    within ``max_chars`` of the original text: the answerer sees the paragraph, and the places it frees go to
+    passages further down. A store chunked before the flag existed joins nothing."""
+    out: list[Passage] = []
+    holder: dict[tuple[str, Any, int], Passage] = {}  # (source, version, chunk index) → the passage holding it
+
+    def key(cid: str, step: int = 0) -> tuple[str, Any, int]:
+        meta = metas[cid]
+        return meta["source"], meta.get("version"), int(meta.get("index", -1)) + step
+
+    for p in ranked:
+        before, after = holder.get(key(p.id, -1)), holder.get(key(p.id, 1))
+        # members are kept in text order: the passage after this chunk starts with the chunk at index + 1
+        links = [
+            (before, bool(metas[p.id].get("continues"))),
+            (after, after is not None and bool(metas[after.members[0]].get("continues"))),
+        ]
+        home: Passage | None = None
+        for other, linked in links:
+            if other is None or not linked or other is home:
+                continue
+            if max(p.end, other.end) - min(p.start, other.start) > max_chars:
+                continue
+            if home is None:
+                other.absorb(p)
+                home = other
+            elif max(home.end, other.end) - min(home.start, other.start) <= max_chars:
+                # the chunk bridges two found passages: the later-ranked one joins the better one
+                keep, drop = (home, other) if out.index(home) < out.index(other) else (other, home)
+                keep.absorb(drop)
+                out.remove(drop)
+                holder.update({key(m): keep for m in drop.members})
+                home = keep
+        if home is None:
+            out.append(p)
+            home = p
+        holder[key(p.id)] = home
+    return out
+
+
 def query_terms(query: str, language: str) -> list[str]:
     terms = [t for t in finnish.terms(query) if not finnish.is_stopword(t)]
     if language != "fi":
@@ -274,7 +343,8 @@ class Retriever:
         k = k or self.kb.settings.top_k
         snap = self.kb.current()
         timings: dict[str, float] = {}
-        depth = max(20, 3 * k)
+        depth = max(self.kb.settings.fusion_depth, 3 * k)
+        rrf_k = self.kb.settings.rrf_k
         terms = query_terms(query, language) + [t for t in (extra_terms or []) if t]
         terms = list(dict.fromkeys(terms))
 
@@ -308,28 +378,35 @@ class Retriever:
         t = time.perf_counter()
         fused: dict[str, float] = {}
         found: dict[str, Passage] = {}
+        metas: dict[str, dict[str, Any]] = {}
         for rank, hit in enumerate(dense_hits):
-            fused[hit.id] = fused.get(hit.id, 0.0) + 1.0 / (RRF_K + rank + 1)
+            fused[hit.id] = fused.get(hit.id, 0.0) + 1.0 / (rrf_k + rank + 1)
             p = found.setdefault(hit.id, Passage.from_chunk(hit.id, hit.text, hit.meta))
+            metas[hit.id] = hit.meta
             p.dense = hit.score
         lexical_weight = self.kb.settings.lexical_weight
         for rank, (i, score) in enumerate(lexical_hits):
             cid = snap.ids[i]
-            fused[cid] = fused.get(cid, 0.0) + lexical_weight / (RRF_K + rank + 1)
+            fused[cid] = fused.get(cid, 0.0) + lexical_weight / (rrf_k + rank + 1)
             if cid not in found:
-                found[cid] = Passage.from_chunk(cid, *snap.chunk(i))
+                text, metas[cid] = snap.chunk(i)
+                found[cid] = Passage.from_chunk(cid, text, metas[cid])
             found[cid].lexical = score
-        ranked = sorted(fused, key=lambda cid: -fused[cid])[:k]
-        passages = []
-        for cid in ranked:
-            p = found[cid]
-            p.score = fused[cid]
-            i = None if p.terms else snap.index_of(cid)
-            if i is not None:
+        ranked = sorted(fused, key=lambda cid: -fused[cid])
+        for rank, cid in enumerate(ranked):
+            found[cid].score = fused[cid]
+            found[cid].ranks = [(0, rank)]
+        passages = [found[cid] for cid in ranked]
+        for p in passages:
+            if not p.terms and (i := snap.index_of(p.id)) is not None:
                 p.terms = (snap.chunk(i)[1].get("terms") or "").split()
-            passages.append(p)
+        chunks = [dataclasses.replace(p) for p in passages[:k]]  # copies: joining changes the passages
+        if self.kb.settings.join_chars > 0:
+            passages = join_neighbours(passages, metas, self.kb.settings.join_chars)
+        passages = passages[:k]
         timings["fusion"] = (time.perf_counter() - t) * 1000
         return Retrieval(
             query=query, terms=terms, passages=passages, timings_ms=timings, snapshot=snap, degraded=degraded,
+            chunks=chunks,
             query_vector=vector if mode in ("hybrid", "dense") else None,
         )

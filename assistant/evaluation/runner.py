@@ -18,14 +18,14 @@ import io
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from assistant.answering.assistant import Assistant
-from assistant.answering.retrieve import KnowledgeBase, Retrieval, Retriever
+from assistant.answering.retrieve import JOIN, KnowledgeBase, Retrieval, Retriever
 from assistant.config import REPO_ROOT, Settings
 from assistant.evaluation.metrics import (
     DEPTH,
@@ -138,7 +138,7 @@ class RecordingRetriever(Retriever):
         got = super().retrieve(query, language=language, k=max(k, self.depth), mode=mode, extra_terms=extra_terms)
         self.last_ms = (time.perf_counter() - t) * 1000 + _saved_ms(self.kb) - saved
         self.last = got
-        return dataclasses.replace(got, passages=got.passages[:k])
+        return dataclasses.replace(got, passages=got.passages[:k], chunks=got.chunks[:k])
 
     def ranked(self) -> list[Ranked]:
         """The last retrieval, :data:`DEPTH` deep, as metric inputs (empty when the assistant did not retrieve)."""
@@ -201,7 +201,7 @@ class Run:
     generative_recorder: RecordingRetriever | None
     matcher: Matcher
     corpus: list[Ranked]
-    chunk_texts: dict[str, str]
+    chunk_texts: Mapping[str, str]
     systems: dict[str, str | None]
     anchor: Callable[[str], list[Ranked]] | None = None
     judge: Judge | None = None
@@ -210,6 +210,26 @@ class Run:
         saved, t = self.embedder.saved_ms, time.perf_counter()
         value = call(*args, **kwargs)
         return value, (time.perf_counter() - t) * 1000 + (self.embedder.saved_ms - saved)
+
+
+class ChunkTexts(Mapping[str, str]):
+    """Chunk id → text, where a passage of joined neighbours (retrieve.JOIN in its id) reads as its chunks'
+    texts joined: a citation of it is no phantom."""
+
+    def __init__(self, texts: dict[str, str]):
+        self._texts = texts
+
+    def __getitem__(self, cid: str) -> str:
+        return " ".join(self._texts[part] for part in cid.split(JOIN))
+
+    def __contains__(self, cid: object) -> bool:
+        return isinstance(cid, str) and all(part in self._texts for part in cid.split(JOIN))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._texts)
+
+    def __len__(self) -> int:
+        return len(self._texts)
 
 
 def open_run(settings: Settings, systems: dict[str, str | None], judge: Judge | None) -> Run:
@@ -233,7 +253,7 @@ def open_run(settings: Settings, systems: dict[str, str | None], judge: Judge | 
         generative_recorder=gen_recorder,
         matcher=Matcher({s: kb.store.source_text(s) or "" for s in snap.sources}),
         corpus=corpus,
-        chunk_texts=dict(zip(snap.ids, snap.texts, strict=True)),
+        chunk_texts=ChunkTexts(dict(zip(snap.ids, snap.texts, strict=True))),
         systems=systems,
         judge=judge,
     )

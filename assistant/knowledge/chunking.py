@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from assistant.text.normalise import Normalised
 from assistant.text.sentences import ABBREVIATIONS, split_sentences
 
-CHUNKER_VERSION = "2"  # 2: pieces of over-long sentences trimmed, not cut after an abbreviation
+CHUNKER_VERSION = "3"  # 2: pieces of over-long sentences trimmed, not cut after an abbreviation; 3: ``continues``
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,9 @@ class Chunk:
     end: int
     page: int | None
     text_hash: str
+    # the chunk goes on with the paragraph its predecessor ended in (no blank line, no page break between
+    # them): retrieval joins two such neighbours when it finds both
+    continues: bool = False
 
 
 def text_hash(text: str) -> str:
@@ -120,11 +123,13 @@ def chunk(
         groups.append(current)
 
     prefix = f"{source_key_hash(source)}-{version[:12]}"
-    chunks = []
+    chunks: list[Chunk] = []
     for i, group in enumerate(groups):
         s, e = group[0][0], group[-1][1]
         body = text[s:e]
         o_start, o_end = norm.to_original(s, e)
+        page = _page_of(pages, page_starts, o_start)
+        continues = bool(chunks) and "\n\n" not in text[groups[i - 1][-1][1] : s] and page == chunks[-1].page
         chunks.append(
             Chunk(
                 id=f"{prefix}-{i:05d}",
@@ -132,8 +137,9 @@ def chunk(
                 text=body,
                 start=o_start,
                 end=o_end,
-                page=_page_of(pages, page_starts, o_start),
+                page=page,
                 text_hash=text_hash(body),
+                continues=continues,
             )
         )
     return chunks

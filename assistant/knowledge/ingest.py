@@ -161,7 +161,7 @@ def chunk_metadata(record: SourceRecord, c: Chunk, etext: str, terms: str) -> di
         relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=record.source)},
     )
     flat = node_to_metadata_dict(node, remove_text=True, flat_metadata=True)
-    flat.update(version=record.version, index=c.index, text_hash=text_hash(etext), terms=terms)
+    flat.update(version=record.version, index=c.index, text_hash=text_hash(etext), terms=terms, continues=c.continues)
     return dict(flat)
 
 
@@ -345,8 +345,15 @@ class Refresher:
         return None
 
     def _complete_sentence_vectors(self, store: Store, summary: Summary) -> None:
-        """An index built before sentence vectors (or with another sentence scheme): fill them in once."""
-        if store.meta().get("sentence_scheme") == SENTENCE_SCHEME:
+        """An index built before sentence vectors (or with another sentence scheme): fill them in once; with
+        sentence vectors switched off, drop them (the answerer then uses the weights fitted without them)."""
+        scheme = store.meta().get("sentence_scheme")
+        if not self.settings.sentence_vectors:
+            if scheme:
+                store.clear_sentence_vectors()
+                store.write_meta(sentence_scheme="")
+            return
+        if scheme == SENTENCE_SCHEME:
             return
         texts = [text for _, text, _ in store.live_chunks({s: r.version for s, r in store.live_sources().items()})]
         summary.sentences_embedded += embed_missing_sentences(store, self.embedder, texts)
@@ -471,8 +478,9 @@ class Refresher:
         for p in pending:
             p.vectors = known
         # before the commit: a source goes live only with the vectors of its sentences
-        texts = [c.text for p in pending for c in p.chunks]
-        summary.sentences_embedded += embed_missing_sentences(self.store, self.embedder, texts)
+        if self.settings.sentence_vectors:
+            texts = [c.text for p in pending for c in p.chunks]
+            summary.sentences_embedded += embed_missing_sentences(self.store, self.embedder, texts)
         self._commit(pending)
         for p in pending:
             if p.is_new:

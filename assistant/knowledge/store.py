@@ -325,6 +325,10 @@ class Store:
                 out[sid] = np.asarray(emb, dtype=np.float32)
         return out
 
+    def clear_sentence_vectors(self) -> None:
+        self.client.delete_collection(f"{self.prefix}_sentences")
+        self._open_collections()
+
     def add_sentence_vectors(self, keys: list[str], vectors: np.ndarray) -> None:
         for i in range(0, len(keys), self.max_batch):
             j = i + self.max_batch

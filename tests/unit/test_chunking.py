@@ -230,3 +230,18 @@ def test_ids_stable_across_processes(tmp_path: Path) -> None:
 
 def test_chunker_version_is_a_string() -> None:
     assert isinstance(CHUNKER_VERSION, str) and CHUNKER_VERSION
+
+
+def test_continues_marks_a_chunk_that_goes_on_with_its_predecessors_paragraph() -> None:
+    """``continues``: no blank line between a chunk and the one before it (retrieval joins such neighbours)."""
+    long_paragraph = " ".join(f"Lause numero {i} kertoo hankkeen vaiheesta {i} jotakin olennaista." for i in range(12))
+    text = f"{long_paragraph}\n\nToinen kappale alkaa tästä. Se on lyhyt.\n\n{long_paragraph}"
+    chunks = chunk(normalise(text), source="a.txt", version=VERSION, max_chars=200)
+    norm = normalise(text).text
+    assert len(chunks) > 4
+    assert not chunks[0].continues
+    for prev, c in zip(chunks, chunks[1:], strict=False):
+        gap = text[prev.end : c.start]
+        assert c.continues == ("\n\n" not in gap), (prev.text[-30:], gap, c.text[:30])
+    assert any(c.continues for c in chunks) and any(not c.continues for c in chunks[1:])
+    assert "\n\n" in norm
