@@ -41,7 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         '"""In how many of ARTICLES general Finnish articles each lemma occurs (lemmas in ≥ '
         f'{MIN_ARTICLES} only).\n\nWritten by evals/build_background.py from {args.corpus.name}/ '
-        f'({args.corpus.parent.name}); do not edit by hand.\n"""\n',
+        f'({args.corpus.parent.name}); do not edit by hand.\n'
+        'Counts derived from Finnish SQuAD 2.0 (TurkuNLP/squad2-fi, Apache-2.0; SQuAD CC BY-SA 4.0): '
+        'only per-lemma article counts, no text.\n"""\n',
         f"ARTICLES = {n}",
         "DF: dict[str, int] = {",
         *(f"    {t!r}: {c}," for t, c in kept.items()),
