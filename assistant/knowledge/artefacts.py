@@ -43,13 +43,14 @@ from typing import Any
 import numpy as np
 from filelock import FileLock
 
-from assistant.knowledge.lexical import EMPTY, LexicalIndex, compact
+from assistant.knowledge.lexical import EMPTY, K1, B, LexicalIndex, compact
 from assistant.knowledge.store import SourceRecord, Store
 from assistant.text import finnish
 
 log = logging.getLogger("assistant.knowledge.artefacts")
 
-FORMAT = "a2"  # bump when the folder's layout changes: older folders are then never opened
+# bump when the folder's layout changes: older folders are then never opened (nor the BM25 weights of other k1/b)
+FORMAT = f"a2-bm25-{K1}-{B}"
 KEEP = 3  # generations kept on disk (a process may still be answering from the previous one)
 BUILD_LOG = "builds.log"  # one JSON line per build: the evidence that a process opened instead of building
 ROW_KEYS = ("source", "title", "start", "end", "page", "url", "terms", "index", "version")
