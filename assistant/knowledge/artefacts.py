@@ -49,10 +49,10 @@ from assistant.text import finnish
 
 log = logging.getLogger("assistant.knowledge.artefacts")
 
-FORMAT = "a2"  # bump when the folder's layout changes: older folders are then never opened
+FORMAT = "a3"  # a3: rows keep ``continues``; bump when the folder's layout changes: older folders are then never opened
 KEEP = 3  # generations kept on disk (a process may still be answering from the previous one)
 BUILD_LOG = "builds.log"  # one JSON line per build: the evidence that a process opened instead of building
-ROW_KEYS = ("source", "title", "start", "end", "page", "url", "terms", "index", "version")
+ROW_KEYS = ("source", "title", "start", "end", "page", "url", "terms", "index", "version", "continues")
 INCREMENTAL_SHARE = 0.3  # more changed sources than this share: one full read of the store is cheaper
 
 
