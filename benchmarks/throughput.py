@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--pool-docs", type=int, default=120)
     parser.add_argument("--unbatched", action="store_true", help="also measure without the micro-batcher")
+    parser.add_argument("--query-cache", type=int, default=0,
+                        help="question vectors cached by the server (> 0: what an answer costs without the model)")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
 
@@ -65,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         (args.work / f"built-{label}").write_text("ok\n")
     questions = [i.question for i in eval_items([generate_document(i, seed=0) for i in spread(args.pool_docs, 40)])]
     out = {"loadavg_start": loadavg()}
-    out.update(bench_throughput(s, questions[:24], args.work, args.clients, log, unbatched=args.unbatched))
+    out.update(bench_throughput(s, questions[:24], args.work, args.clients, log, unbatched=args.unbatched,
+                                query_cache=args.query_cache))
     out["loadavg_end"] = loadavg()
     print(json.dumps(out, ensure_ascii=False, indent=1, default=str))
     return 0
