@@ -49,11 +49,12 @@ from assistant.text import finnish
 
 log = logging.getLogger("assistant.knowledge.artefacts")
 
-# bump when the folder's layout changes: older folders are then never opened (nor the BM25 weights of other k1/b)
-FORMAT = f"a2-bm25-{K1}-{B}"
+# bump when the folder's layout changes (a3: rows keep ``continues``): older folders are then never opened (nor
+# the BM25 weights of other k1/b)
+FORMAT = f"a3-bm25-{K1}-{B}"
 KEEP = 3  # generations kept on disk (a process may still be answering from the previous one)
 BUILD_LOG = "builds.log"  # one JSON line per build: the evidence that a process opened instead of building
-ROW_KEYS = ("source", "title", "start", "end", "page", "url", "terms", "index", "version")
+ROW_KEYS = ("source", "title", "start", "end", "page", "url", "terms", "index", "version", "continues")
 INCREMENTAL_SHARE = 0.3  # more changed sources than this share: one full read of the store is cheaper
 
 
