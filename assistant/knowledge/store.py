@@ -31,6 +31,13 @@ import numpy as np
 
 META_ID = "__meta__"
 _PAGE = 1000  # records per paged get
+# HNSW settings of the chunk collection, applied to new and existing stores. Chroma 1.x persists its
+# embedded HNSW graph every ``sync_threshold`` records (default 1000) and every process that opens the
+# store replays the newer records into its own copy of the graph in parallel, in no fixed order: after a
+# refresh, fresh processes searched slightly different graphs and could miss different near neighbours.
+# Persisting after every write makes them all load the same graph (benchmarks/dense_agreement.py); a
+# larger ``ef_search`` (default 100) makes the search miss fewer of the true nearest chunks.
+CHUNK_HNSW = {"sync_threshold": 1, "ef_search": 200}
 
 
 def new_key(generation: int) -> str:
@@ -131,6 +138,13 @@ def make_client(chroma_url: str | None, path: Any) -> Any:
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
 
+def _tune_hnsw(collection: Any, wanted: dict[str, int]) -> None:
+    """Give a collection these HNSW settings unless it has them (a store built before they existed)."""
+    current = (collection.configuration or {}).get("hnsw") or {}
+    if any(current.get(key) != value for key, value in wanted.items()):
+        collection.modify(configuration={"hnsw": dict(wanted)})
+
+
 class Store:
     def __init__(self, client: Any, prefix: str = "elmo") -> None:
         self.client = client
@@ -154,6 +168,7 @@ class Store:
         self.chunks = self.client.get_or_create_collection(
             f"{self.prefix}_chunks", embedding_function=None, metadata={"hnsw:space": "cosine"}
         )
+        _tune_hnsw(self.chunks, CHUNK_HNSW)
         self.sources = self.client.get_or_create_collection(f"{self.prefix}_sources", embedding_function=None)
         self.sentences = self.client.get_or_create_collection(
             f"{self.prefix}_sentences", embedding_function=None, metadata={"hnsw:space": "cosine"}
