@@ -24,6 +24,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -146,17 +147,19 @@ def _tune_hnsw(collection: Any, wanted: dict[str, int]) -> None:
 
 
 class Store:
-    def __init__(self, client: Any, prefix: str = "elmo") -> None:
+    def __init__(self, client: Any, prefix: str = "elmo", path: Path | None = None) -> None:
         self.client = client
         self.prefix = prefix
+        self.path = path  # an embedded store's directory (None: a Chroma server)
         self._open_collections()
         self.max_batch = int(client.get_max_batch_size())
 
     @classmethod
     def open(cls, settings: Any) -> Store:
         try:
-            client = make_client(settings.chroma_url, settings.index / "chroma")
-            return cls(client, settings.collection)
+            path = None if settings.chroma_url else settings.index / "chroma"
+            client = make_client(settings.chroma_url, path)
+            return cls(client, settings.collection, path)
         except StoreError:
             raise
         except Exception as exc:
@@ -173,6 +176,23 @@ class Store:
         self.sentences = self.client.get_or_create_collection(
             f"{self.prefix}_sentences", embedding_function=None, metadata={"hnsw:space": "cosine"}
         )
+
+    def reopen(self) -> None:
+        """See an embedded store as a process opening it now does. Chroma keeps one system per directory and
+        process, with the HNSW graph it loaded then: another process's writes never reach that graph, so
+        after another process's refresh this one's dense search misses the new chunks until it reopens.
+        A search already running finishes on the old system (not stopped: its collections stay referenced;
+        other Stores on this directory keep it until they reopen too)."""
+        if self.path is None:
+            return
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        # no public way to drop one directory's cached system (clear_system_cache drops every one)
+        identifier = self.client._identifier
+        SharedSystemClient._identifier_to_system.pop(identifier, None)
+        SharedSystemClient._identifier_to_refcount.pop(identifier, None)
+        self.client = make_client(None, self.path)
+        self._open_collections()
 
     def reset(self) -> None:
         """Drop everything (a model switch). The catalogue goes first: killed in between, no source is left

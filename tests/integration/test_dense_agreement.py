@@ -7,12 +7,17 @@ got a different list in one of 6 processes (benchmarks/dense_agreement.py; here 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import chromadb
 import pytest
 from chromadb.config import Settings as ChromaSettings
+from test_ingest import KALA, METSA, make_settings, write
 
+from assistant.answering.retrieve import KnowledgeBase
+from assistant.knowledge.ingest import refresh
 from assistant.knowledge.store import CHUNK_HNSW, Store, make_client
 from benchmarks.dense_agreement import run
 
@@ -35,3 +40,36 @@ def test_a_store_built_before_gets_the_settings(tmp_path: Path) -> None:
     hnsw = make_client(None, tmp_path).get_collection("elmo_chunks").configuration["hnsw"]
     assert {k: hnsw[k] for k in CHUNK_HNSW} == CHUNK_HNSW
     assert hnsw["space"] == "cosine"
+
+
+@pytest.mark.slow
+def test_a_running_process_follows_a_refresh_done_by_another(tmp_path: Path) -> None:
+    # opened before the refresh: without reopening, the refreshed chunks were invisible to its dense search
+    # (40-51 of 60 queries differed from a fresh process's)
+    got = run(chunks=3000, changed=300, processes=2, depth=40, seed=0, where=tmp_path, long_lived=2, reopen=True)
+    assert got["long_lived_queries_differing_from_fresh"] == [0, 0], got
+
+
+@pytest.mark.slow
+def test_an_app_finds_chunks_another_process_refreshed(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    write(settings, "kalastus.md", KALA)
+    refresh(settings)
+    kb = KnowledgeBase(settings, reload_every=0)  # an app process: its dense search has loaded the graph
+    question = kb.queries.embed("Kuka neuvoo metsänomistajia Kainuussa?")
+    assert kb.store.dense(question, 10, kb.current().versions)
+
+    write(settings, "metsa.txt", METSA)
+    another_process = (
+        "import sys\n"
+        "from assistant.config import Settings\n"
+        "from assistant.knowledge.ingest import refresh\n"
+        "refresh(Settings(sources=sys.argv[1], index=sys.argv[2], chunk_chars=sys.argv[3]))\n"
+    )
+    args = [str(settings.sources), str(settings.index), str(settings.chunk_chars)]
+    subprocess.run([sys.executable, "-c", another_process, *args], check=True, cwd=Path(__file__).parents[2])
+
+    snap = kb.current()  # a new generation: reopened
+    assert "metsa.txt" in snap.versions
+    hits = kb.store.dense(question, 10, snap.versions)
+    assert hits and hits[0].meta["source"] == "metsa.txt", [h.meta["source"] for h in hits]
