@@ -262,6 +262,7 @@ class KnowledgeBase:
                     self._checked = now
                     try:
                         if self.store.generation_key()[1] != self.snapshot.key:
+                            self.store.reopen()  # an embedded store: load what the other process wrote
                             self.snapshot = self._build()
                         self.store_error = None
                     except Exception as exc:  # noqa: BLE001 - store unreachable: keep serving what we have

@@ -24,6 +24,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -31,6 +32,13 @@ import numpy as np
 
 META_ID = "__meta__"
 _PAGE = 1000  # records per paged get
+# HNSW settings of the chunk collection, applied to new and existing stores. Chroma 1.x persists its
+# embedded HNSW graph every ``sync_threshold`` records (default 1000) and every process that opens the
+# store replays the newer records into its own copy of the graph in parallel, in no fixed order: after a
+# refresh, fresh processes searched slightly different graphs and could miss different near neighbours.
+# Persisting after every write makes them all load the same graph (benchmarks/dense_agreement.py); a
+# larger ``ef_search`` (default 100) makes the search miss fewer of the true nearest chunks.
+CHUNK_HNSW = {"sync_threshold": 1, "ef_search": 200}
 
 
 def new_key(generation: int) -> str:
@@ -131,18 +139,27 @@ def make_client(chroma_url: str | None, path: Any) -> Any:
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
 
+def _tune_hnsw(collection: Any, wanted: dict[str, int]) -> None:
+    """Give a collection these HNSW settings unless it has them (a store built before they existed)."""
+    current = (collection.configuration or {}).get("hnsw") or {}
+    if any(current.get(key) != value for key, value in wanted.items()):
+        collection.modify(configuration={"hnsw": dict(wanted)})
+
+
 class Store:
-    def __init__(self, client: Any, prefix: str = "elmo") -> None:
+    def __init__(self, client: Any, prefix: str = "elmo", path: Path | None = None) -> None:
         self.client = client
         self.prefix = prefix
+        self.path = path  # an embedded store's directory (None: a Chroma server)
         self._open_collections()
         self.max_batch = int(client.get_max_batch_size())
 
     @classmethod
     def open(cls, settings: Any) -> Store:
         try:
-            client = make_client(settings.chroma_url, settings.index / "chroma")
-            return cls(client, settings.collection)
+            path = None if settings.chroma_url else settings.index / "chroma"
+            client = make_client(settings.chroma_url, path)
+            return cls(client, settings.collection, path)
         except StoreError:
             raise
         except Exception as exc:
@@ -154,10 +171,28 @@ class Store:
         self.chunks = self.client.get_or_create_collection(
             f"{self.prefix}_chunks", embedding_function=None, metadata={"hnsw:space": "cosine"}
         )
+        _tune_hnsw(self.chunks, CHUNK_HNSW)
         self.sources = self.client.get_or_create_collection(f"{self.prefix}_sources", embedding_function=None)
         self.sentences = self.client.get_or_create_collection(
             f"{self.prefix}_sentences", embedding_function=None, metadata={"hnsw:space": "cosine"}
         )
+
+    def reopen(self) -> None:
+        """See an embedded store as a process opening it now does. Chroma keeps one system per directory and
+        process, with the HNSW graph it loaded then: another process's writes never reach that graph, so
+        after another process's refresh this one's dense search misses the new chunks until it reopens.
+        A search already running finishes on the old system (not stopped: its collections stay referenced;
+        other Stores on this directory keep it until they reopen too)."""
+        if self.path is None:
+            return
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        # no public way to drop one directory's cached system (clear_system_cache drops every one)
+        identifier = self.client._identifier
+        SharedSystemClient._identifier_to_system.pop(identifier, None)
+        SharedSystemClient._identifier_to_refcount.pop(identifier, None)
+        self.client = make_client(None, self.path)
+        self._open_collections()
 
     def reset(self) -> None:
         """Drop everything (a model switch). The catalogue goes first: killed in between, no source is left
