@@ -44,11 +44,13 @@ def main(argv: list[str] | None = None) -> int:
         with http_client(timeout=300.0) as client:
             _post(client, url, questions[0])
             out["rss_first_answer"] = peak_rss_mb(proc.pid)
+            out["rss_parts_first_answer_mb"] = _rss_parts(proc.pid)
             t = time.perf_counter()
             for q in questions[1:]:
                 _post(client, url, q)
             out["ask_ms_mean"] = round((time.perf_counter() - t) * 1000 / max(len(questions) - 1, 1), 1)
             out["rss_after_answers"] = peak_rss_mb(proc.pid)
+            out["rss_parts_after_answers_mb"] = _rss_parts(proc.pid)
             if not args.refresh:
                 return _report(out, args.out)
             changed = s.sources / generate_document(3, chunks=CHUNKS_PER_DOC, seed=0).source
@@ -71,6 +73,13 @@ def main(argv: list[str] | None = None) -> int:
     builds = (Path(s.index) / "artefacts" / s.collection / "builds.log").read_text().splitlines()
     out["last_build"] = json.loads(builds[-1])
     return _report(out, args.out)
+
+
+def _rss_parts(pid: int) -> dict[str, float]:
+    """RssAnon (the process's own heap) and RssFile (mapped files: shared with every process mapping them)."""
+    with open(f"/proc/{pid}/status", encoding="utf-8") as fh:
+        rows = dict(line.split(":", 1) for line in fh if line.startswith(("RssAnon", "RssFile", "RssShmem")))
+    return {k: round(int(v.split()[0]) / 1024, 1) for k, v in rows.items()}
 
 
 def _report(out: dict[str, Any], path: Path | None) -> int:
