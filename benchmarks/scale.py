@@ -133,13 +133,14 @@ def concurrent_answers(url: str, questions: list[str], clients: int, rounds: int
     return {"latency_ms": summarise(latencies), "throughput_rps": round(len(got) / wall, 1), "answers": got}
 
 
-def bench_throughput(s: Settings, questions: list[str], work: Path, clients: int, log: Any) -> dict[str, Any]:
+def bench_throughput(s: Settings, questions: list[str], work: Path, clients: int, log: Any,
+                     unbatched: bool = True, query_cache: int = 0) -> dict[str, Any]:
     out: dict[str, Any] = {"clients": clients, "questions": len(questions)}
     serial: dict[str, dict[str, Any]] = {}
-    for batching in (True, False):
+    for batching in (True, False) if unbatched else (True,):
         label = "batched" if batching else "unbatched"
         release_chroma()
-        sb = s.model_copy(update={"query_batching": batching, "query_cache": 0})
+        sb = s.model_copy(update={"query_batching": batching, "query_cache": query_cache})
         with serve_process(sb, work / f"serve-throughput-{label}.log", admin_token=TOKEN) as (proc, url, _):
             with http_client(timeout=120.0) as client:
                 for q in questions:  # warm-up, and the serial answers the concurrent ones must equal

@@ -368,14 +368,19 @@ def specific_apart(question: str, evidence: Evidence, ranked: list[Sentence], la
     if not ranked:
         return 0.0
     best_terms = set(finnish.terms(ranked[0].text)) | {w.lower() for w, _, _ in finnish.words(ranked[0].text)}
-    named = [
-        w for i, (w, _, _) in enumerate(finnish.words(question))
-        if w not in evidence.missing and _is_specific(w, i == 0, language) and len(w) > 1
-    ]  # fmt: skip
+    named = _specific_words(question, evidence, language)
     if not named:
         return 0.0
     apart = [w for w in named if w.lower() not in best_terms and not set(finnish.terms(w)) & best_terms]
     return len(apart) / len(named)
+
+
+def _specific_words(question: str, evidence: Evidence, language: str) -> list[str]:
+    """The question's names and numbers that the corpus has."""
+    return [
+        w for i, (w, _, _) in enumerate(finnish.words(question))
+        if w not in evidence.missing and _is_specific(w, i == 0, language) and len(w) > 1
+    ]  # fmt: skip
 
 
 def _named(question: str, evidence: Evidence, language: str) -> list[str]:
@@ -408,10 +413,7 @@ def kind_apart(question: str, evidence: Evidence, ranked: list[Sentence], passag
     kinds = asked_types(question)
     if language != "fi" or not kinds or not ranked:
         return 0.0
-    named = [
-        w for i, (w, _, _) in enumerate(finnish.words(question))
-        if w not in evidence.missing and _is_specific(w, i == 0, language) and len(w) > 1
-    ]  # fmt: skip
+    named = _specific_words(question, evidence, language)
     if not named:
         return 0.0
     asked = _question_words(question)

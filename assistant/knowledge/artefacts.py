@@ -49,17 +49,19 @@ from typing import Any
 import numpy as np
 from filelock import FileLock
 
-from assistant.knowledge.lexical import EMPTY, LexicalIndex, compact
+from assistant.knowledge.lexical import EMPTY, K1, B, LexicalIndex, compact
 from assistant.knowledge.sentence_vectors import SCHEME, chunk_sentences, sentence_key
 from assistant.knowledge.store import SourceRecord, Store
 from assistant.text import finnish
 
 log = logging.getLogger("assistant.knowledge.artefacts")
 
-FORMAT = "a3"  # bump when the folder's layout changes: older folders are then never opened
+# bump when the folder's layout changes (a3: rows keep ``continues``; a4: sentence vectors): older folders are then
+# never opened (nor the BM25 weights of other k1/b)
+FORMAT = f"a4-bm25-{K1}-{B}"
 KEEP = 3  # generations kept on disk (a process may still be answering from the previous one)
 BUILD_LOG = "builds.log"  # one JSON line per build: the evidence that a process opened instead of building
-ROW_KEYS = ("source", "title", "start", "end", "page", "url", "terms", "index", "version")
+ROW_KEYS = ("source", "title", "start", "end", "page", "url", "terms", "index", "version", "continues")
 INCREMENTAL_SHARE = 0.3  # more changed sources than this share: one full read of the store is cheaper
 
 

@@ -20,6 +20,16 @@ from bm25s import scoring
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import
 
 EMPTY = "∅"  # bm25s cannot index a document with no tokens
+# Chunks are short (~420 characters) and of similar length: a term's repeats in one chunk say little more than
+# its first use (k1 below bm25s's 1.5), and a longer chunk is longer for its content's sake (b near 1, not
+# 0.75). Chosen on squad2fi-dev's even half, confirmed on the odd one (evals/README.md, issue 12); a change
+# rebuilds every artefact folder (knowledge/artefacts.py FORMAT).
+K1 = 0.75
+B = 0.9
+
+
+def _bm25() -> bm25s.BM25:
+    return bm25s.BM25(k1=K1, b=B)
 _NOT_TERMS = {EMPTY, ""}  # bm25s's own vocabulary has an empty-string entry
 
 
@@ -61,7 +71,7 @@ class LexicalIndex:
     """BM25 over term lists; ``df`` answers "does any chunk use this term, and how many"."""
 
     def __init__(self, term_lists: list[list[str]] | None = None, *, bm25: bm25s.BM25 | None = None):
-        self._bm25 = bm25 or bm25s.BM25()
+        self._bm25 = bm25 or _bm25()
         if bm25 is None and term_lists:
             self._bm25.index([t or [EMPTY] for t in term_lists], show_progress=False)
         scores = self._bm25.scores if (bm25 is not None or term_lists) else {}
@@ -74,8 +84,8 @@ class LexicalIndex:
     def build_from_ids(cls, flat: np.ndarray, offsets: np.ndarray, vocab: list[str]) -> LexicalIndex:
         """BM25 over documents given as term ids into ``vocab`` (as ``compact`` returns them: sorted, every
         term used): document ``d`` is ``flat[offsets[d]:offsets[d + 1]]``, at least one id each. Scores are
-        bit-identical to ``bm25s.BM25().index`` of the same term lists."""
-        bm25 = bm25s.BM25()
+        bit-identical to ``bm25s.BM25(k1=K1, b=B).index`` of the same term lists."""
+        bm25 = _bm25()
         n_docs = len(offsets) - 1
         if n_docs <= 0:
             return cls([])

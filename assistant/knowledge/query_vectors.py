@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future
 from functools import lru_cache
@@ -40,6 +41,7 @@ class MicroBatcher:
         self._worker: threading.Thread | None = None
         self.calls = 0  # model calls made (batches)
         self.embedded = 0  # texts embedded
+        self.sizes: Counter[int] = Counter()  # model calls by number of texts
 
     def embed(self, text: str) -> np.ndarray:
         future: Future[np.ndarray] = Future()
@@ -71,6 +73,7 @@ class MicroBatcher:
                 continue
             self.calls += 1
             self.embedded += len(texts)
+            self.sizes[len(texts)] += 1
             by_text = dict(zip(texts, vectors, strict=True))
             for text, future in batch:
                 future.set_result(by_text[text])

@@ -337,6 +337,12 @@ class Store:
     def count_chunks(self) -> int:
         return int(self.chunks.count())
 
+    def nearest(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
+        """(id, cosine similarity) of the ``n`` nearest chunks, any version: ids and distances only, as
+        reading each hit's metadata and text back from Chroma costs ~6x the search itself."""
+        got = self.chunks.query(query_embeddings=[vector], n_results=n, include=["distances"])
+        return [(cid, 1.0 - float(dist)) for cid, dist in zip(got["ids"][0], got["distances"][0], strict=True)]
+
     def dense(self, vector: np.ndarray, n: int, live: dict[str, str]) -> list[Hit]:
         """Nearest chunks, live versions only (over-fetched so that stale ones can be dropped)."""
         # n_results above the collection size is fine in Chroma 1.x (it returns what there is)

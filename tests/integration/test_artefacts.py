@@ -250,6 +250,33 @@ def test_folder_of_an_older_layout_is_rebuilt_and_never_a_base(tmp_path: Path) -
     assert "raahe" in fresh.lexical().df
 
 
+
+def test_folder_weighted_before_the_bm25_parameters_is_rebuilt_with_them(tmp_path: Path) -> None:
+    """A folder of format "a2" holds BM25 weights of bm25s's defaults (k1 1.5, b 0.75): it is rebuilt, and the
+    rebuilt index scores as bm25s does with the chosen k1 and b over the same terms."""
+    import bm25s
+
+    from assistant.knowledge.lexical import K1, B
+
+    settings = _settings(tmp_path, fillers=4)
+    refresh(settings)
+    store = Store.open(settings)
+    generation, key = store.generation_key()
+    root = artefacts.root_for(settings)
+    meta_file = root / key / "meta.json"
+    meta_file.write_text(json.dumps({**json.loads(meta_file.read_text()), "format": "a2"}))
+    opened = artefacts.open_or_build(store, root, key, generation)
+    assert opened.meta["format"] == artefacts.FORMAT != "a2" and opened.meta["reason"] == "missing"
+    snap = Snapshot.of(opened)
+    terms = [(m.get("terms") or "").split() for m in snap.metas]
+    reference = bm25s.BM25(k1=K1, b=B)
+    reference.index(terms, show_progress=False)
+    query = ["vety", "pilotti", "hanke"]
+    known = [t for t in query if t in snap.lexical.df]
+    assert known
+    np.testing.assert_allclose(snap.lexical.scores(query), reference.get_scores(known), rtol=1e-6)
+
+
 def test_failed_build_closes_its_rows_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = _settings(tmp_path)
     refresh(settings)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import random
 
+import bm25s
 import numpy as np
 
-from assistant.knowledge.lexical import EMPTY, LexicalIndex, compact
+from assistant.knowledge.lexical import EMPTY, K1, B, LexicalIndex, compact
 
 
 def _corpus(seed: int, docs: int = 600) -> list[list[str]]:
@@ -61,3 +62,17 @@ def test_build_from_ids_saves_and_loads_like_bm25s(tmp_path) -> None:
     assert loaded.size == 50 and dict(loaded.df) == dict(built.df)
     np.testing.assert_array_equal(loaded.scores(["sana3", "hanke"]), LexicalIndex(corpus).scores(["sana3", "hanke"]))
 
+
+
+def test_both_builds_use_the_chosen_bm25_parameters() -> None:
+    corpus = _corpus(11, docs=80)
+    flat, offsets, vocab = _ids(corpus)
+    flat, vocab = compact(flat, vocab)
+    built = LexicalIndex.build_from_ids(flat, offsets, vocab)
+    chosen, default = bm25s.BM25(k1=K1, b=B), bm25s.BM25()
+    for bm in (chosen, default):
+        bm.index(corpus, show_progress=False)
+    query = ["sana2", "hanke", "sana30"]
+    np.testing.assert_allclose(built.scores(query), chosen.get_scores(query), rtol=1e-6)
+    np.testing.assert_allclose(LexicalIndex(corpus).scores(query), chosen.get_scores(query), rtol=1e-6)
+    assert not np.allclose(built.scores(query), default.get_scores(query))  # k1/b are not bm25s's defaults
