@@ -130,27 +130,33 @@ class SentenceMatrix:
 
 def _write_sentences(folder: Path, store: Store, keys: np.ndarray, counts: np.ndarray,
                      previous: SentenceMatrix | None) -> dict[str, int]:
-    """The matrix of ``keys`` (sorted): rows known to ``previous`` copied (one gather: ~0.1 s for 80k
-    rows), the others read from the store by id."""
-    vectors = None
-    copied = np.zeros(len(keys), dtype=bool)
+    """The matrix of ``keys`` (sorted): rows known to ``previous`` copied (one gather straight into the
+    new file: ~0.1 s for 80k rows, no second copy in memory), the others read from the store by id."""
+    rows = np.full(len(keys), -1, dtype=np.int64)
+    dim = 0
     if previous is not None and len(previous) and previous.vectors.shape[1]:
-        rows = previous.rows(keys)
-        if (rows >= 0).any():
-            vectors = previous.vectors[np.where(rows >= 0, rows, 0)]
-            copied = (rows >= 0) & ~np.isnan(vectors[:, 0])  # vectorless then: asked again
+        rows, dim = previous.rows(keys), previous.vectors.shape[1]
+    copied = rows >= 0
+    if copied.any():  # vectorless then: asked again
+        copied[copied] = ~np.isnan(previous.vectors[rows[copied], 0])  # type: ignore[union-attr]
     wanted = [k.decode() for k in keys[~copied].tolist()]
     # the store's scheme is written after a refresh's first build: what it holds is what counts here
     fresh = store.sentence_vectors(wanted) if wanted and store.sentences.count() else {}
-    if vectors is None:
-        vectors = np.empty((len(keys), len(next(iter(fresh.values()))) if fresh else 0), dtype=np.float32)
-    if vectors.shape[1] and wanted:
-        vectors[~copied] = np.nan
+    dim = dim or (len(next(iter(fresh.values()))) if fresh else 0)
+    path = folder / "sentences.npy"
+    if not dim or not len(keys):
+        np.save(path, np.zeros((len(keys), dim), dtype=np.float32))
+    else:
+        out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(len(keys), dim))
+        if copied.any():
+            np.take(previous.vectors, np.where(copied, rows, 0), axis=0, out=out, mode="clip")  # type: ignore[union-attr]
+        out[~copied] = np.nan
         for i, key in zip(np.flatnonzero(~copied).tolist(), wanted, strict=True):
             if key in fresh:
-                vectors[i] = fresh[key]
+                out[i] = fresh[key]
+        out.flush()
+        del out
     np.save(folder / "sentences.keys.npy", keys)
-    np.save(folder / "sentences.npy", vectors)
     np.save(folder / "sentences.counts.npy", counts.astype(np.int32))
     return {"sentences": len(keys), "copied": int(copied.sum()), "read": len(wanted), "found": len(fresh)}
 
