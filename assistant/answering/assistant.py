@@ -324,7 +324,7 @@ class Assistant:
         snap: Snapshot,
         query_vector: Any = None,
     ) -> tuple[str, list[dict[str, Any]]]:
-        similarities = extractive.sentence_similarities(self.kb.store, passages, query_vector)
+        similarities = extractive.sentence_similarities(self.kb.sentence_vectors(snap), passages, query_vector)
         return extractive.compose(q, language, passages, evidence, qtypes, snap, PHRASES[language], similarities)
 
     def _finish(

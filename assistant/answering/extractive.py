@@ -22,8 +22,7 @@ import pyvoikko
 
 from assistant.answering.retrieve import Passage, Snapshot
 from assistant.answering.verify import NOT_STATED
-from assistant.knowledge.sentence_vectors import chunk_sentences, sentence_key
-from assistant.knowledge.store import Store
+from assistant.knowledge.sentence_vectors import VectorSource, chunk_sentences, sentence_key
 from assistant.text import finnish
 from assistant.text.contacts import _org_candidates as organisation_mentions  # the extractor's own reading
 from assistant.text.contacts import disagree, distinct_records, extract_contacts
@@ -124,7 +123,7 @@ def score(features: dict[str, float], weights: dict[str, float]) -> float:
 
 
 def sentence_similarities(
-    store: Store | None, passages: list[Passage], query_vector: np.ndarray | None
+    store: VectorSource | None, passages: list[Passage], query_vector: np.ndarray | None
 ) -> dict[str, float] | None:
     """Cosine of the question with each stored sentence vector of the passages (None: not available)."""
     if store is None or query_vector is None:

@@ -27,10 +27,11 @@ import numpy as np
 
 from assistant.config import Settings
 from assistant.knowledge import artefacts
-from assistant.knowledge.artefacts import Artefacts, lemma_counts, surface_counts
+from assistant.knowledge.artefacts import Artefacts, SentenceMatrix, lemma_counts, surface_counts
 from assistant.knowledge.embeddings import Embedder, embedder_from_settings
 from assistant.knowledge.lexical import LexicalIndex
 from assistant.knowledge.query_vectors import QueryVectors
+from assistant.knowledge.sentence_vectors import SCHEME as SENTENCE_SCHEME
 from assistant.knowledge.store import Hit, SourceRecord, Store
 from assistant.text import finnish, glossary
 
@@ -208,6 +209,29 @@ class Snapshot:
         return self._extra[mode]
 
 
+class SentenceVectors:
+    """Sentence vectors for the answerer: from the generation's memory-mapped matrix, and from the store
+    only for keys the matrix does not know (a sentence across two joined chunks that an older version held
+    whole: the store keeps every vector ever embedded), or for every key when there is no matrix. A key the matrix knows as vectorless had no vector when the generation was built: trusted when
+    the store's scheme was already the current one then (a refresh that embeds it publishes a new
+    generation right after), else asked again (the vectors were being filled in)."""
+
+    def __init__(self, matrix: SentenceMatrix | None, store: Store, trust_gaps: bool = True):
+        self.matrix = matrix
+        self.store = store
+        self.trust_gaps = trust_gaps
+
+    def sentence_vectors(self, keys: list[str]) -> dict[str, np.ndarray]:
+        if self.matrix is None:
+            return self.store.sentence_vectors(keys)
+        found, rest = self.matrix.get(keys)
+        if not self.trust_gaps:
+            rest = [k for k in keys if k not in found]
+        if rest:
+            found.update(self.store.sentence_vectors(rest))
+        return found
+
+
 @dataclass
 class Retrieval:
     query: str
@@ -236,9 +260,11 @@ class KnowledgeBase:
         self._lock = threading.Lock()
         self._checked = 0.0
         self.store_error: str | None = None  # set while the store is unreachable
+        self._scheme = ""  # the store's sentence scheme, checked with its generation
         self.snapshot = self._build()
 
     def _build(self) -> Snapshot:
+        self._scheme = str(self.store.meta().get("sentence_scheme") or "")
         generation, key = self.store.generation_key()
         published = artefacts.open_or_build(self.store, self.artefacts_root, key, generation)
         if self.store.meta().get("clean", True) is False:
@@ -264,11 +290,21 @@ class KnowledgeBase:
                         if self.store.generation_key()[1] != self.snapshot.key:
                             self.store.reopen()  # an embedded store: load what the other process wrote
                             self.snapshot = self._build()
+                        else:  # sentence vectors filled in or dropped without a new generation
+                            self._scheme = str(self.store.meta().get("sentence_scheme") or "")
                         self.store_error = None
                     except Exception as exc:  # noqa: BLE001 - store unreachable: keep serving what we have
                         self.store_error = f"{type(exc).__name__}: {exc}"
                         log.warning("knowledge base store unreachable, serving the last snapshot: %s", exc)
         return self.snapshot
+
+    def sentence_vectors(self, snap: Snapshot) -> SentenceVectors:
+        """What the answerer reads sentence vectors from: ``snap``'s matrix while the store's sentence
+        vectors are on and of this code's scheme (checked with the generation), else the store."""
+        art = snap.artefacts
+        if art is None or self._scheme != SENTENCE_SCHEME:  # switched off or not filled in: as the store says
+            return SentenceVectors(None, self.store)
+        return SentenceVectors(art.sentence_matrix(), self.store, art.meta.get("sentence_scheme") == SENTENCE_SCHEME)
 
     def reload(self) -> Snapshot:
         with self._lock:

@@ -9,6 +9,9 @@ is embedded once, and the answerer finds a chunk's vectors by splitting its text
 from __future__ import annotations
 
 import hashlib
+from typing import Protocol
+
+import numpy as np
 
 from assistant.knowledge.embeddings import Embedder
 from assistant.knowledge.store import Store
@@ -16,6 +19,12 @@ from assistant.text.sentences import split_sentences
 
 # bump when the way sentences are cut or embedded changes: the backfill then re-embeds every sentence
 SCHEME = "s1"
+
+
+class VectorSource(Protocol):
+    """Where the answerer reads stored sentence vectors: the store, or a generation's mapped matrix."""
+
+    def sentence_vectors(self, keys: list[str]) -> dict[str, np.ndarray]: ...
 
 
 def chunk_sentences(text: str) -> list[str]:

@@ -42,6 +42,9 @@ def _get_identifier() -> Any:
 
                 ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
                 ident.set_languages(list(_LANGS))
+                if hasattr(ident, "_full_model"):
+                    # kept only to switch languages again, which we never do: the 142-language tables (~28 MB)
+                    ident._full_model = ident.nb_ptc, ident.nb_pc, ident.nb_classes
                 _identifier = ident
     return _identifier
 

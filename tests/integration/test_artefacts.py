@@ -167,6 +167,12 @@ def test_incremental_build_equals_a_full_build(tmp_path: Path) -> None:
     assert (incremental.path / "sources.json").read_bytes() == (full.path / "sources.json").read_bytes()
     for name in ("surface", "lemmas"):
         assert incremental.counts(name) == full.counts(name)
+    # sentence vectors: unchanged keys copied, only the new ones read from the store, same bytes as a full read
+    for name in ("sentences.keys.npy", "sentences.counts.npy", "sentences.npy"):
+        assert (incremental.path / name).read_bytes() == (full.path / name).read_bytes(), name
+    copied = incremental.meta["sentence_vectors"]
+    assert copied["copied"] > 0 and 0 < copied["read"] < full.meta["sentence_vectors"]["read"]
+    assert full.meta["sentence_vectors"]["found"] == len(full.sentence_matrix() or [])
     assert "metsäbiotalous" not in incremental.counts("lemmas") and "kalasatama" in incremental.counts("lemmas")
     a, b = incremental.lexical(), full.lexical()
     assert dict(a.df) == dict(b.df)
@@ -176,6 +182,44 @@ def test_incremental_build_equals_a_full_build(tmp_path: Path) -> None:
     assert vocabulary(snaps[0]) == vocabulary(snaps[1])
     # the vocabulary of a snapshot equals the one built from its texts
     assert vocabulary(snaps[0]) == Vocabulary.of(list(snaps[0].texts), snaps[0].lexical.df)
+
+
+def test_answers_from_the_sentence_matrix_equal_answers_from_the_store(tmp_path: Path) -> None:
+    """The answerer reads sentence vectors from the generation's mapped matrix, never from Chroma, and
+    answers byte for byte as from Chroma; a scheme change without a new generation falls back to Chroma."""
+    settings = _settings(tmp_path, fillers=2)
+    refresh(settings)
+    kb = KnowledgeBase(settings, reload_every=0.0)
+    store = kb.store
+    matrix = kb.snapshot.artefacts.sentence_matrix() if kb.snapshot.artefacts else None
+    assert matrix is not None and len(matrix) > 10
+    keys = [k.decode() for k in np.asarray(matrix.keys).tolist()]
+    stored = store.sentence_vectors(keys)
+    mapped, unknown = matrix.get(keys)
+    assert unknown == [] and set(mapped) == set(stored) == set(keys)
+    assert all(mapped[k].tobytes() == stored[k].tobytes() for k in keys)  # the same float32 bits
+
+    assistant = Assistant(settings, kb=kb)
+
+    def answers() -> list[dict]:
+        return [{k: v for k, v in assistant.ask(q).to_dict().items() if k != "timings_ms"} for q in QUESTIONS]
+
+    reads: list[int] = []
+    real = Store.sentence_vectors
+    Store.sentence_vectors = lambda self, keys: reads.append(len(keys)) or real(self, keys)  # type: ignore[method-assign]
+    try:
+        from_matrix = answers()
+        assert reads == []  # no question read Chroma's sentences
+        kb.sentence_vectors = lambda snap: store  # type: ignore[method-assign,assignment,return-value]
+        from_store = answers()
+        assert reads
+    finally:
+        Store.sentence_vectors = real  # type: ignore[method-assign]
+    del kb.sentence_vectors
+    assert from_matrix == from_store and any(not a["refused"] for a in from_matrix)
+
+    store.write_meta(sentence_scheme="")  # e.g. vectors switched off: dropped without a new generation
+    assert kb.sentence_vectors(kb.current()).matrix is None
 
 
 def _open_files(folder: Path) -> list[str]:
