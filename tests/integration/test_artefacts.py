@@ -251,9 +251,9 @@ def test_folder_of_an_older_layout_is_rebuilt_and_never_a_base(tmp_path: Path) -
 
 
 
-def test_folder_weighted_before_the_bm25_parameters_is_rebuilt_with_them(tmp_path: Path) -> None:
-    """A folder of format "a2" holds BM25 weights of bm25s's defaults (k1 1.5, b 0.75): it is rebuilt, and the
-    rebuilt index scores as bm25s does with the chosen k1 and b over the same terms."""
+def test_folder_of_an_older_format_is_rebuilt_with_the_current_bm25_parameters(tmp_path: Path) -> None:
+    """A folder of an older format ("a2": no k1/b in its format) is rebuilt, and the rebuilt index scores as
+    bm25s does with the current k1 and b over the same terms."""
     import bm25s
 
     from assistant.knowledge.lexical import K1, B
