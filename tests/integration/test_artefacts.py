@@ -227,16 +227,23 @@ def _open_files(folder: Path) -> list[str]:
     return [t for fd in fds.iterdir() if (t := os.path.realpath(fd)).startswith(str(folder))]
 
 
-def test_folder_of_an_older_layout_is_rebuilt_and_never_a_base(tmp_path: Path) -> None:
-    """An index whose artefacts were written by an older release (format "a1": no token ids): the process
-    replaces the folder under the same key, and the next refresh does not build incrementally from it."""
+def _refreshed_with_format(tmp_path: Path, fmt: str) -> tuple[Settings, Store, Path, str, int]:
+    """A refreshed index whose current artefact folder claims to be of format ``fmt`` (an older release's)."""
     settings = _settings(tmp_path, fillers=4)
     refresh(settings)
     store = Store.open(settings)
     generation, key = store.generation_key()
     root = artefacts.root_for(settings)
     meta_file = root / key / "meta.json"
-    meta_file.write_text(json.dumps({**json.loads(meta_file.read_text()), "format": "a1"}))
+    meta_file.write_text(json.dumps({**json.loads(meta_file.read_text()), "format": fmt}))
+    return settings, store, root, key, generation
+
+
+def test_folder_of_an_older_layout_is_rebuilt_and_never_a_base(tmp_path: Path) -> None:
+    """An index whose artefacts were written by an older release (format "a1": no token ids): the process
+    replaces the folder under the same key, and the next refresh does not build incrementally from it."""
+    settings, store, root, key, generation = _refreshed_with_format(tmp_path, "a1")
+    meta_file = root / key / "meta.json"
     (root / key / "tokens.npy").unlink()
     opened = artefacts.open_or_build(store, root, key, generation)
     assert opened.meta["format"] == artefacts.FORMAT and opened.meta["reason"] == "missing"
@@ -258,13 +265,7 @@ def test_folder_of_an_older_format_is_rebuilt_with_the_current_bm25_parameters(t
 
     from assistant.knowledge.lexical import K1, B
 
-    settings = _settings(tmp_path, fillers=4)
-    refresh(settings)
-    store = Store.open(settings)
-    generation, key = store.generation_key()
-    root = artefacts.root_for(settings)
-    meta_file = root / key / "meta.json"
-    meta_file.write_text(json.dumps({**json.loads(meta_file.read_text()), "format": "a2"}))
+    settings, store, root, key, generation = _refreshed_with_format(tmp_path, "a2")
     opened = artefacts.open_or_build(store, root, key, generation)
     assert opened.meta["format"] == artefacts.FORMAT != "a2" and opened.meta["reason"] == "missing"
     snap = Snapshot.of(opened)
