@@ -33,6 +33,7 @@ GENERIC = set(
 
 GENERAL_FROM, GENERAL_TO = 0.2, 0.6  # background shares between which a missing word's weight falls to 0
 GENERAL_HEAD = 0.5  # a word in half the background articles says nothing particular after a hyphen
+_ROMAN = re.compile(r"[IVX]{2,5}")  # "ELMO III": a number, as specific as a digit (one letter is a word)
 _NOUNISH = {"nimisana", "paikannimi", "sukunimi", "etunimi", "nimi", "lyhenne"}
 _PROPER = {"paikannimi", "sukunimi", "etunimi", "nimi"}
 _CONTACT_TERMS = {"yhteyshenkilö", "yhteystieto", "yhteystiedot", "kontaktihenkilö", "kontakti"}
@@ -54,6 +55,9 @@ class Evidence:
     # how general each missing word is in Finnish at large (share of background articles using it): "eroa",
     # "tuloksena", "puoleen" phrase a question; "budjetti" names a thing the sources lack
     general: dict[str, float] = field(default_factory=dict)
+    # missing words that name the kind of answer right after an interrogative ("Mikä taho maksoi", "Mitä eroa
+    # on"): the answer is a thing of that kind, which the sources need not call by that word
+    framing: list[str] = field(default_factory=list)
 
     def add_group(self, terms: list[str]) -> None:
         group = [t for t in dict.fromkeys(terms) if t]
@@ -109,10 +113,12 @@ class _Reader:
 
     def terms(self, word: str) -> tuple[list[str], bool]:
         """The word's index terms and whether it names a thing (only such words can be missing)."""
-        if word.isdigit():  # a year or a number: the sources either state it or they don't
-            return [word], True
+        if word.isdigit() or _ROMAN.fullmatch(word):  # a year or a number: the sources state it or they don't
+            return [word.lower()], True
         if self.language == "fi":
             terms = [t for t in finnish.terms(word) if not finnish.is_stopword(t) and t not in GENERIC]
+            if terms:  # an action noun is known through its verb ("toteutus" where the sources "toteuttavat")
+                terms += [v for v in finnish.derived_verbs(word) if v not in terms]
             classes = finnish.word_classes(word)
             # adjectives and verbs only phrase the question ("kokonaiset" is also a noun to Voikko)
             return terms, not classes or (bool(classes & _NOUNISH) and "laatusana" not in classes)
@@ -136,10 +142,21 @@ class _Reader:
         heads = finnish.compound_heads(word) if self.language == "fi" else frozenset()
         # ... or a general word after a hyphen: "ELMO-asioissa" are the matters of ELMO
         general_head = "-" in word.strip("-") and all(background.share(h) >= GENERAL_HEAD for h in heads)
-        return whole or (
+        return whole or self.known_reading(word) or (
             bool(parts)
             and sum(t in lex.df for t in parts) >= max(1, round(len(parts) * 2 / 3))
             and (not heads or bool(heads & self.snap.words) or general_head)
+        )
+
+    def known_reading(self, word: str) -> bool:
+        """A compound is known when one of its readings has its head and ⅔ of its parts in the sources: a second
+        reading's parts ("rahoitusmahdollisuuksinen") must not outvote the first's."""
+        if self.language != "fi" or "-" in word:
+            return False
+        df = self.lex.df
+        return any(
+            parts[-1] in self.snap.words and sum(p in df for p in parts) >= max(1, round(len(parts) * 2 / 3))
+            for parts in finnish.reading_parts(word)
         )
 
     def contact_field(self, word: str, terms: list[str]) -> str | None:
@@ -159,7 +176,7 @@ class _Reader:
 
 def _is_specific(word: str, first: bool, language: str) -> bool:
     """A name, a number or a word Voikko does not know: the question is about something particular."""
-    if word.isdigit():
+    if word.isdigit() or _ROMAN.fullmatch(word):
         return True
     if language != "fi":
         return word[:1].isupper() and not first
@@ -167,6 +184,27 @@ def _is_specific(word: str, first: bool, language: str) -> bool:
     # a lower-case word Voikko also reads as a common word ("vanhasta": vanha, or the surname Vanhanen) is that word
     name = bool(classes & _PROPER) and (word[:1].isupper() or not classes - _PROPER)
     return not classes or name or (word[:1].isupper() and not first)
+
+
+# interrogative pronouns that may determine a noun ("mikä taho", "millä tavalla", "minkä raportin")
+_INTERROGATIVE_DETERMINERS = frozenset(
+    """mikä mitkä mitä minkä missä mistä mihin millä mille miltä minä miksi minkälainen millainen millaista
+    millaisen millaiset millaisia kumpi kumman kumpaa""".split()
+)
+_OLLA = frozenset({"on", "ovat", "oli", "olivat", "olisi"})
+_DEMONSTRATIVES = frozenset({"se", "ne", "sen", "sitä", "niitä", "niiden", "tämä", "nämä"})
+
+
+def frames_answer(words: list[str], i: int) -> bool:
+    """Whether word ``i`` names the kind of answer: it follows an interrogative determiner ("Mikä taho
+    maksoi?", "Mitä eroa on …?") or "kuka/mikä on se …" ("kuka on se taho, joka …")."""
+    before = [w.lower() for w in words[max(0, i - 3) : i]]
+    if before and before[-1] in _INTERROGATIVE_DETERMINERS:
+        return True
+    return (
+        len(before) == 3 and before[-1] in _DEMONSTRATIVES and before[-2] in _OLLA
+        and before[-3] in _INTERROGATIVE_DETERMINERS | {"kuka", "ketkä"}
+    )  # fmt: skip
 
 
 def particularity(general: float) -> float:
@@ -179,7 +217,7 @@ def particularity(general: float) -> float:
 def _generality(word: str, terms: list[str], language: str) -> float:
     """How general the missing word's lemma is in Finnish text (background.share); 0 for a number or a name.
     A hyphen compound counts by its head ("ELMO-asioissa" by "asia")."""
-    if language != "fi" or word.isdigit() or (word[:1].isupper() and finnish.word_classes(word) & _PROPER):
+    if language != "fi" or word.isdigit() or _ROMAN.fullmatch(word) or (word[:1].isupper() and finnish.word_classes(word) & _PROPER):
         return 0.0
     if "-" in word.strip("-"):
         head = finnish.terms(word.strip("-").rsplit("-", 1)[1])
@@ -198,8 +236,9 @@ def assess(question: str, language: str, snap: Snapshot) -> Evidence:
     reader = _Reader(language, snap)
     groups: list[list[str]] = []
     evidence = Evidence([], [], reader.idf)
-    for i, (word, _, _) in enumerate(finnish.words(question)):
-        word = finnish.written_form(word) or word
+    written = [w for w, _, _ in finnish.words(question)]
+    for i, word in enumerate(written):
+        word = finnish.written_form(word) or (None if word.isupper() else finnish.unclipped(word)) or word
         if word.lower() in GENERIC:
             continue
         terms, nounish = reader.terms(word)
@@ -212,6 +251,13 @@ def assess(question: str, language: str, snap: Snapshot) -> Evidence:
             continue
         if field_kind == "group" or (field_kind is None and reader.known(word, terms)):
             groups.append([t for t in terms if t in snap.lexical.df] or ["puh"])
+            continue
+        numeral = [t for t in finnish.numeral_terms(word) if t in snap.lexical.df] if language == "fi" else []
+        if numeral:  # "ELMO kakkonen" is ELMO II
+            evidence.corrected[word] = numeral[0].upper()
+            for t in numeral:
+                reader.idf[t] = reader.weight(t)
+            groups.append(numeral)
             continue
         fixed = correct(word, snap) if field_kind is None and language == "fi" else None
         fixed_terms = reader.terms(fixed)[0] if fixed else []
@@ -226,6 +272,8 @@ def assess(question: str, language: str, snap: Snapshot) -> Evidence:
             evidence.missing_idf[word] = reader.weight(terms[0]) * particularity(evidence.general[word])
             if _is_specific(word, i == 0, language):
                 evidence.specific.append(word)
+            elif language == "fi" and frames_answer(written, i):
+                evidence.framing.append(word)
     if language != "fi":  # multi-word glossary keys ("took part", "project manager") seen only whole
         for key_terms in glossary.concepts(question):
             have = [t for t in key_terms if t in snap.lexical.df]
@@ -244,7 +292,7 @@ def assess(question: str, language: str, snap: Snapshot) -> Evidence:
 # ------------------------------------------------------------------------------------------------------
 
 FEATURES = refusal_weights.FEATURES
-_CANDIDATES = ("type_missing", "specific_apart", "foreign", "foreign_dense", "frame_share", "kind_apart", "name_apart", "type_missing_wide")
+_CANDIDATES = ("type_missing", "framing_share", "specific_apart", "foreign", "foreign_dense", "frame_share", "kind_apart", "name_apart", "type_missing_wide")
 SIGNALS = (*FEATURES, *(f for f in _CANDIDATES if f not in FEATURES))  # for fitting
 SENTENCE_PASSAGES = 3  # sentences are read from the top passages only: the answerer quotes from those
 
@@ -308,7 +356,7 @@ HOLDS: dict[str, re.Pattern[str]] = {
     # a count or an amount: a digit that is not only a year, or a number word
     "number": re.compile(rf"(?<!\d)(?!(?:19|20)\d\d(?!\d))\d|\b(?:{_NUMBER_WORD})\w*", re.I),
     "when": re.compile(
-        rf"\b(?:1[0-9]|20)\d\d\b|\d-luvu|\b\d{{1,2}}\.\s?\d{{1,2}}\.|{_MONTH}|\b(?:kevä|kesä|syksy|talve)\w*|"
+        rf"\b(?:1[0-9]|20)\d\d\b|\d-luvu|(?<=vuonna )\d{{1,4}}\b|\b\d{{1,4}}(?=\s?(?:eKr|jKr|eaa|jaa)\b)|\b\d{{1,2}}\.\s?\d{{1,2}}\.|{_MONTH}|\b(?:kevä|kesä|syksy|talve)\w*|"
         r"vuosisada|\b(?:maanantai|tiistai|keskiviikko|torstai|perjantai|lauantai|sunnuntai)\w*",
         re.I,
     ),
@@ -473,6 +521,7 @@ def signals(
         "sentence_cover": max(ranked[0].share, 0.0) if ranked else 0.0,
         "missing_share": sum(evidence.missing_idf.values()) / total,
         "frame_share": sum(w * evidence.general.get(m, 0.0) for m, w in evidence.missing_idf.items()) / total,
+        "framing_share": sum(evidence.missing_idf.get(w, 0.0) for w in evidence.framing) / total,
         "specific_share": specific / total,
         "agree": float(bool(dense) and bool(lexical) and by_dense is by_lexical),
         "type_missing": type_missing(question, ranked),
