@@ -100,8 +100,9 @@ class Evidence:
 class _Reader:
     """Reads one question's words against one snapshot (the state ``assess`` shares between words)."""
 
-    def __init__(self, language: str, snap: Snapshot):
+    def __init__(self, language: str, snap: Snapshot, asks_person: bool = False):
         self.language = language
+        self.asks_person = asks_person
         self.snap = snap
         self.lex = snap.lexical
         self.n = max(self.lex.size, 1)
@@ -167,10 +168,13 @@ class _Reader:
         used = any(t in self.lex.df for t in terms)
         if term_set & _CONTACT_TERMS and "name" in fields:
             return "skip"  # "yhteyshenkilö" asks for the contacts directory, which has entries
+        # in a question asking for a person ("Kenelle voin lähettää sähköpostia …?") the channel is the means,
+        # not what is asked: the person is the answer, with whatever contact the sources give
+        absent = "skip" if self.asks_person else "missing"
         if term_set & _PHONE_TERMS and not term_set & _EMAIL_TERMS:
-            return "group" if "phone" in fields else (None if used else "missing")
+            return "group" if "phone" in fields else (None if used else absent)
         if term_set & _EMAIL_TERMS and not term_set & _PHONE_TERMS and "posti" in " ".join(terms) + word.lower():
-            return "group" if "email" in fields else (None if used else "missing")
+            return "group" if "email" in fields else (None if used else absent)
         return None
 
 
@@ -233,7 +237,7 @@ def assess(question: str, language: str, snap: Snapshot) -> Evidence:
     question and never count as missing. Words that ask for a phone number or an e-mail address are known
     exactly when the contacts directory has such a field.
     """
-    reader = _Reader(language, snap)
+    reader = _Reader(language, snap, "who" in asked_types(question))
     groups: list[list[str]] = []
     evidence = Evidence([], [], reader.idf)
     written = [w for w, _, _ in finnish.words(question)]
@@ -292,7 +296,7 @@ def assess(question: str, language: str, snap: Snapshot) -> Evidence:
 # ------------------------------------------------------------------------------------------------------
 
 FEATURES = refusal_weights.FEATURES
-_CANDIDATES = ("type_missing", "framing_share", "specific_apart", "foreign", "foreign_dense", "frame_share", "kind_apart", "name_apart", "type_missing_wide")
+_CANDIDATES = ("type_missing", "framing_share", "number_apart", "specific_apart", "foreign", "foreign_dense", "frame_share", "kind_apart", "name_apart", "type_missing_wide")
 SIGNALS = (*FEATURES, *(f for f in _CANDIDATES if f not in FEATURES))  # for fitting
 SENTENCE_PASSAGES = 3  # sentences are read from the top passages only: the answerer quotes from those
 
@@ -454,6 +458,22 @@ def name_apart(question: str, evidence: Evidence, passages: list[Passage], langu
     return len(apart) / len(named)
 
 
+def number_apart(question: str, evidence: Evidence, ranked: list[Sentence], n: int = TYPE_SENTENCES, near: float = 0.8) -> float:
+    """1.0 when a number the question names (a year, "III") is in the sources but in none of the near-best
+    sentences: the sources tell of the thing, but for another year ("puheenjohtajamaakunta … 2027" over the
+    sentence naming 2024's)."""
+    numbers = {
+        w.lower() for w, _, _ in finnish.words(question)
+        if (w.isdigit() and len(w) > 1 or _ROMAN.fullmatch(w)) and w not in evidence.missing
+    }  # fmt: skip
+    if not numbers or not ranked:
+        return 0.0
+    best = ranked[0].share
+    seen = {w.lower() for r in ranked[:n] if r.share >= near * best for w, _, _ in finnish.words(r.text)}
+    seen |= {p for w in seen if "-" in w or "–" in w for p in re.split(r"[-–]", w)}
+    return 0.0 if numbers <= seen else 1.0
+
+
 def kind_apart(question: str, evidence: Evidence, ranked: list[Sentence], passages: list[Passage], language: str) -> float:
     """1.0 when a Finnish question asks for a kind of answer about named things (names, numbers the corpus
     has) and no top passage both names them all and holds an answer of that kind: the sources give a phone
@@ -528,10 +548,11 @@ def signals(
         "foreign": float(foreign),
         "foreign_dense": None,
     }
-    if candidates or {"type_missing_wide", "specific_apart", "kind_apart", "name_apart"} & set(FEATURES):
+    if candidates or {"type_missing_wide", "specific_apart", "kind_apart", "name_apart", "number_apart"} & set(FEATURES):
         # signals tried when fitting (docs/refusal.md); computed only when asked for or fitted
         values |= {
             "type_missing_wide": type_missing(question, ranked, 5, 0.6),
+            "number_apart": number_apart(question, evidence, ranked),
             "specific_apart": specific_apart(question, evidence, ranked, language),
             "kind_apart": kind_apart(question, evidence, ranked, passages, language),
             "name_apart": name_apart(question, evidence, passages, language),
