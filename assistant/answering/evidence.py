@@ -211,6 +211,17 @@ def frames_answer(words: list[str], i: int) -> bool:
     )  # fmt: skip
 
 
+def _named_part(word: str, snap: Snapshot) -> tuple[list[str], str]:
+    """A hyphen compound's known first part's terms and its head ("ELMO-juttua" → ["elmo"], "juttua"), or
+    ([], word) when the word has no hyphen or the sources do not know its first part."""
+    stripped = word.strip("-")
+    if "-" not in stripped:
+        return [], word
+    first, head = stripped.rsplit("-", 1)
+    known = [t for t in finnish.terms(first) if t in snap.lexical.df]
+    return (known, head) if known and head else ([], word)
+
+
 def particularity(general: float) -> float:
     """How much of its IDF weight a missing word keeps: all of it when general text rarely uses it ("budjetti"),
     none when most articles do ("puoli", "asia"): the IDF of a corpus of 13 chunks cannot tell a word that
@@ -271,6 +282,12 @@ def assess(question: str, language: str, snap: Snapshot) -> Evidence:
                 reader.idf[t] = reader.weight(t)
             groups.append([t for t in fixed_terms if t in snap.lexical.df])
         elif nounish or field_kind == "missing":
+            named, head = _named_part(word, snap) if language == "fi" else ([], word)
+            if named:  # "ELMO-juttua": ELMO is the sources'; only the head is missing, weighed as a word of its own
+                groups.append(named)
+                word, terms, i = head, finnish.terms(head) or [head.lower()], 1
+                for t in terms:
+                    reader.idf[t] = reader.weight(t)
             evidence.missing.append(word)
             evidence.general[word] = _generality(word, terms, language)
             evidence.missing_idf[word] = reader.weight(terms[0]) * particularity(evidence.general[word])

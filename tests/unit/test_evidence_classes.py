@@ -87,3 +87,9 @@ def test_a_year_of_fewer_digits_or_with_an_era_answers_when() -> None:
     assert holds_answer("when", "Vero lakkautettiin vuonna 96.", asked)
     assert holds_answer("when", "Kaupunki perustettiin 753 eKr.", asked)
     assert not holds_answer("when", "Vero koski 96 miestä.", asked)
+
+
+def test_a_hyphen_compound_of_a_known_name_misses_only_its_head(snap: Snapshot) -> None:
+    evidence = assess("Kuka vetää SISU-kerhoa?", "fi", snap)
+    assert evidence.missing == ["kerhoa"] and evidence.specific == []
+    assert ["sisu"] in evidence.groups
