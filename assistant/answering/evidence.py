@@ -291,6 +291,9 @@ def assess(question: str, language: str, snap: Snapshot) -> Evidence:
             evidence.missing.append(word)
             evidence.general[word] = _generality(word, terms, language)
             evidence.missing_idf[word] = reader.weight(terms[0]) * particularity(evidence.general[word])
+            if language == "fi" and not _is_specific(word, i == 0, language):
+                # a word questions use where their answer does not ("tulos", "tehtävä") phrases the question
+                evidence.missing_idf[word] *= 1.0 - background.framing(terms[0])
             if _is_specific(word, i == 0, language):
                 evidence.specific.append(word)
             elif language == "fi" and frames_answer(written, i):

@@ -93,3 +93,15 @@ def test_a_hyphen_compound_of_a_known_name_misses_only_its_head(snap: Snapshot) 
     evidence = assess("Kuka vetää SISU-kerhoa?", "fi", snap)
     assert evidence.missing == ["kerhoa"] and evidence.specific == []
     assert ["sisu"] in evidence.groups
+
+
+def test_a_word_questions_use_where_their_answer_does_not_weighs_less(snap: Snapshot, monkeypatch: pytest.MonkeyPatch) -> None:
+    from assistant.text import background
+
+    # "henkilö" is missing from most paragraphs answering questions that use it; "yliopisto" almost never
+    assert background.framing("henkilö") > 0.5 > background.framing("yliopisto") == 0.0
+    assert background.framing("sanaton-lemma") == 0.0  # an unseen lemma keeps its weight
+    framed = assess("Mikä henkilö johtaa ohjelmaa?", "fi", snap).missing_idf["henkilö"]
+    monkeypatch.setattr(background, "framing", lambda lemma: 0.0)
+    plain = assess("Mikä henkilö johtaa ohjelmaa?", "fi", snap).missing_idf["henkilö"]
+    assert 0.0 < framed < 0.5 * plain
