@@ -316,7 +316,7 @@ def assess(question: str, language: str, snap: Snapshot) -> Evidence:
 # ------------------------------------------------------------------------------------------------------
 
 FEATURES = refusal_weights.FEATURES
-_CANDIDATES = ("type_missing", "framing_share", "number_apart", "specific_apart", "foreign", "foreign_dense", "frame_share", "kind_apart", "name_apart", "type_missing_wide")
+_CANDIDATES = ("type_missing", "framing_share", "number_apart", "pair_apart", "specific_apart", "foreign", "foreign_dense", "frame_share", "kind_apart", "name_apart", "type_missing_wide")
 SIGNALS = (*FEATURES, *(f for f in _CANDIDATES if f not in FEATURES))  # for fitting
 SENTENCE_PASSAGES = 3  # sentences are read from the top passages only: the answerer quotes from those
 
@@ -494,6 +494,21 @@ def number_apart(question: str, evidence: Evidence, ranked: list[Sentence], n: i
     return 0.0 if numbers <= seen else 1.0
 
 
+def pair_apart(question: str, evidence: Evidence, ranked: list[Sentence], language: str) -> float:
+    """Share of the (named thing, other question word) pairs that no sentence of the top passages states
+    together: the sources name the thing and use the word, but never say the one of the other ("OECD" and
+    "raportti" in sentences of their own)."""
+    named = {t for w in _named(question, evidence, language) for t in finnish.terms(w)[:1]}
+    names = [g for g in evidence.groups if g[0] in named]
+    others = [g for g in evidence.groups if g[0] not in named]
+    if not names or not others or not ranked:
+        return 0.0
+    sentences = [set(finnish.terms(r.text)) for r in ranked]
+    pairs = [(a, b) for a in names for b in others]
+    apart = sum(not any(set(a) & t and set(b) & t for t in sentences) for a, b in pairs)
+    return apart / len(pairs)
+
+
 def kind_apart(question: str, evidence: Evidence, ranked: list[Sentence], passages: list[Passage], language: str) -> float:
     """1.0 when a Finnish question asks for a kind of answer about named things (names, numbers the corpus
     has) and no top passage both names them all and holds an answer of that kind: the sources give a phone
@@ -568,11 +583,12 @@ def signals(
         "foreign": float(foreign),
         "foreign_dense": None,
     }
-    if candidates or {"type_missing_wide", "specific_apart", "kind_apart", "name_apart", "number_apart"} & set(FEATURES):
+    if candidates or {"type_missing_wide", "specific_apart", "kind_apart", "name_apart", "number_apart", "pair_apart"} & set(FEATURES):
         # signals tried when fitting (docs/refusal.md); computed only when asked for or fitted
         values |= {
             "type_missing_wide": type_missing(question, ranked, 5, 0.6),
             "number_apart": number_apart(question, evidence, ranked),
+            "pair_apart": pair_apart(question, evidence, ranked, language),
             "specific_apart": specific_apart(question, evidence, ranked, language),
             "kind_apart": kind_apart(question, evidence, ranked, passages, language),
             "name_apart": name_apart(question, evidence, passages, language),
