@@ -96,7 +96,7 @@ def correct(word: str, snap: Snapshot) -> str | None:
 
 
 _LETTERS = "aeiouyäöhjklmnprstvdg"
-MIN_RESTORE = 5
+MIN_RESTORE, MAX_RESTORE = 5, 14  # longer unknown words are compounds or names: Voikko is slow on them (≈ 70 ms)
 
 
 def restored_letter(word: str, lemmas: Mapping[str, int]) -> str | None:
@@ -105,7 +105,7 @@ def restored_letter(word: str, lemmas: Mapping[str, int]) -> str | None:
     most used on a tie). Insertions only: about 20 × len(word) Voikko look-ups, ≈ 5 ms a word, where all edits
     cost 40–100 ms and read real words Voikko lacks as others (docs/refusal.md)."""
     low = word.lower()
-    if len(low) < MIN_RESTORE or not low.isalpha():
+    if not MIN_RESTORE <= len(low) <= MAX_RESTORE or not low.isalpha():
         return None
     best: tuple[int, str] | None = None
     for i in range(1, len(low) + 1):
