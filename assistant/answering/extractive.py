@@ -219,8 +219,8 @@ def _earns_a_citation(c: Candidate, first: Candidate) -> bool:
 
 
 # A comparison: asks how two things differ, or asks the same question of two things ("Kuka vetää … vanhassa
-# strategiassa ja kuka uudessa?"). Its answer quotes both sides, so the second sentence comes from another
-# source when one is a close enough call (what ``choose`` asks of any further citation).
+# strategiassa ja kuka uudessa?"). Its answer quotes both sides: the second sentence comes from another
+# source when one is within SECOND_MARGIN, as close a call as a second sentence of the cited passage.
 _COMPARES = re.compile(
     r"\bero(a|aa|avat|ja|t|ista)?\b|verrattuna|\bvertaa|\bdiffer|\bcompar|\bversus\b|\bvs\.?\s|"
     r"skillnad|skiljer|jämför|"
@@ -236,16 +236,14 @@ def compares(question: str) -> bool:
 
 def _other_side(chosen: list[Candidate], candidates: list[Candidate]) -> list[Candidate]:
     """For a comparison answered from one source only: its last sentence makes way for the best sentence of
-    another source that earns a citation (``_earns_a_citation``), when there is one."""
+    another source within SECOND_MARGIN of the first, when there is one."""
     if not chosen or len({c.passage.source for c in chosen}) > 1:
         return chosen
     first = chosen[0]
     for c in candidates:
-        if c.passage.source == first.passage.source or c.features.get("heading"):
-            continue
         if c.score < first.score - SECOND_MARGIN:
             break
-        if _earns_a_citation(c, first):
+        if c.passage.source != first.passage.source and not c.features.get("heading"):
             return (chosen[:-1] if len(chosen) > 1 else chosen) + [c]
     return chosen
 
