@@ -1,13 +1,16 @@
 """Fit the sentence-choice weights (answering/extractive.py) on squad2fi-dev and our gated suites, and
 check them held out.
 
-    .venv/bin/python benchmarks/fit_sentence_weights.py --squad ../shared/datasets/squad2fi-dev \
-        --index /tmp/elmo-eval-q2 [--dump /tmp/candidates.json]
+    .venv/bin/python -m benchmarks.fit_sentence_weights --squad ../shared/datasets/squad2fi-dev \
+        --index /tmp/elmo-eval-q2 --realistic [--dump /tmp/candidates.json]
+
+(``-m`` from the checkout: run as a file, the installed ``assistant`` package would be imported instead.)
 
 Every candidate sentence (or pair) that the product's answer path scores (``Assistant.ask``, captured) is
 one row: its features and whether it shows the answer (squad: a gold span inside the gold paragraph; our
-suites: the most of the item's facts). Squad articles and suite items are split in two (fit / held out,
-so no paragraph or question is seen by both); a conditional logit (scipy) is fitted on the fit half, with
+suites: the most of the item's facts). Squad articles and suite items (with ``--realistic`` also
+evals/realistic.yaml's) are split in two, each kind apart (fit / held out, so no paragraph or question is
+seen by both); a conditional logit (scipy) is fitted on the fit half, with
 and without the similarity feature. The figure printed is the share of questions whose best-scored
 candidate shows the answer, for the hand weights in use before and for both fitted models. Paste the
 printed weights into extractive.py.

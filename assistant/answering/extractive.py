@@ -3,10 +3,10 @@
 A candidate is a sentence, or a pair of adjacent sentences when the second adds what the question asks
 for. Each is scored by a fitted linear model over a few features — how much of the question's IDF-weighted
 lemma mass it covers, its cosine similarity to the question (multilingual e5 sentence vectors stored at
-ingest, see knowledge/sentence_vectors.py), its passage's rank, and what the question type asks for
-(a name or title, a date, a definition, a list, a phone number). The weights are fitted on squad2fi-dev
-and our gated suites (benchmarks/fit_sentence_weights.py), not set by hand; without stored vectors (an old
-index, BM25-only retrieval) the model fitted without the similarity feature is used.
+ingest, see knowledge/sentence_vectors.py), its passage's rank and dense score, and what the question type
+asks for (a name or title, a date, a definition, a list, a phone number). The weights are fitted on
+squad2fi-dev and our suites (benchmarks/fit_sentence_weights.py --realistic), not set by hand; without
+stored vectors (an old index, BM25-only retrieval) the model fitted without the similarity feature is used.
 """
 
 from __future__ import annotations
