@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.answering.assistant import Assistant, clean_question
+from assistant.answering.assistant import Assistant, clean_question, corrected_question
 from assistant.answering.conversation import resolve_follow_up
 from assistant.answering.evidence import SIGNALS, assess_turn, decide
 from assistant.config import load_settings
@@ -72,7 +72,14 @@ def read(assistant: Assistant, question: str, history: list[str]) -> tuple[Any, 
     )
     snap = retrieval.snapshot
     evidence = assess_turn(q, language, snap, follow.context)
-    return retrieval, decide(evidence, retrieval.passages, question=q, language=language, candidates=True)
+    if evidence.corrected:  # as Assistant.stream: retrieve again for the words as read
+        fixed = corrected_question(q, evidence.corrected)
+        retrieval = assistant.retriever.retrieve(
+            fixed if not follow.context else f"{fixed} {follow.context}", language=language, extra_terms=follow.terms
+        )
+    # the product decides on the retrieved chunks, not the joined passages (Assistant.stream)
+    chunks = retrieval.chunks or retrieval.passages
+    return retrieval, decide(evidence, chunks, question=q, language=language, candidates=True)
 
 
 def row(assistant: Assistant, group: str, item_id: str, q: str, history: list[str], answerable: bool | None, fit: bool) -> Row:

@@ -125,6 +125,14 @@ _BLOCK_CLOSE = {name: re.compile(rf"</{name}\s*>", re.I) for name in ("script", 
 _TAG = re.compile(r"</?[A-Za-z][^<>]{0,200}>")
 
 
+def corrected_question(question: str, corrected: dict[str, str]) -> str:
+    """The question with each typo or spoken word replaced by the corpus word it was read as ("elmo kakkosen"
+    → "elmo II"): what retrieval should look for (the dense model does not know "kakkonen" is II)."""
+    for word, fixed in corrected.items():
+        question = re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", fixed, question)
+    return question
+
+
 def _drop_script_blocks(text: str) -> str:
     """``<script …>…</script>`` and ``<style …>…</style>`` removed in one forward pass (linear time)."""
     out: list[str] = []
@@ -201,6 +209,8 @@ class Assistant:
             yield self._plain(q, language, phrases["empty_kb"], t0, timings)
             return
         evidence = assess_turn(q, language, snap, follow.context)
+        if evidence.corrected:  # look again for what the words were read as
+            retrieval, timings = self._retrieve(corrected_question(q, evidence.corrected), language, follow, mode)
         qtypes = question_types(q)
         passages = retrieval.passages
         chunks = retrieval.chunks or passages  # the refusal model was fitted on chunks, not joined passages

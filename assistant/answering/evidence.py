@@ -33,6 +33,7 @@ GENERIC = set(
 
 GENERAL_FROM, GENERAL_TO = 0.2, 0.6  # background shares between which a missing word's weight falls to 0
 GENERAL_HEAD = 0.5  # a word in half the background articles says nothing particular after a hyphen
+_ROMAN = re.compile(r"[IVX]{2,5}")  # "ELMO III": a number, as specific as a digit (one letter is a word)
 _NOUNISH = {"nimisana", "paikannimi", "sukunimi", "etunimi", "nimi", "lyhenne"}
 _PROPER = {"paikannimi", "sukunimi", "etunimi", "nimi"}
 _CONTACT_TERMS = {"yhteyshenkilö", "yhteystieto", "yhteystiedot", "kontaktihenkilö", "kontakti"}
@@ -54,6 +55,9 @@ class Evidence:
     # how general each missing word is in Finnish at large (share of background articles using it): "eroa",
     # "tuloksena", "puoleen" phrase a question; "budjetti" names a thing the sources lack
     general: dict[str, float] = field(default_factory=dict)
+    # missing words that name the kind of answer right after an interrogative ("Mikä taho maksoi", "Mitä eroa
+    # on"): the answer is a thing of that kind, which the sources need not call by that word
+    framing: list[str] = field(default_factory=list)
 
     def add_group(self, terms: list[str]) -> None:
         group = [t for t in dict.fromkeys(terms) if t]
@@ -96,8 +100,9 @@ class Evidence:
 class _Reader:
     """Reads one question's words against one snapshot (the state ``assess`` shares between words)."""
 
-    def __init__(self, language: str, snap: Snapshot):
+    def __init__(self, language: str, snap: Snapshot, asks_person: bool = False):
         self.language = language
+        self.asks_person = asks_person
         self.snap = snap
         self.lex = snap.lexical
         self.n = max(self.lex.size, 1)
@@ -109,10 +114,12 @@ class _Reader:
 
     def terms(self, word: str) -> tuple[list[str], bool]:
         """The word's index terms and whether it names a thing (only such words can be missing)."""
-        if word.isdigit():  # a year or a number: the sources either state it or they don't
-            return [word], True
+        if word.isdigit() or _ROMAN.fullmatch(word):  # a year or a number: the sources state it or they don't
+            return [word.lower()], True
         if self.language == "fi":
             terms = [t for t in finnish.terms(word) if not finnish.is_stopword(t) and t not in GENERIC]
+            if terms:  # an action noun is known through its verb ("toteutus" where the sources "toteuttavat")
+                terms += [v for v in finnish.derived_verbs(word) if v not in terms]
             classes = finnish.word_classes(word)
             # adjectives and verbs only phrase the question ("kokonaiset" is also a noun to Voikko)
             return terms, not classes or (bool(classes & _NOUNISH) and "laatusana" not in classes)
@@ -136,10 +143,21 @@ class _Reader:
         heads = finnish.compound_heads(word) if self.language == "fi" else frozenset()
         # ... or a general word after a hyphen: "ELMO-asioissa" are the matters of ELMO
         general_head = "-" in word.strip("-") and all(background.share(h) >= GENERAL_HEAD for h in heads)
-        return whole or (
+        return whole or self.known_reading(word) or (
             bool(parts)
             and sum(t in lex.df for t in parts) >= max(1, round(len(parts) * 2 / 3))
             and (not heads or bool(heads & self.snap.words) or general_head)
+        )
+
+    def known_reading(self, word: str) -> bool:
+        """A compound is known when one of its readings has its head and ⅔ of its parts in the sources: a second
+        reading's parts ("rahoitusmahdollisuuksinen") must not outvote the first's."""
+        if self.language != "fi" or "-" in word:
+            return False
+        df = self.lex.df
+        return any(
+            parts[-1] in self.snap.words and sum(p in df for p in parts) >= max(1, round(len(parts) * 2 / 3))
+            for parts in finnish.reading_parts(word)
         )
 
     def contact_field(self, word: str, terms: list[str]) -> str | None:
@@ -150,16 +168,19 @@ class _Reader:
         used = any(t in self.lex.df for t in terms)
         if term_set & _CONTACT_TERMS and "name" in fields:
             return "skip"  # "yhteyshenkilö" asks for the contacts directory, which has entries
+        # in a question asking for a person ("Kenelle voin lähettää sähköpostia …?") the channel is the means,
+        # not what is asked: the person is the answer, with whatever contact the sources give
+        absent = "skip" if self.asks_person else "missing"
         if term_set & _PHONE_TERMS and not term_set & _EMAIL_TERMS:
-            return "group" if "phone" in fields else (None if used else "missing")
+            return "group" if "phone" in fields else (None if used else absent)
         if term_set & _EMAIL_TERMS and not term_set & _PHONE_TERMS and "posti" in " ".join(terms) + word.lower():
-            return "group" if "email" in fields else (None if used else "missing")
+            return "group" if "email" in fields else (None if used else absent)
         return None
 
 
 def _is_specific(word: str, first: bool, language: str) -> bool:
     """A name, a number or a word Voikko does not know: the question is about something particular."""
-    if word.isdigit():
+    if word.isdigit() or _ROMAN.fullmatch(word):
         return True
     if language != "fi":
         return word[:1].isupper() and not first
@@ -167,6 +188,38 @@ def _is_specific(word: str, first: bool, language: str) -> bool:
     # a lower-case word Voikko also reads as a common word ("vanhasta": vanha, or the surname Vanhanen) is that word
     name = bool(classes & _PROPER) and (word[:1].isupper() or not classes - _PROPER)
     return not classes or name or (word[:1].isupper() and not first)
+
+
+# interrogative pronouns that may determine a noun ("mikä taho", "millä tavalla", "minkä raportin")
+_INTERROGATIVE_DETERMINERS = frozenset(
+    """mikä mitkä mitä minkä missä mistä mihin millä mille miltä minä miksi minkälainen millainen millaista
+    millaisen millaiset millaisia kumpi kumman kumpaa""".split()
+)
+_OLLA = frozenset({"on", "ovat", "oli", "olivat", "olisi"})
+_DEMONSTRATIVES = frozenset({"se", "ne", "sen", "sitä", "niitä", "niiden", "tämä", "nämä"})
+
+
+def frames_answer(words: list[str], i: int) -> bool:
+    """Whether word ``i`` names the kind of answer: it follows an interrogative determiner ("Mikä taho
+    maksoi?", "Mitä eroa on …?") or "kuka/mikä on se …" ("kuka on se taho, joka …")."""
+    before = [w.lower() for w in words[max(0, i - 3) : i]]
+    if before and before[-1] in _INTERROGATIVE_DETERMINERS:
+        return True
+    return (
+        len(before) == 3 and before[-1] in _DEMONSTRATIVES and before[-2] in _OLLA
+        and before[-3] in _INTERROGATIVE_DETERMINERS | {"kuka", "ketkä"}
+    )  # fmt: skip
+
+
+def _named_part(word: str, snap: Snapshot) -> tuple[list[str], str]:
+    """A hyphen compound's known first part's terms and its head ("ELMO-juttua" → ["elmo"], "juttua"), or
+    ([], word) when the word has no hyphen or the sources do not know its first part."""
+    stripped = word.strip("-")
+    if "-" not in stripped:
+        return [], word
+    first, head = stripped.rsplit("-", 1)
+    known = [t for t in finnish.terms(first) if t in snap.lexical.df]
+    return (known, head) if known and head else ([], word)
 
 
 def particularity(general: float) -> float:
@@ -179,7 +232,7 @@ def particularity(general: float) -> float:
 def _generality(word: str, terms: list[str], language: str) -> float:
     """How general the missing word's lemma is in Finnish text (background.share); 0 for a number or a name.
     A hyphen compound counts by its head ("ELMO-asioissa" by "asia")."""
-    if language != "fi" or word.isdigit() or (word[:1].isupper() and finnish.word_classes(word) & _PROPER):
+    if language != "fi" or word.isdigit() or _ROMAN.fullmatch(word) or (word[:1].isupper() and finnish.word_classes(word) & _PROPER):
         return 0.0
     if "-" in word.strip("-"):
         head = finnish.terms(word.strip("-").rsplit("-", 1)[1])
@@ -195,11 +248,12 @@ def assess(question: str, language: str, snap: Snapshot) -> Evidence:
     question and never count as missing. Words that ask for a phone number or an e-mail address are known
     exactly when the contacts directory has such a field.
     """
-    reader = _Reader(language, snap)
+    reader = _Reader(language, snap, "who" in asked_types(question))
     groups: list[list[str]] = []
     evidence = Evidence([], [], reader.idf)
-    for i, (word, _, _) in enumerate(finnish.words(question)):
-        word = finnish.written_form(word) or word
+    written = [w for w, _, _ in finnish.words(question)]
+    for i, word in enumerate(written):
+        word = finnish.written_form(word) or (None if word.isupper() else finnish.unclipped(word)) or word
         if word.lower() in GENERIC:
             continue
         terms, nounish = reader.terms(word)
@@ -213,6 +267,13 @@ def assess(question: str, language: str, snap: Snapshot) -> Evidence:
         if field_kind == "group" or (field_kind is None and reader.known(word, terms)):
             groups.append([t for t in terms if t in snap.lexical.df] or ["puh"])
             continue
+        numeral = [t for t in finnish.numeral_terms(word) if t in snap.lexical.df] if language == "fi" else []
+        if numeral:  # "ELMO kakkonen" is ELMO II
+            evidence.corrected[word] = numeral[0].upper()
+            for t in numeral:
+                reader.idf[t] = reader.weight(t)
+            groups.append(numeral)
+            continue
         fixed = correct(word, snap) if field_kind is None and language == "fi" else None
         fixed_terms = reader.terms(fixed)[0] if fixed else []
         if fixed and fixed_terms and reader.known(fixed, fixed_terms):
@@ -221,11 +282,22 @@ def assess(question: str, language: str, snap: Snapshot) -> Evidence:
                 reader.idf[t] = reader.weight(t)
             groups.append([t for t in fixed_terms if t in snap.lexical.df])
         elif nounish or field_kind == "missing":
+            named, head = _named_part(word, snap) if language == "fi" else ([], word)
+            if named:  # "ELMO-juttua": ELMO is the sources'; only the head is missing, weighed as a word of its own
+                groups.append(named)
+                word, terms, i = head, finnish.terms(head) or [head.lower()], 1
+                for t in terms:
+                    reader.idf[t] = reader.weight(t)
             evidence.missing.append(word)
             evidence.general[word] = _generality(word, terms, language)
             evidence.missing_idf[word] = reader.weight(terms[0]) * particularity(evidence.general[word])
+            if language == "fi" and not _is_specific(word, i == 0, language):
+                # a word questions use where their answer does not ("tulos", "tehtävä") phrases the question
+                evidence.missing_idf[word] *= 1.0 - background.framing(terms[0])
             if _is_specific(word, i == 0, language):
                 evidence.specific.append(word)
+            elif language == "fi" and frames_answer(written, i):
+                evidence.framing.append(word)
     if language != "fi":  # multi-word glossary keys ("took part", "project manager") seen only whole
         for key_terms in glossary.concepts(question):
             have = [t for t in key_terms if t in snap.lexical.df]
@@ -244,7 +316,7 @@ def assess(question: str, language: str, snap: Snapshot) -> Evidence:
 # ------------------------------------------------------------------------------------------------------
 
 FEATURES = refusal_weights.FEATURES
-_CANDIDATES = ("type_missing", "specific_apart", "foreign", "foreign_dense", "frame_share", "kind_apart", "name_apart", "type_missing_wide")
+_CANDIDATES = ("type_missing", "framing_share", "number_apart", "pair_apart", "specific_apart", "foreign", "foreign_dense", "frame_share", "kind_apart", "name_apart", "type_missing_wide")
 SIGNALS = (*FEATURES, *(f for f in _CANDIDATES if f not in FEATURES))  # for fitting
 SENTENCE_PASSAGES = 3  # sentences are read from the top passages only: the answerer quotes from those
 
@@ -308,7 +380,7 @@ HOLDS: dict[str, re.Pattern[str]] = {
     # a count or an amount: a digit that is not only a year, or a number word
     "number": re.compile(rf"(?<!\d)(?!(?:19|20)\d\d(?!\d))\d|\b(?:{_NUMBER_WORD})\w*", re.I),
     "when": re.compile(
-        rf"\b(?:1[0-9]|20)\d\d\b|\d-luvu|\b\d{{1,2}}\.\s?\d{{1,2}}\.|{_MONTH}|\b(?:kevä|kesä|syksy|talve)\w*|"
+        rf"\b(?:1[0-9]|20)\d\d\b|\d-luvu|(?<=vuonna )\d{{1,4}}\b|\b\d{{1,4}}(?=\s?(?:eKr|jKr|eaa|jaa)\b)|\b\d{{1,2}}\.\s?\d{{1,2}}\.|{_MONTH}|\b(?:kevä|kesä|syksy|talve)\w*|"
         r"vuosisada|\b(?:maanantai|tiistai|keskiviikko|torstai|perjantai|lauantai|sunnuntai)\w*",
         re.I,
     ),
@@ -406,6 +478,37 @@ def name_apart(question: str, evidence: Evidence, passages: list[Passage], langu
     return len(apart) / len(named)
 
 
+def number_apart(question: str, evidence: Evidence, ranked: list[Sentence], n: int = TYPE_SENTENCES, near: float = 0.8) -> float:
+    """1.0 when a number the question names (a year, "III") is in the sources but in none of the near-best
+    sentences: the sources tell of the thing, but for another year ("puheenjohtajamaakunta … 2027" over the
+    sentence naming 2024's)."""
+    numbers = {
+        w.lower() for w, _, _ in finnish.words(question)
+        if (w.isdigit() and len(w) > 1 or _ROMAN.fullmatch(w)) and w not in evidence.missing
+    }  # fmt: skip
+    if not numbers or not ranked:
+        return 0.0
+    best = ranked[0].share
+    seen = {w.lower() for r in ranked[:n] if r.share >= near * best for w, _, _ in finnish.words(r.text)}
+    seen |= {p for w in seen if "-" in w or "–" in w for p in re.split(r"[-–]", w)}
+    return 0.0 if numbers <= seen else 1.0
+
+
+def pair_apart(question: str, evidence: Evidence, ranked: list[Sentence], language: str) -> float:
+    """Share of the (named thing, other question word) pairs that no sentence of the top passages states
+    together: the sources name the thing and use the word, but never say the one of the other ("OECD" and
+    "raportti" in sentences of their own)."""
+    named = {t for w in _named(question, evidence, language) for t in finnish.terms(w)[:1]}
+    names = [g for g in evidence.groups if g[0] in named]
+    others = [g for g in evidence.groups if g[0] not in named]
+    if not names or not others or not ranked:
+        return 0.0
+    sentences = [set(finnish.terms(r.text)) for r in ranked]
+    pairs = [(a, b) for a in names for b in others]
+    apart = sum(not any(set(a) & t and set(b) & t for t in sentences) for a, b in pairs)
+    return apart / len(pairs)
+
+
 def kind_apart(question: str, evidence: Evidence, ranked: list[Sentence], passages: list[Passage], language: str) -> float:
     """1.0 when a Finnish question asks for a kind of answer about named things (names, numbers the corpus
     has) and no top passage both names them all and holds an answer of that kind: the sources give a phone
@@ -473,16 +576,19 @@ def signals(
         "sentence_cover": max(ranked[0].share, 0.0) if ranked else 0.0,
         "missing_share": sum(evidence.missing_idf.values()) / total,
         "frame_share": sum(w * evidence.general.get(m, 0.0) for m, w in evidence.missing_idf.items()) / total,
+        "framing_share": sum(evidence.missing_idf.get(w, 0.0) for w in evidence.framing) / total,
         "specific_share": specific / total,
         "agree": float(bool(dense) and bool(lexical) and by_dense is by_lexical),
         "type_missing": type_missing(question, ranked),
         "foreign": float(foreign),
         "foreign_dense": None,
     }
-    if candidates or {"type_missing_wide", "specific_apart", "kind_apart", "name_apart"} & set(FEATURES):
+    if candidates or {"type_missing_wide", "specific_apart", "kind_apart", "name_apart", "number_apart", "pair_apart"} & set(FEATURES):
         # signals tried when fitting (docs/refusal.md); computed only when asked for or fitted
         values |= {
             "type_missing_wide": type_missing(question, ranked, 5, 0.6),
+            "number_apart": number_apart(question, evidence, ranked),
+            "pair_apart": pair_apart(question, evidence, ranked, language),
             "specific_apart": specific_apart(question, evidence, ranked, language),
             "kind_apart": kind_apart(question, evidence, ranked, passages, language),
             "name_apart": name_apart(question, evidence, passages, language),

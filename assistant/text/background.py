@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from assistant.text import background_fi
+from assistant.text import background_fi, framing_fi
 
 _without: ContextVar[frozenset[str]] = ContextVar("background_without", default=frozenset())
 
@@ -27,3 +27,15 @@ def without(article_lemmas: set[str]) -> Iterator[None]:
         yield
     finally:
         _without.reset(token)
+
+
+FRAMING_PRIOR = 2.0  # questions' worth of the base rate a lemma's own count is smoothed with
+
+
+def framing(lemma: str) -> float:
+    """How much a question word phrases the question rather than names what the answer speaks of, 0..1: the
+    share of questions using ``lemma`` whose answering paragraph lacks it (framing_fi, smoothed towards the
+    base rate), scaled so that the base rate is 0 and "always absent" is 1 (docs/refusal.md)."""
+    used, apart = framing_fi.APART.get(lemma, (0, 0))
+    rate = (apart + FRAMING_PRIOR * framing_fi.BASE) / (used + FRAMING_PRIOR)
+    return max(0.0, (rate - framing_fi.BASE) / (1.0 - framing_fi.BASE))

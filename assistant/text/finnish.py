@@ -336,3 +336,62 @@ def written_form(word: str) -> str | None:
     """The written form of a spoken contraction ("uus" → "uusi"), or None when ``word`` is not one."""
     written = SPOKEN_FORMS.get(word.lower())
     return written if written is not None and written != word.lower() else None
+
+
+# Spoken Finnish drops the final vowel of a case ending ("mist" = "mistä", "täst" = "tästä", "kotonas"):
+# a word Voikko does not know that ends like a clipped case ending is read as the form with its vowel back.
+_CLIPPED_ENDINGS = ("st", "ss", "ll", "lt", "ks")
+_BACK_VOWELS = set("aou")
+
+
+def unclipped(word: str) -> str | None:
+    """The written form of a spoken word whose case ending lost its final vowel ("mist" → "mistä"), or None."""
+    low = word.lower()
+    if len(low) < 3 or not low.isalpha() or not low.endswith(_CLIPPED_ENDINGS) or _analyse(low):
+        return None
+    vowel = "a" if set(low) & _BACK_VOWELS else "ä"
+    full = low + ("i" if low.endswith("ks") else vowel)
+    return full if _analyse(full) else None
+
+
+# The everyday nouns for the numerals ("ELMO kakkonen" = ELMO II, "vitonen" = five): a sequel, a version or a
+# phase is named with them in speech; the sources write the numeral.
+NUMERAL_NOUNS = {
+    "ykkönen": 1, "kakkonen": 2, "kolmonen": 3, "nelonen": 4, "vitonen": 5,
+    "kutonen": 6, "kuutonen": 6, "seiska": 7, "seitsemäinen": 7, "kasi": 8, "kasikko": 8, "ysi": 9, "kymppi": 10,
+}  # fmt: skip
+_ROMAN = ("", "i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x")
+
+
+def numeral_terms(word: str) -> list[str]:
+    """The numeral a spoken numeral noun stands for, as the index writes it (Roman and digits); [] otherwise."""
+    for lem in _voikko_lemmas(word.lower()):
+        if (n := NUMERAL_NOUNS.get(lem)) is not None:
+            return [_ROMAN[n], str(n)]
+    return []
+
+
+_DERIVED = re.compile(r"^(?:\[Bh\])?\[Lt\]\[Xp\]([^\[]+)\[X\].*\[Ln\]")
+
+
+def derived_verbs(word: str) -> list[str]:
+    """The verbs a noun is derived from ("toteutus" ← "toteuttaa", "sponsorointi" ← "sponsoroida"): the action
+    noun names what the verb does, so a text using the verb speaks of it. Compounds are left out."""
+    out: list[str] = []
+    for a in _analyse(_strip_colon(word).lower()):
+        fst = a.FSTOUTPUT or ""
+        if a.CLASS == "nimisana" and "[Bc]" not in fst and (m := _DERIVED.match(fst)):
+            verb = _clean(m.group(1)).lower()
+            if verb and verb not in out:
+                out.append(verb)
+    return out
+
+
+def reading_parts(word: str) -> list[list[str]]:
+    """The compound parts of each reading of ``word`` (base forms), one list per compound reading."""
+    out = []
+    for a in _analyse(_strip_colon(word).lower()):
+        parts = [_clean(p.BASEFORM).lower() for p in a.COMPOUND_PARTS or []]
+        if len(parts) >= 2 and parts not in out:
+            out.append(parts)
+    return out
