@@ -1,0 +1,75 @@
+"""What a one-source refresh reads and writes (issue 14: ≤ 5 s at 100k chunks), with real refreshes and a
+real Chroma: a clean store's catalogue comes from the generation's published folder, not from Chroma, and
+the folder it then builds is the one a full build of the store writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_artefacts import DOCS, _settings
+from test_ingest import write
+
+from assistant.config import Settings
+from assistant.knowledge import artefacts
+from assistant.knowledge.ingest import refresh
+from assistant.knowledge.store import Store
+
+pytestmark = pytest.mark.slow
+
+
+def _count_catalogue_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    original = Store.live_sources
+
+    def counted(self: Store) -> dict:
+        calls.append(1)
+        return original(self)
+
+    monkeypatch.setattr(Store, "live_sources", counted)
+    return calls
+
+
+def _same_as_a_full_build(settings: Settings, tmp_path: Path) -> None:
+    store = Store.open(settings)
+    generation, key = store.generation_key()
+    mine = artefacts.Artefacts(artefacts.root_for(settings) / key)
+    full = artefacts.build(store, tmp_path / "full", key, generation, previous=None)
+    for name in ("sources.json", "rows.jsonl", "ids.json", "tokens.npy", "sentences.npy", "sentences.keys.npy"):
+        assert (mine.path / name).read_bytes() == (full.path / name).read_bytes(), name
+
+
+def test_a_clean_store_is_refreshed_from_its_published_catalogue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = _settings(tmp_path, fillers=6)
+    refresh(settings)
+    reads = _count_catalogue_reads(monkeypatch)
+    write(settings, "kala.md", DOCS["kala.md"] + "Uusi kalasatama avattiin Sotkamossa.\n")
+    (settings.sources / "metsa.md").unlink()
+    summary = refresh(settings)
+    assert (summary.updated, summary.removed, summary.unchanged) == (1, 1, 7)
+    assert reads == []  # neither at the start nor for the artefacts: the refresh knows what it changed
+    monkeypatch.undo()
+    _same_as_a_full_build(settings, tmp_path)
+    assert refresh(settings).unchanged == 8  # the folder's raw hashes are the store's
+
+
+def test_an_interrupted_or_unpublished_store_is_read_from_chroma(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = _settings(tmp_path, fillers=6)
+    refresh(settings)
+    reads = _count_catalogue_reads(monkeypatch)
+    Store.open(settings).write_meta(clean=False)  # as a killed refresh leaves it: commits after the last publish
+    write(settings, "vety.md", DOCS["vety.md"] + "Toinen pilotti alkaa Raahessa.\n")
+    assert refresh(settings).updated == 1
+    assert len(reads) >= 1
+    monkeypatch.undo()
+    _same_as_a_full_build(settings, tmp_path)
+
+    # no published folder for the current generation (its build failed, or another path): the store again
+    reads = _count_catalogue_reads(monkeypatch)
+    _, key = Store.open(settings).generation_key()
+    for folder in artefacts.root_for(settings).iterdir():
+        if folder.is_dir():
+            (folder / "meta.json").unlink()
+    write(settings, "vety.md", DOCS["vety.md"] + "Kolmas pilotti alkaa Kemissä.\n")
+    assert refresh(settings).updated == 1
+    assert len(reads) >= 1
