@@ -14,6 +14,7 @@ import functools
 import hashlib
 import json
 import logging
+import os
 import shutil
 import sys
 import time
@@ -32,7 +33,7 @@ from assistant.knowledge import artefacts
 from assistant.knowledge.chunking import CHUNKER_VERSION, Chunk, chunk, text_hash
 from assistant.knowledge.embeddings import Embedder, embedder_from_settings
 from assistant.knowledge.loaders import MAX_FILE_BYTES, Loaded, LoadError, fetch_url, parse_bytes, parse_file
-from assistant.knowledge.manifest import SourceMeta, discover_files, read_manifest
+from assistant.knowledge.manifest import SourceMeta, discover_sources, read_manifest
 from assistant.knowledge.sentence_vectors import SCHEME as SENTENCE_SCHEME
 from assistant.knowledge.sentence_vectors import embed_missing as embed_missing_sentences
 from assistant.knowledge.store import ModelMismatch, SourceRecord, Store, StoreError, new_key
@@ -134,11 +135,7 @@ def _meta_json(meta: SourceMeta | None) -> str:
 
 def _specs(sources_dir: Path) -> list[_Spec]:
     manifest = read_manifest(sources_dir)
-    specs = [
-        _Spec(path.relative_to(sources_dir).as_posix(), path, None) for path in discover_files(sources_dir)
-    ]
-    for spec in specs:
-        spec.meta = manifest.files.get(spec.source)
+    specs = [_Spec(rel, path, manifest.files.get(rel)) for rel, path in discover_sources(sources_dir)]
     specs += [_Spec(m.url, None, m) for m in manifest.urls if m.url]
     return specs
 
@@ -556,16 +553,16 @@ def _is_write_failure(exc: BaseException) -> bool:
 def _file_sha256(path: Path) -> str:
     """The file's SHA-256, read in blocks: a huge file costs no memory and is refused before it is read."""
     try:
-        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > MAX_FILE_BYTES:
+                raise LoadError(f"file too large ({size / 1e6:.0f} MB > {MAX_FILE_BYTES / 1e6:.0f} MB limit)")
+            h = hashlib.sha256()  # not hashlib.file_digest: it zero-fills a 256 kB buffer per file
+            while block := fh.read(1 << 20):
+                h.update(block)
+            return h.hexdigest()
     except OSError as exc:
         raise LoadError(f"cannot read file: {exc.strerror or exc}") from exc
-    if size > MAX_FILE_BYTES:
-        raise LoadError(f"file too large ({size / 1e6:.0f} MB > {MAX_FILE_BYTES / 1e6:.0f} MB limit)")
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _title_from(source: str) -> str:
