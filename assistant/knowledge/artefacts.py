@@ -338,7 +338,7 @@ class _Writer:
         self._offsets.append(np.asarray(prev._offsets[a + 1 : b + 1], dtype=np.int64) + base)
         self.ids += prev.ids[a:b]
         flat, offsets = self._prev
-        self._tokens.append(np.asarray(flat[offsets[a] : offsets[b]], dtype=np.int64))
+        self._tokens.append(np.asarray(flat[offsets[a] : offsets[b]], dtype=np.int32))  # a view of the map
         self._token_lengths.append(np.diff(offsets[a : b + 1]).astype(np.int64))
         for source in sources:
             x, y = prev.spans[source]
@@ -365,7 +365,7 @@ class _Writer:
             self._offsets.append(np.asarray([self._end], dtype=np.int64))
             self.ids.append(cid)
             token_ids = self._token_ids(str(meta.get("terms") or ""))
-            self._tokens.append(np.asarray(token_ids, dtype=np.int64))
+            self._tokens.append(np.asarray(token_ids, dtype=np.int32))
             self._token_lengths.append(np.asarray([len(token_ids)], dtype=np.int64))
         self.spans[source] = [start, len(self.ids)]
 
@@ -376,10 +376,10 @@ class _Writer:
         self.close_rows()
         np.save(self.folder / "rows.offsets.npy", np.concatenate(self._offsets))
         _dump(self.folder / "ids.json", self.ids)
-        flat, vocab = compact(np.concatenate([np.zeros(0, np.int64), *self._tokens]), self.vocab)
+        flat, vocab = compact(np.concatenate([np.zeros(0, np.int32), *self._tokens]), self.vocab)
         offsets = np.zeros(len(self.ids) + 1, dtype=np.int64)
         np.cumsum(np.concatenate([np.zeros(0, np.int64), *self._token_lengths]), out=offsets[1:])
-        np.save(self.folder / "tokens.npy", flat.astype(np.int32))
+        np.save(self.folder / "tokens.npy", np.asarray(flat, dtype=np.int32))
         np.save(self.folder / "tokens.offsets.npy", offsets)
         lexical = LexicalIndex.build_from_ids(flat, offsets, vocab)
         lexical.save(self.folder / "bm25")
