@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from test_artefacts import DOCS, _settings
 from test_ingest import write
@@ -73,3 +74,42 @@ def test_an_interrupted_or_unpublished_store_is_read_from_chroma(tmp_path: Path,
     write(settings, "vety.md", DOCS["vety.md"] + "Kolmas pilotti alkaa Kemissä.\n")
     assert refresh(settings).updated == 1
     assert len(reads) >= 1
+
+
+def test_rows_copied_without_copy_file_range_are_the_same_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kernel copy of unchanged rows and sentence vectors has a fallback (not Linux, or two file systems)."""
+    settings = _settings(tmp_path, fillers=6)
+    refresh(settings)
+
+    def refused(*args: object, **kwargs: object) -> int:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(artefacts.os, "copy_file_range", refused)
+    write(settings, "metsa.md", DOCS["metsa.md"] + "Hanke päättyy vuonna 2025.\n")
+    assert refresh(settings).updated == 1
+    _same_as_a_full_build(settings, tmp_path)
+
+
+def test_sentences_without_a_vector_are_asked_again(tmp_path: Path) -> None:
+    """A folder built while the store lacked some sentence vectors marks them vectorless (NaN); the next
+    incremental build reads them again instead of copying the NaN rows."""
+    settings = _settings(tmp_path, fillers=6)
+    refresh(settings)
+    store = Store.open(settings)
+    generation, key = store.generation_key()
+    root = artefacts.root_for(settings)
+    matrix = artefacts.Artefacts(root / key).sentence_matrix()
+    assert matrix is not None
+    gone = [k.decode() for k in matrix.keys[:3].tolist()]
+    vectors = store.sentence_vectors(gone)
+    store.sentences.delete(ids=gone)
+    holey = artefacts.build(store, root, f"{key}-holey", generation, previous=None)  # the newest folder now
+    assert holey.meta["sentence_vectors"]["found"] == len(matrix) - 3
+    store.add_sentence_vectors(gone, np.vstack([vectors[k] for k in gone]))
+    fresh = artefacts.build(store, root, f"{key}-again", generation, previous=holey,
+                            changes={})
+    assert fresh.meta["incremental"] and fresh.meta["sentence_vectors"]["read"] == 3
+    got, unknown = fresh.sentence_matrix().get(gone)  # type: ignore[union-attr]
+    assert not unknown and sorted(got) == sorted(gone)
+    full = artefacts.build(store, tmp_path / "full", key, generation, previous=None)
+    assert (fresh.path / "sentences.npy").read_bytes() == (full.path / "sentences.npy").read_bytes()
