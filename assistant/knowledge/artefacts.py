@@ -234,6 +234,8 @@ class Artefacts:
         self._offsets = np.load(path / "rows.offsets.npy", mmap_mode="r")
         self._rows = _map(path / "rows.jsonl")
         self._sentences: SentenceMatrix | None = None
+        self._held: dict[str, dict[str, Any]] | None = None  # the catalogue, once hold_catalogue() was called
+        self._stamp = _stamp(path)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -257,7 +259,16 @@ class Artefacts:
         return LexicalIndex.load(self.path / "bm25")
 
     def raw_sources(self) -> dict[str, dict[str, Any]]:
+        if self._held is not None:
+            return dict(self._held)
         return dict(json.loads((self.path / "sources.json").read_text(encoding="utf-8")))
+
+    def hold_catalogue(self) -> dict[str, dict[str, Any]]:
+        """The catalogue, parsed once and kept for later ``raw_sources`` calls (a refresh reads it at its start
+        and patches it for the next generation; an answering process does not keep it twice)."""
+        if self._held is None:
+            self._held = self.raw_sources()
+        return self._held
 
     def sources(self) -> dict[str, SourceRecord]:
         return {s: SourceRecord.from_metadata(s, m) for s, m in self.raw_sources().items()}
@@ -542,7 +553,9 @@ def _build(store: Store, root: Path, key: str, generation: int, previous: Artefa
         fh.write(json.dumps({k: meta[k] for k in ("key", "generation", "rows", "built_by", "reason",
                                                    "incremental", "timings_s")}) + "\n")
     _prune(root, keep=final)
-    return Artefacts(final)
+    global _just_built
+    _just_built = Artefacts(final)
+    return _just_built
 
 
 def _catalogue(store: Store, previous: Artefacts | None,
@@ -559,6 +572,28 @@ def _catalogue(store: Store, previous: Artefacts | None,
     else:
         out = {s: r.to_metadata() for s, r in store.live_sources().items()}
     return {s: out[s] for s in sorted(out)}
+
+
+# The folder this process built last, opened: the refresh that built it hands it to the snapshot its process
+# opens next (a second parse of its ids and row spans saved). Taken once; its files never change after the
+# rename, and a folder replaced under the same key since is told apart by its meta.json's identity.
+_just_built: Artefacts | None = None
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    st = os.stat(path / "meta.json")
+    return st.st_ino, st.st_mtime_ns
+
+
+def _take_just_built(path: Path) -> Artefacts | None:
+    global _just_built
+    built, _just_built = _just_built, None
+    if built is None or built.path != path:
+        return None
+    try:
+        return built if _stamp(path) == built._stamp else None
+    except OSError:
+        return None
 
 
 def _complete(path: Path) -> bool:
@@ -622,7 +657,7 @@ def open_or_build(store: Store, root: Path, key: str, generation: int, timeout: 
     """The folder for ``key``; built here (once, under a file lock) when no process has written it yet."""
     path = root / key
     if _complete(path):
-        return Artefacts(path)
+        return _take_just_built(path) or Artefacts(path)
     root.mkdir(parents=True, exist_ok=True)
     with FileLock(str(root / f"{key}.lock"), timeout=timeout):
         if _complete(path):  # another process built it while we waited

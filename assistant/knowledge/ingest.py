@@ -342,7 +342,7 @@ class Refresher:
         # Chroma (1–1.5 s at 10k sources).
         self._base = None if interrupted else artefacts.published(
             artefacts.root_for(self.settings), self._start_key, meta.get("embed_id"))
-        live = _Live(self._base.raw_sources() if self._base is not None else store.live_catalogue())
+        live = _Live(self._base.hold_catalogue() if self._base is not None else store.live_catalogue())
         store.write_meta(embed_id=self.embedder.id, dim=self.embedder.dim, clean=False)
         self.store = store
         return store, live, interrupted
