@@ -250,6 +250,7 @@ def refresh_round(client: Any, url: str, pid: int, s: Settings, seed: int, round
     """One changed source refreshed through the admin API of the server ``pid``, until it answers the new
     fact: wall time, the server's CPU time, and the artefact build's own record."""
     from assistant.knowledge import artefacts
+    from assistant.knowledge.store import Store
 
     doc = generate_document(CHANGED_DOC, chunks=CHUNKS_PER_DOC, seed=seed)
     fact, digits = new_fact(round_)
@@ -262,6 +263,7 @@ def refresh_round(client: Any, url: str, pid: int, s: Settings, seed: int, round
     answered = digits in "".join(ch for ch in _post(client, url, NEW_QUESTION)["answer"] if ch.isdigit())
     end_to_end = time.perf_counter() - t
     log_file = artefacts.root_for(s) / artefacts.BUILD_LOG
+    phases = json.loads(str(Store.open(s).meta().get("last_refresh_phases") or "{}"))  # the refresh's own split
     return {
         "status": resp.status_code,
         "summary": resp.json().get("summary"),
@@ -272,6 +274,7 @@ def refresh_round(client: Any, url: str, pid: int, s: Settings, seed: int, round
         "new_fact_answered": answered,
         "loadavg": load,
         "artefacts_build": json.loads(log_file.read_text().splitlines()[-1]),
+        "phases": phases,
     }
 
 
@@ -296,6 +299,8 @@ def bench_refresh(s: Settings, questions: list[str], work: Path, rounds: int, lo
         first, second = pair
         log(f"  refresh {first['refresh_s']} s (end to end {first['end_to_end_s']} s, server CPU "
             f"{first['refresh_server_cpu_s']} s), again {second['refresh_s']} s; load {first['loadavg'][0]}")
+        if first["phases"]:
+            log("    phases (wall/CPU s): " + ", ".join(f"{k} {v['wall']}/{v['cpu']}" for k, v in first["phases"].items()))
         out["rounds"].append({"serve_cold_start_s": round(cold, 2), "first": first, "second": second})
     for which in ("first", "second"):
         for name in ("refresh_s", "end_to_end_s", "refresh_server_cpu_s"):

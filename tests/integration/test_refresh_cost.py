@@ -113,3 +113,17 @@ def test_sentences_without_a_vector_are_asked_again(tmp_path: Path) -> None:
     assert not unknown and sorted(got) == sorted(gone)
     full = artefacts.build(store, tmp_path / "full", key, generation, previous=None)
     assert (fresh.path / "sentences.npy").read_bytes() == (full.path / "sentences.npy").read_bytes()
+
+
+def test_progress_reports_every_changed_source_and_few_unchanged_ones(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, fillers=40)
+    refresh(settings)
+    write(settings, "muu-37.md", "# Muistio 37\n\nKokous siirtyi Iisalmeen.\n")
+    calls: list[tuple[int, int, str]] = []
+    summary = refresh(settings, progress=lambda i, n, src: calls.append((i, n, src)))
+    assert (summary.updated, summary.unchanged) == (1, 42)
+    names = sorted([*DOCS, *(f"muu-{i}.md" for i in range(40))])
+    assert calls[0] == (0, 43, names[0]) and calls[-1] == (43, 43, "")
+    assert (names.index("muu-37.md"), 43, "muu-37.md") in calls  # a source being loaded is always shown
+    assert len(calls) < 10  # unchanged ones at most every PROGRESS_EVERY_S (0.1 s): 43 take far less
+    assert [c[0] for c in calls] == sorted({c[0] for c in calls})
