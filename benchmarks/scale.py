@@ -1,6 +1,12 @@
 """Scale (issue 14): per-generation artefacts at 10k and 100k chunks, and a 1M projection.
 
 ``python -m benchmarks.scale [--sizes 10000,100000] [--throughput-size 10000] [--out DIR] [--json]``
+``python -m benchmarks.scale --sizes 100000 --work DIR --refresh-only --rounds 5``
+
+``--work DIR`` keeps each size's store (``DIR/index-100k``, ``DIR/sources-100k``, the layout of
+``benchmarks.throughput``): the first run writes it, later runs reuse it and skip the build figures.
+``--refresh-only`` then measures only the one-source refresh, ``--rounds`` times on one server (each round
+appends a fact of its own to the same source, so each embeds its new chunk and sentences).
 
 Per size: a synthesised store (benchmarks/synthetic.py; the source files are written too, with the raw
 hashes a refresh computes, so a real refresh sees them unchanged), the full artefact build (what the first
@@ -14,10 +20,13 @@ projection extends the 10k→100k per-chunk slope of each cost.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import shutil
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +51,17 @@ from benchmarks.synthetic import build_synthetic_store
 
 TOKEN = "scale-bench-token"
 CHUNKS_PER_DOC = 10
-NEW_FACT = "Uusi yhteyshenkilö on Ilona Scalenius, puh. 040 999 0042."
 NEW_QUESTION = "Mikä on Ilona Scaleniuksen puhelinnumero?"
+CHANGED_DOC = 3  # the generated document a refresh round changes
+
+
+def new_fact(round_: int) -> tuple[str, str]:
+    """The fact a refresh round appends, and the phone number's digits the answer must then hold."""
+    phone = f"040 999 {42 + round_:04d}"
+    return f"Uusi yhteyshenkilö on Ilona Scalenius, puh. {phone}.", phone.replace(" ", "")
+
+
+NEW_FACT = new_fact(0)[0]
 
 
 def _du_mb(path: Path) -> float:
@@ -171,7 +189,7 @@ def bench_throughput(s: Settings, questions: list[str], work: Path, clients: int
     return out
 
 
-def bench_scale_size(base: Settings, embedder: Any, n: int, pool: dict[str, np.ndarray], pool_docs: int,
+def bench_scale_size(base: Settings, embedder: Any, n: int, pool: Callable[[], dict[str, np.ndarray]], pool_docs: int,
                      work: Path, log: Any, seed: int = 0) -> dict[str, Any]:
     from assistant.answering.assistant import Assistant
     from assistant.answering.retrieve import KnowledgeBase, Snapshot
@@ -179,21 +197,23 @@ def bench_scale_size(base: Settings, embedder: Any, n: int, pool: dict[str, np.n
     from assistant.knowledge.store import Store
 
     label = size_label(n)
-    s = settings_for(base, work / f"index-{label}", work / f"sources-{label}", query_cache=0, admin_token=TOKEN)
-    s.sources.mkdir(parents=True, exist_ok=True)
     out: dict[str, Any] = {"chunks_target": n, "loadavg_start": loadavg()}
-    log(f"{label}: writing a synthesised store of {n:,} chunks (+ its source files)")
-    out["store"] = build_synthetic_store(
-        s, n, pool, chunks_per_doc=CHUNKS_PER_DOC, seed=seed, log=log, raw_hash=_file_writer(s)
-    )
-    out["sentence_vectors"] = add_sentence_vectors(s, pool, seed)
+    s, written = prepare_store(base, n, pool, work, log, seed)
+    out.update(written or {})
     store = Store.open(s)
     generation, key = store.generation_key()
     root = artefacts.root_for(s)
     log(f"{label}: full artefact build")
     t = time.perf_counter()
-    built = artefacts.open_or_build(store, root, key, generation)
-    out["artefacts_full_build_s"] = round(time.perf_counter() - t, 2)
+    if written is None:  # a kept store: its folder exists; a full build into a scratch folder is the figure
+        scratch = work / f"full-build-{label}"
+        built = artefacts.build(store, scratch, key, generation, previous=None, reason="benchmark")
+        out["artefacts_full_build_s"] = round(time.perf_counter() - t, 2)
+        shutil.rmtree(scratch, ignore_errors=True)
+        artefacts.open_or_build(store, root, key, generation)
+    else:
+        built = artefacts.open_or_build(store, root, key, generation)
+        out["artefacts_full_build_s"] = round(time.perf_counter() - t, 2)
     out["artefacts_build_timings_s"] = built.meta["timings_s"]
     out["artefacts_disk_mb"] = _du_mb(root / key)
     out["chroma_disk_mb"] = _du_mb(s.index / "chroma")
@@ -204,8 +224,7 @@ def bench_scale_size(base: Settings, embedder: Any, n: int, pool: dict[str, np.n
     out["sources"] = len(snap.sources)
     del snap
 
-    items = eval_items([generate_document(i, seed=seed) for i in spread(pool_docs, 40)])
-    questions = [i.question for i in items]
+    questions = _questions(pool_docs, seed)
     log(f"{label}: warm in-process asks")
     kb = KnowledgeBase(s, embedder=embedder)
     out["ask"] = measure_asks(Assistant(s, kb), questions, 60, 5)
@@ -226,26 +245,114 @@ def bench_scale_size(base: Settings, embedder: Any, n: int, pool: dict[str, np.n
                 lat.append((time.perf_counter() - t) * 1000)
             out["serve_ask_ms"] = summarise(lat)
             out["serve_rss_mb"] = peak_rss_mb(proc.pid)
-            changed = s.sources / generate_document(3, chunks=CHUNKS_PER_DOC, seed=seed).source
-            changed.write_text(changed.read_text(encoding="utf-8") + "\n\n" + NEW_FACT + "\n", encoding="utf-8")
-            t = time.perf_counter()
-            resp = client.post(f"{url}/api/admin/refresh", headers={"Authorization": f"Bearer {TOKEN}"})
-            refreshed = time.perf_counter() - t
-            answered = "0409990042" in "".join(ch for ch in _post(client, url, NEW_QUESTION)["answer"] if ch.isdigit())
-            out["refresh_one_source"] = {
-                "status": resp.status_code,
-                "summary": resp.json().get("summary"),
-                "refresh_s": round(refreshed, 2),
-                "end_to_end_s": round(time.perf_counter() - t, 2),
-                "new_fact_answered": answered,
-            }
+            out["refresh_one_source"] = refresh_round(client, url, proc.pid, s, seed, 0)
             out["serve_rss_after_refresh_mb"] = peak_rss_mb(proc.pid)
-    last = [json.loads(line) for line in (root / artefacts.BUILD_LOG).read_text().splitlines()][-1]
-    out["artefacts_incremental_build"] = last
+    out["artefacts_incremental_build"] = out["refresh_one_source"].pop("artefacts_build")
     out["settings"] = s
     out["questions"] = questions
     out["loadavg_end"] = loadavg()
     return out
+
+
+def refresh_round(client: Any, url: str, pid: int, s: Settings, seed: int, round_: int) -> dict[str, Any]:
+    """One changed source refreshed through the admin API of the server ``pid``, until it answers the new
+    fact: wall time, the server's CPU time, and the artefact build's own record."""
+    from assistant.knowledge import artefacts
+    from assistant.knowledge.store import Store
+
+    doc = generate_document(CHANGED_DOC, chunks=CHUNKS_PER_DOC, seed=seed)
+    fact, digits = new_fact(round_)
+    (s.sources / doc.source).write_text(doc.text + "\n\n" + fact + "\n", encoding="utf-8")
+    cpu, load = _proc_cpu_s(pid), loadavg()
+    t = time.perf_counter()
+    resp = client.post(f"{url}/api/admin/refresh", headers={"Authorization": f"Bearer {TOKEN}"})
+    refreshed = time.perf_counter() - t
+    refresh_cpu = _proc_cpu_s(pid) - cpu
+    answered = digits in "".join(ch for ch in _post(client, url, NEW_QUESTION)["answer"] if ch.isdigit())
+    end_to_end = time.perf_counter() - t
+    log_file = artefacts.root_for(s) / artefacts.BUILD_LOG
+    phases = json.loads(str(Store.open(s).meta().get("last_refresh_phases") or "{}"))  # the refresh's own split
+    return {
+        "status": resp.status_code,
+        "summary": resp.json().get("summary"),
+        "refresh_s": round(refreshed, 2),
+        "end_to_end_s": round(end_to_end, 2),
+        "server_cpu_s": round(_proc_cpu_s(pid) - cpu, 2),
+        "refresh_server_cpu_s": round(refresh_cpu, 2),
+        "new_fact_answered": answered,
+        "loadavg": load,
+        "artefacts_build": json.loads(log_file.read_text().splitlines()[-1]),
+        "phases": phases,
+    }
+
+
+def bench_refresh(s: Settings, questions: list[str], work: Path, rounds: int, log: Any,
+                  seed: int = 0) -> dict[str, Any]:
+    """The scale run's last step alone, ``rounds`` times: a fresh server answers 10 questions, then one
+    changed source is refreshed (the target's figure: the server's first refresh) and then another (a
+    server that has refreshed before: Chroma's sentence index is loaded)."""
+    out: dict[str, Any] = {"loadavg_start": loadavg(), "rounds": []}
+    counter = work / "refresh-rounds"  # every round's fact is new to the store (its sentence too)
+    for _ in range(rounds):
+        release_chroma()
+        with serve_process(s, work / "serve-refresh.log", admin_token=TOKEN) as (proc, url, cold):
+            with http_client(timeout=300.0) as client:
+                for q in questions[:10]:  # warm-up: the HNSW graph, the rows and sentence matrix pages
+                    _post(client, url, q)
+                pair = []
+                for _ in range(2):
+                    r = int(counter.read_text()) if counter.exists() else 1  # 0: the full run's round
+                    counter.write_text(f"{r + 1}\n")
+                    pair.append(refresh_round(client, url, proc.pid, s, seed, r))
+        first, second = pair
+        log(f"  refresh {first['refresh_s']} s (end to end {first['end_to_end_s']} s, server CPU "
+            f"{first['refresh_server_cpu_s']} s), again {second['refresh_s']} s; load {first['loadavg'][0]}")
+        if first["phases"]:
+            log("    phases (wall/CPU s): " + ", ".join(f"{k} {v['wall']}/{v['cpu']}" for k, v in first["phases"].items()))
+        out["rounds"].append({"serve_cold_start_s": round(cold, 2), "first": first, "second": second})
+    for which in ("first", "second"):
+        for name in ("refresh_s", "end_to_end_s", "refresh_server_cpu_s"):
+            values = [r[which][name] for r in out["rounds"]]
+            out[f"{which}_{name}"] = {"min": min(values), "median": float(np.median(values)), "max": max(values)}
+    out["loadavg_end"] = loadavg()
+    return out
+
+
+def prepare_store(base: Settings, n: int, pool: Callable[[], dict[str, np.ndarray]], work: Path, log: Any,
+                  seed: int = 0) -> tuple[Settings, dict[str, Any] | None]:
+    """The settings of size ``n``'s store under ``work``, and the figures of writing it (None: an earlier
+    run with this ``work`` wrote it). ``pool()``: the real vectors (embedded only when a store is written)."""
+    label = size_label(n)
+    s = settings_for(base, work / f"index-{label}", work / f"sources-{label}", query_cache=0, admin_token=TOKEN)
+    marker = work / f"built-{label}"
+    if marker.exists():
+        log(f"{label}: reusing the store in {work}")
+        return s, None
+    s.sources.mkdir(parents=True, exist_ok=True)
+    out: dict[str, Any] = {}
+    log(f"{label}: writing a synthesised store of {n:,} chunks (+ its source files)")
+    out["store"] = build_synthetic_store(
+        s, n, pool(), chunks_per_doc=CHUNKS_PER_DOC, seed=seed, log=log, raw_hash=_file_writer(s)
+    )
+    out["sentence_vectors"] = add_sentence_vectors(s, pool(), seed)
+    marker.write_text("ok\n")
+    return s, out
+
+
+def _published_artefacts(s: Settings) -> None:
+    """The store's current artefacts, built here when missing (not by the server at its start)."""
+    from assistant.knowledge import artefacts
+    from assistant.knowledge.store import Store
+
+    store = Store.open(s)
+    generation, key = store.generation_key()
+    artefacts.open_or_build(store, artefacts.root_for(s), key, generation)
+    del store
+    release_chroma()
+
+
+def _questions(pool_docs: int, seed: int = 0) -> list[str]:
+    return [i.question for i in eval_items([generate_document(i, seed=seed) for i in spread(pool_docs, 40)])]
 
 
 def project(sizes: dict[str, dict[str, Any]], target: int = 1_000_000) -> dict[str, Any]:
@@ -284,6 +391,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pool-docs", type=int, default=120)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--work", type=Path, help="keep each size's store here and reuse it in later runs")
+    parser.add_argument("--refresh-only", action="store_true",
+                        help="only the one-source refresh, on the stores of --work (written when missing)")
+    parser.add_argument("--rounds", type=int, default=3, help="refreshes with --refresh-only")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
 
@@ -296,10 +407,21 @@ def main(argv: list[str] | None = None) -> int:
     embedder = embedder_from_settings(base)
     results: dict[str, Any] = {"command": "python -m benchmarks.scale " + " ".join(argv or sys.argv[1:]),
                                "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "sizes": {}}
-    work = Path(tempfile.mkdtemp(prefix="elmo-scale-"))
-    log(f"embedding the lead chunks of {args.pool_docs} documents (the real-vector pool)")
-    pool = _pool(embedder, args.pool_docs, base.chunk_chars, 0)
+    work = args.work or Path(tempfile.mkdtemp(prefix="elmo-scale-"))
+    work.mkdir(parents=True, exist_ok=True)
+
+    @functools.cache
+    def pool() -> dict[str, np.ndarray]:
+        log(f"embedding the lead chunks of {args.pool_docs} documents (the real-vector pool)")
+        return _pool(embedder, args.pool_docs, base.chunk_chars, 0)
+
     for n in [int(x) for x in args.sizes.split(",")]:
+        if args.refresh_only:
+            s, _ = prepare_store(base, n, pool, work, log)
+            _published_artefacts(s)
+            log(f"{size_label(n)}: {args.rounds} one-source refreshes")
+            results["sizes"][size_label(n)] = bench_refresh(s, _questions(args.pool_docs), work, args.rounds, log)
+            continue
         entry = bench_scale_size(base, embedder, n, pool, args.pool_docs, work, log)
         s, questions = entry.pop("settings"), entry.pop("questions")
         if n == args.throughput_size:
@@ -307,7 +429,8 @@ def main(argv: list[str] | None = None) -> int:
             entry["throughput"] = bench_throughput(s, questions[:24], work, args.clients, log)
         results["sizes"][size_label(n)] = entry
         release_chroma()
-    results["projection_1m"] = project(results["sizes"])
+    if not args.refresh_only:
+        results["projection_1m"] = project(results["sizes"])
     results["duration_s"] = round(time.perf_counter() - t0, 1)
     text = json.dumps(results, ensure_ascii=False, indent=1, default=str)
     if args.out:

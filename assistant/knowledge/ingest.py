@@ -8,15 +8,17 @@ the change tracking ourselves with content hashes and a per-source commit.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import hashlib
 import json
 import logging
+import os
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +33,7 @@ from assistant.knowledge import artefacts
 from assistant.knowledge.chunking import CHUNKER_VERSION, Chunk, chunk, text_hash
 from assistant.knowledge.embeddings import Embedder, embedder_from_settings
 from assistant.knowledge.loaders import MAX_FILE_BYTES, Loaded, LoadError, fetch_url, parse_bytes, parse_file
-from assistant.knowledge.manifest import SourceMeta, discover_files, read_manifest
+from assistant.knowledge.manifest import SourceMeta, discover_sources, read_manifest
 from assistant.knowledge.sentence_vectors import SCHEME as SENTENCE_SCHEME
 from assistant.knowledge.sentence_vectors import embed_missing as embed_missing_sentences
 from assistant.knowledge.store import ModelMismatch, SourceRecord, Store, StoreError, new_key
@@ -53,6 +55,7 @@ class RefreshBusy(RuntimeError):
 # the index until space is freed. So a refresh never writes into the last MIN_FREE_BYTES of the disk and
 # checks before each batch; ~12 kB a chunk was measured (vector, text, metadata, full-text index, log).
 MIN_FREE_BYTES = 32 * 1024 * 1024
+PROGRESS_EVERY_S = 0.1
 BYTES_PER_CHUNK = 16 * 1024
 
 
@@ -67,10 +70,26 @@ class Summary:
     sentences_embedded: int = 0  # sentence vectors for sentence choice (not in --json: its keys are fixed)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)  # human messages (e.g. a rebuild); not in --json
+    # wall and CPU seconds (the whole process's) per phase of the run: where a refresh's time goes; not in --json
+    phases: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            got = self.phases.setdefault(name, {"wall": 0.0, "cpu": 0.0})
+            got["wall"] += time.perf_counter() - wall
+            got["cpu"] += time.process_time() - cpu
+
+    def phase_text(self) -> str:
+        return ", ".join(f"{k} {v['wall']:.2f}/{v['cpu']:.2f}" for k, v in self.phases.items()) + " s (wall/CPU)"
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         out.pop("notes")
+        out.pop("phases")
         out.pop("sentences_embedded")
         out["seconds"] = round(self.seconds, 3)
         return out
@@ -117,11 +136,7 @@ def _meta_json(meta: SourceMeta | None) -> str:
 
 def _specs(sources_dir: Path) -> list[_Spec]:
     manifest = read_manifest(sources_dir)
-    specs = [
-        _Spec(path.relative_to(sources_dir).as_posix(), path, None) for path in discover_files(sources_dir)
-    ]
-    for spec in specs:
-        spec.meta = manifest.files.get(spec.source)
+    specs = [_Spec(rel, path, manifest.files.get(rel)) for rel, path in discover_sources(sources_dir)]
     specs += [_Spec(m.url, None, m) for m in manifest.urls if m.url]
     return specs
 
@@ -165,6 +180,28 @@ def chunk_metadata(record: SourceRecord, c: Chunk, etext: str, terms: str) -> di
     return dict(flat)
 
 
+class _Live(Mapping[str, SourceRecord]):
+    """The live catalogue a run starts from: raw metadata, made a ``SourceRecord`` (contacts parsed) only
+    for a source looked at closer than its raw hash — at 10k sources the records were ~0.1 s and tens of
+    thousands of objects that set off full garbage collections of the server's heap."""
+
+    def __init__(self, raw: dict[str, dict[str, Any]]):
+        self._raw = raw
+
+    def __getitem__(self, source: str) -> SourceRecord:
+        return SourceRecord.from_metadata(source, self._raw[source])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def raw_hash(self, source: str) -> str | None:
+        meta = self._raw.get(source)
+        return None if meta is None else str(meta.get("raw_hash", ""))
+
+
 class Refresher:
     def __init__(self, settings: Settings, embedder: Embedder | None = None, progress: Progress | None = None):
         self.settings = settings
@@ -172,7 +209,10 @@ class Refresher:
         self.progress = progress
         self.config_hash = _hash(CHUNKER_VERSION, finnish.TERMS_VERSION, str(settings.chunk_chars))
         self._changes: dict[str, SourceRecord | None] = {}  # committed (record) or removed (None) by this run
+        self._current: tuple[int, int, str] = (0, 0, "")  # the source being looked at (index, total, name)
+        self._reported: tuple[int, float] = (-1, -1e9)  # the last index reported to ``progress``, and when
         self._start_key = ""
+        self._base: artefacts.Artefacts | None = None  # the published folder of the generation this run started from
 
     @property
     def embedder(self) -> Embedder:
@@ -246,35 +286,43 @@ class Refresher:
     def _run(self, show_bar: bool) -> Summary:
         t0 = time.perf_counter()
         summary = Summary()
-        store, live, interrupted = self._open_store(summary)
-        specs = _specs(self.settings.sources)
+        with summary.phase("open"):
+            store, live, interrupted = self._open_store(summary)
+        with summary.phase("scan"):
+            specs = _specs(self.settings.sources)
         changed = self._refresh_sources(specs, live, summary, show_bar)
-        for source in sorted(set(live) - {s.source for s in specs}):
-            store.remove_source(source)
-            self._changes[source] = None
-            summary.removed += 1
-            changed = True
-        if changed or interrupted or self._changes:  # a killed refresh's commits are published by the next one
-            self._publish(store, summary, None if interrupted else self._changes)
-        else:
-            generation, key = store.generation_key()  # e.g. an index written before artefacts existed
-            artefacts.open_or_build(store, artefacts.root_for(self.settings), key, generation)
-        self._complete_sentence_vectors(store, summary)
-        if interrupted:
-            removed = store.collect_garbage({s: r.version for s, r in store.live_sources().items()})
-            if removed:
-                summary.notes.append(f"cleaned {removed} chunks left by an interrupted refresh")
-        store.write_meta(
-            clean=True,
-            last_refresh=time.time(),
-            failures=json.dumps(summary.failed, ensure_ascii=False),
-        )
+        with summary.phase("write"):
+            for source in sorted(set(live) - {s.source for s in specs}):
+                store.remove_source(source)
+                self._changes[source] = None
+                summary.removed += 1
+                changed = True
+        with summary.phase("publish"):
+            if changed or interrupted or self._changes:  # a killed refresh's commits are published by the next one
+                self._publish(store, summary, None if interrupted else self._changes)
+            else:
+                generation, key = store.generation_key()  # e.g. an index written before artefacts existed
+                artefacts.open_or_build(store, artefacts.root_for(self.settings), key, generation)
+        with summary.phase("finish"):
+            self._complete_sentence_vectors(store, summary)
+            if interrupted:
+                removed = store.collect_garbage({s: r.version for s, r in store.live_sources().items()})
+                if removed:
+                    summary.notes.append(f"cleaned {removed} chunks left by an interrupted refresh")
+            store.write_meta(
+                clean=True,
+                last_refresh=time.time(),
+                failures=json.dumps(summary.failed, ensure_ascii=False),
+                # where the last refresh's time went, for whoever runs it (benchmarks.scale reads it)
+                last_refresh_phases=json.dumps({k: {m: round(x, 3) for m, x in v.items()} for k, v in summary.phases.items()}),
+            )
+        log.info("refresh phases: %s", summary.phase_text())
         if self.progress:
             self.progress(len(specs), len(specs), "")
         summary.seconds = time.perf_counter() - t0
         return summary
 
-    def _open_store(self, summary: Summary) -> tuple[Store, dict[str, SourceRecord], bool]:
+    def _open_store(self, summary: Summary) -> tuple[Store, _Live, bool]:
         """The store, emptied when its vectors are of another (or an unknown) model, marked as being
         refreshed; returns it, its live sources and whether the previous refresh was interrupted."""
         store = Store.open(self.settings)
@@ -291,17 +339,22 @@ class Refresher:
             )
             store.reset()
         meta = store.meta()
-        live = store.live_sources()
         # Leftovers of an interrupted refresh are collected at the end, not now: until then their vectors
         # can be reused (vectors_for) instead of embedded again.
         interrupted = not meta.get("clean", True)
         self._start_key = store.generation_key()[1]
+        # A clean store's catalogue is its generation's (only a refresh commits, and it publishes a new
+        # generation before it marks the store clean): read from the published folder, not paged out of
+        # Chroma (1–1.5 s at 10k sources).
+        self._base = None if interrupted else artefacts.published(
+            artefacts.root_for(self.settings), self._start_key, meta.get("embed_id"))
+        live = _Live(self._base.hold_catalogue() if self._base is not None else store.live_catalogue())
         store.write_meta(embed_id=self.embedder.id, dim=self.embedder.dim, clean=False)
         self.store = store
         return store, live, interrupted
 
     def _refresh_sources(
-        self, specs: list[_Spec], live: dict[str, SourceRecord], summary: Summary, show_bar: bool
+        self, specs: list[_Spec], live: _Live, summary: Summary, show_bar: bool
     ) -> bool:
         """Loads, chunks and embeds each changed source, committing in embedding-batch-sized groups;
         returns whether anything was written."""
@@ -313,9 +366,10 @@ class Refresher:
         pending: list[_Pending] = []
         changed = False
         for i, spec in enumerate(specs):
-            if self.progress:
-                self.progress(i, len(specs), spec.source)
-            outcome = self._prepare_or_fail(spec, live.get(spec.source), summary)
+            self._current = (i, len(specs), spec.source)
+            self._report()
+            with summary.phase("load"):
+                outcome = self._prepare_or_fail(spec, live, summary)
             if isinstance(outcome, _Pending):
                 pending.append(outcome)
                 if sum(len(p.embed_texts) - len(p.vectors) for p in pending) >= self.settings.embed_batch:
@@ -333,10 +387,10 @@ class Refresher:
             bar.close()
         return changed
 
-    def _prepare_or_fail(self, spec: _Spec, old: SourceRecord | None, summary: Summary) -> _Pending | str | None:
+    def _prepare_or_fail(self, spec: _Spec, live: _Live, summary: Summary) -> _Pending | str | None:
         """``_prepare``, with a source that fails recorded in the summary (None) instead of raised."""
         try:
-            return self._prepare(spec, old)
+            return self._prepare(spec, live)
         except LoadError as exc:
             summary.failed.append({"source": spec.source, "reason": exc.reason})
         except Exception as exc:  # noqa: BLE001 - one bad source must not stop the refresh
@@ -368,7 +422,10 @@ class Refresher:
         root = artefacts.root_for(self.settings)
         try:
             previous_key = store.generation_key()[1]
-            previous = artefacts.Artefacts(root / previous_key) if (root / previous_key / "meta.json").exists() else None
+            if self._base is not None and self._base.key == previous_key:
+                previous: artefacts.Artefacts | None = self._base
+            else:
+                previous = artefacts.Artefacts(root / previous_key) if (root / previous_key / "meta.json").exists() else None
             if previous is None or previous_key != self._start_key:
                 # changes are relative to the generation this refresh started from (another host's refresh
                 # may have published since: then the catalogue is read back whole)
@@ -379,15 +436,29 @@ class Refresher:
             summary.notes.append(f"the search index files could not be written ({exc}); each process builds them")
         store.bump_generation(key)
 
+    def _report(self, force: bool = False) -> None:
+        """The source being looked at, to ``progress``: every source that is loaded, the unchanged ones at
+        most every PROGRESS_EVERY_S (10k unchanged sources were 10k events through the service's queue,
+        ~0.2 s of CPU and a busy consumer thread in a server, and as many UI updates)."""
+        i, total, source = self._current
+        if self.progress is None or i == self._reported[0]:
+            return
+        now = time.monotonic()
+        if force or now - self._reported[1] >= PROGRESS_EVERY_S:
+            self._reported = (i, now)
+            self.progress(i, total, source)
+
     @property
     def _limits(self) -> dict[str, Any]:
         """Parsing runs in a worker process with these hard limits (loaders.parse_file)."""
         return {"timeout_s": self.settings.parse_timeout_s, "memory_mb": self.settings.parse_memory_mb}
 
-    def _load(self, spec: _Spec, old: SourceRecord | None) -> tuple[Loaded | None, str, dict[str, Any]]:
-        """Returns (loaded or None when the URL was not modified, raw hash, HTTP validators)."""
+    def _load(self, spec: _Spec, old: SourceRecord | None, file_hash: str | None = None
+              ) -> tuple[Loaded | None, str, dict[str, Any]]:
+        """Returns (loaded or None when the URL was not modified, raw hash, HTTP validators); ``file_hash``:
+        a file's raw hash when already computed."""
         if spec.path is not None:
-            raw_hash = _hash(_file_sha256(spec.path), _meta_json(spec.meta), self.config_hash)
+            raw_hash = file_hash or self._file_hash(spec)
             if old and old.raw_hash == raw_hash:
                 return None, raw_hash, {}
             return parse_file(spec.path, **self._limits), raw_hash, {}
@@ -410,8 +481,17 @@ class Refresher:
         self.store.commit_source(record, original)
         self._changes[record.source] = record
 
-    def _prepare(self, spec: _Spec, old: SourceRecord | None) -> _Pending | str:
-        loaded, raw_hash, validators = self._load(spec, old)
+    def _file_hash(self, spec: _Spec) -> str:
+        assert spec.path is not None
+        return _hash(_file_sha256(spec.path), _meta_json(spec.meta), self.config_hash)
+
+    def _prepare(self, spec: _Spec, live: _Live) -> _Pending | str:
+        file_hash = self._file_hash(spec) if spec.path is not None else None
+        if file_hash is not None and file_hash == live.raw_hash(spec.source):
+            return "unchanged"  # the common case, decided without making the source's record
+        self._report(force=True)  # loading it may take a while: show which one
+        old = live.get(spec.source)
+        loaded, raw_hash, validators = self._load(spec, old, file_hash)
         if loaded is None:
             fresh = (validators.get("etag"), validators.get("last_modified"))
             if old and validators and fresh != (old.etag, old.last_modified):
@@ -468,11 +548,13 @@ class Refresher:
 
     def _flush(self, pending: list[_Pending], summary: Summary) -> None:
         self._check_space(pending)
-        # vectors already stored for the same text (an edit's unchanged chunks, a rename, a killed refresh)
-        known = self.store.vectors_for([text_hash(t) for p in pending for t in p.embed_texts])
+        with summary.phase("lookup"):
+            # vectors already stored for the same text (an edit's unchanged chunks, a rename, a killed refresh)
+            known = self.store.vectors_for([text_hash(t) for p in pending for t in p.embed_texts])
         missing = sorted({t for p in pending for t in p.embed_texts if text_hash(t) not in known})
         if missing:
-            fresh = self.embedder.embed_passages(missing)
+            with summary.phase("embed"):
+                fresh = self.embedder.embed_passages(missing)
             summary.chunks_embedded += len(missing)
             known.update({text_hash(t): v for t, v in zip(missing, fresh, strict=True)})
         for p in pending:
@@ -480,8 +562,10 @@ class Refresher:
         # before the commit: a source goes live only with the vectors of its sentences
         if self.settings.sentence_vectors:
             texts = [c.text for p in pending for c in p.chunks]
-            summary.sentences_embedded += embed_missing_sentences(self.store, self.embedder, texts)
-        self._commit(pending)
+            with summary.phase("sentences"):
+                summary.sentences_embedded += embed_missing_sentences(self.store, self.embedder, texts)
+        with summary.phase("write"):
+            self._commit(pending)
         for p in pending:
             if p.is_new:
                 summary.added += 1
@@ -520,16 +604,16 @@ def _is_write_failure(exc: BaseException) -> bool:
 def _file_sha256(path: Path) -> str:
     """The file's SHA-256, read in blocks: a huge file costs no memory and is refused before it is read."""
     try:
-        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > MAX_FILE_BYTES:
+                raise LoadError(f"file too large ({size / 1e6:.0f} MB > {MAX_FILE_BYTES / 1e6:.0f} MB limit)")
+            h = hashlib.sha256()  # not hashlib.file_digest: it zero-fills a 256 kB buffer per file
+            while block := fh.read(1 << 20):
+                h.update(block)
+            return h.hexdigest()
     except OSError as exc:
         raise LoadError(f"cannot read file: {exc.strerror or exc}") from exc
-    if size > MAX_FILE_BYTES:
-        raise LoadError(f"file too large ({size / 1e6:.0f} MB > {MAX_FILE_BYTES / 1e6:.0f} MB limit)")
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _title_from(source: str) -> str:

@@ -244,13 +244,17 @@ class Store:
             )
 
     def live_sources(self) -> dict[str, SourceRecord]:
-        out: dict[str, SourceRecord] = {}
+        return {s: SourceRecord.from_metadata(s, m) for s, m in self.live_catalogue().items()}
+
+    def live_catalogue(self) -> dict[str, dict[str, Any]]:
+        """Every live source's catalogue metadata, as stored (``SourceRecord.from_metadata`` reads it)."""
+        out: dict[str, dict[str, Any]] = {}
         offset = 0
         while True:
             got = self.sources.get(include=["metadatas"], limit=_PAGE, offset=offset)
             for sid, meta in zip(got["ids"], got["metadatas"], strict=True):
                 if sid != META_ID:
-                    out[sid] = SourceRecord.from_metadata(sid, meta)
+                    out[sid] = dict(meta)
             if len(got["ids"]) < _PAGE:
                 return out
             offset += _PAGE
