@@ -155,6 +155,7 @@ def main() -> None:
     ap.add_argument("--index", default="/tmp/elmo-eval-q2")
     ap.add_argument("--dump", help="write (or, when it exists, read) the candidate rows here")
     ap.add_argument("--realistic", action="store_true", help="also fit on evals/realistic.yaml (half by item)")
+    ap.add_argument("--extra", default="", help="comma-separated candidate features to fit besides FEATURES")
     args = ap.parse_args()
     if args.dump and Path(args.dump).exists():
         rows = json.loads(Path(args.dump).read_text())
@@ -170,8 +171,9 @@ def main() -> None:
         fit_half |= {g for i, g in enumerate(groups) if i % 2 == 0}
     train = [r for r in rows if r["article"] in fit_half]
     held = [r for r in rows if r["article"] not in fit_half]
-    with_vectors = fit(train, extractive.FEATURES)
-    without = fit(train, tuple(k for k in extractive.FEATURES if k != "similarity"))
+    names = tuple(dict.fromkeys((*extractive.FEATURES, *filter(None, args.extra.split(",")))))
+    with_vectors = fit(train, names)
+    without = fit(train, tuple(k for k in names if k != "similarity"))
     print(f"questions: fit {len(train)}, held out {len(held)}")
     print("best candidate shows the answer, fit / held out (squad2fi-dev; our gated suites; realistic.yaml):")
     models = (
