@@ -13,7 +13,8 @@ evals/realistic.yaml's) are split in two, each kind apart (fit / held out, so no
 seen by both); a conditional logit (scipy) is fitted on the fit half, with
 and without the similarity feature. The figure printed is the share of questions whose best-scored
 candidate shows the answer, for the hand weights in use before and for both fitted models. Paste the
-printed weights into extractive.py.
+printed weights into extractive.py. ``--extra a,b`` fits candidate features that sentence_candidates records
+in ``Candidate.features`` but FEATURES does not yet weigh (how a new feature is measured before adoption).
 """
 
 from __future__ import annotations

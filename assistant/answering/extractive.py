@@ -180,7 +180,8 @@ def sentence_candidates(
     similarities: dict[str, float] | None = None,
 ) -> list[Candidate]:
     """Sentences, and pairs of adjacent sentences (an answer often spans two: "... ELMO II -hanketta.
-    Hanketta on rahoittanut Pohjois-Savon liitto."), scored by the fitted model, best first."""
+    Hanketta on rahoittanut Pohjois-Savon liitto."; or one names the subject and the other holds the year,
+    see ``completes``), scored by the fitted model, best first."""
     weights = WEIGHTS if similarities else WEIGHTS_NO_VECTORS
     top_sim = max(similarities.values(), default=0.0) if similarities else 0.0
     out: list[Candidate] = []
