@@ -13,7 +13,8 @@ evals/realistic.yaml's) are split in two, each kind apart (fit / held out, so no
 seen by both); a conditional logit (scipy) is fitted on the fit half, with
 and without the similarity feature. The figure printed is the share of questions whose best-scored
 candidate shows the answer, for the hand weights in use before and for both fitted models. Paste the
-printed weights into extractive.py.
+printed weights into extractive.py. ``--extra a,b`` fits candidate features that sentence_candidates records
+in ``Candidate.features`` but FEATURES does not yet weigh (how a new feature is measured before adoption).
 """
 
 from __future__ import annotations
@@ -155,6 +156,7 @@ def main() -> None:
     ap.add_argument("--index", default="/tmp/elmo-eval-q2")
     ap.add_argument("--dump", help="write (or, when it exists, read) the candidate rows here")
     ap.add_argument("--realistic", action="store_true", help="also fit on evals/realistic.yaml (half by item)")
+    ap.add_argument("--extra", default="", help="comma-separated candidate features to fit besides FEATURES")
     args = ap.parse_args()
     if args.dump and Path(args.dump).exists():
         rows = json.loads(Path(args.dump).read_text())
@@ -170,8 +172,9 @@ def main() -> None:
         fit_half |= {g for i, g in enumerate(groups) if i % 2 == 0}
     train = [r for r in rows if r["article"] in fit_half]
     held = [r for r in rows if r["article"] not in fit_half]
-    with_vectors = fit(train, extractive.FEATURES)
-    without = fit(train, tuple(k for k in extractive.FEATURES if k != "similarity"))
+    names = tuple(dict.fromkeys((*extractive.FEATURES, *filter(None, args.extra.split(",")))))
+    with_vectors = fit(train, names)
+    without = fit(train, tuple(k for k in names if k != "similarity"))
     print(f"questions: fit {len(train)}, held out {len(held)}")
     print("best candidate shows the answer, fit / held out (squad2fi-dev; our gated suites; realistic.yaml):")
     models = (
