@@ -1,11 +1,13 @@
 """Throughput alone (issue 14): the 16-client part of ``benchmarks.scale`` on a store built once and kept.
 
-``python -m benchmarks.throughput --work DIR [--size 10000] [--clients 16] [--unbatched]``
+``python -m benchmarks.throughput --work DIR [--size 10000] [--clients 16] [--unbatched] [--in-process]``
 
 The first run writes the synthesised store, its sentence vectors and artefacts under ``DIR`` (as
 ``benchmarks.scale`` does); later runs reuse them, so a change to the ask path is measured in minutes.
 Prints the same figures as ``scale.py``'s ``throughput`` entry (answers/s, p95, server CPU per answer,
-answers identical to the serial ones) plus the batcher's batch-size histogram from the server's log.
+answers identical to the serial ones). ``--in-process`` measures the same clients as threads calling
+``Assistant.ask`` in this process instead of a server, and adds what the question batcher did (model calls
+by batch size and by model threads, the share of the time 0/1/2 embedding workers were in a call).
 """
 
 from __future__ import annotations
@@ -13,12 +15,22 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from assistant.config import load_settings
 from benchmarks.corpus import eval_items, generate_document, spread
-from benchmarks.measure import loadavg, release_chroma, settings_for, size_label
+from benchmarks.measure import (
+    CpuMeter,
+    cpu_seconds,
+    loadavg,
+    release_chroma,
+    settings_for,
+    size_label,
+    summarise,
+)
 from benchmarks.scale import (
     CHUNKS_PER_DOC,
     TOKEN,
@@ -30,6 +42,66 @@ from benchmarks.scale import (
 from benchmarks.synthetic import build_synthetic_store
 
 
+def in_process(s: Any, questions: list[str], clients: int, rounds: int = 3) -> dict[str, Any]:
+    """``clients`` threads each ask every question ``rounds`` times through one in-process ``Assistant``."""
+    from assistant.answering.assistant import Assistant
+    from assistant.answering.retrieve import KnowledgeBase
+
+    kb = KnowledgeBase(s)
+    assistant = Assistant(s, kb)
+
+    def key(q: str) -> tuple[str, list[str]]:
+        answer = assistant.ask(q)
+        return answer.answer, [c.chunk_id for c in answer.citations]
+
+    serial = {q: key(q) for q in questions}
+    batcher = kb.queries.batcher
+    if batcher is not None:
+        batcher.sizes.clear()
+        batcher.threads.clear()
+    in_call: dict[int, int] = {}
+    done = threading.Event()
+
+    def sample() -> None:  # how many embedding workers are in a model call, every 2 ms
+        while not done.wait(0.002):
+            n = getattr(batcher, "_busy", -1)
+            in_call[n] = in_call.get(n, 0) + 1
+
+    got: list[tuple[str, tuple[str, list[str]], float]] = []
+    lock, barrier = threading.Lock(), threading.Barrier(clients)
+
+    def client(ci: int) -> None:
+        barrier.wait()
+        for j in range(len(questions) * rounds):
+            q = questions[(ci + j) % len(questions)]
+            t = time.perf_counter()
+            a = key(q)
+            with lock:
+                got.append((q, a, (time.perf_counter() - t) * 1000))
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    threading.Thread(target=sample, daemon=True).start()
+    cpu, meter, t0 = cpu_seconds(), CpuMeter(), time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    wall = time.perf_counter() - t0
+    done.set()
+    samples = max(sum(in_call.values()), 1)
+    return {
+        "answers": len(got),
+        "throughput_rps": round(len(got) / wall, 1),
+        "latency_ms": summarise([ms for _, _, ms in got]),
+        "cpu_ms_per_answer": round((cpu_seconds() - cpu) * 1000 / len(got), 2),
+        "cpu": meter.result(),
+        "identical_to_serial": all(serial[q] == a for q, a, _ in got),
+        "batches_by_size": dict(sorted(batcher.sizes.items())) if batcher else None,
+        "batches_by_model_threads": dict(sorted(batcher.threads.items())) if batcher else None,
+        "workers_in_a_call_share": {k: round(v / samples, 3) for k, v in sorted(in_call.items())},
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.throughput")
     parser.add_argument("--work", type=Path, required=True)
@@ -37,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--pool-docs", type=int, default=120)
     parser.add_argument("--unbatched", action="store_true", help="also measure without the micro-batcher")
+    parser.add_argument("--in-process", action="store_true", help="threads calling Assistant.ask, no server")
     parser.add_argument("--query-cache", type=int, default=0,
                         help="question vectors cached by the server (> 0: what an answer costs without the model)")
     args = parser.parse_args(argv)
@@ -66,9 +139,13 @@ def main(argv: list[str] | None = None) -> int:
         release_chroma()
         (args.work / f"built-{label}").write_text("ok\n")
     questions = [i.question for i in eval_items([generate_document(i, seed=0) for i in spread(args.pool_docs, 40)])]
-    out = {"loadavg_start": loadavg()}
-    out.update(bench_throughput(s, questions[:24], args.work, args.clients, log, unbatched=args.unbatched,
-                                query_cache=args.query_cache))
+    out: dict[str, Any] = {"loadavg_start": loadavg()}
+    if args.in_process:
+        out["in_process"] = in_process(s.model_copy(update={"query_cache": args.query_cache}), questions[:24],
+                                       args.clients)
+    else:
+        out.update(bench_throughput(s, questions[:24], args.work, args.clients, log, unbatched=args.unbatched,
+                                    query_cache=args.query_cache))
     out["loadavg_end"] = loadavg()
     print(json.dumps(out, ensure_ascii=False, indent=1, default=str))
     return 0

