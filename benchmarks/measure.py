@@ -10,6 +10,7 @@ import math
 import os
 import platform
 import socket
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -154,6 +155,41 @@ def embed_probe(embedder: Any, rounds: int = 2) -> float:
             embedder.embed_query(q)
             lat.append((time.perf_counter() - t) * 1000)
     return round(float(np.median(lat)), 1)
+
+
+def embedding_ceiling(embedder: Any, texts: Sequence[str], workers: int = 2, rounds: int = 3) -> dict[str, float]:
+    """Questions/s of the bare model with ``workers`` single-threaded callers embedding ``texts`` at once.
+
+    The ceiling the server is held to (issue 14: ≥ 85 % of it): no HTTP, no retrieval, no batcher, every
+    core embedding. This machine's speed swings by ~30 % over a day (same code, same questions: 24 → 35 ms
+    a question), so a throughput figure only means something next to a ceiling measured in the same minutes.
+    """
+    set_threads = getattr(embedder, "threads_here", None)
+    barrier = threading.Barrier(workers + 1)
+    cpu: list[float] = []
+
+    def run(offset: int) -> None:
+        if set_threads is not None:
+            set_threads(1)
+        embedder.embed_query(texts[offset % len(texts)])  # the thread's OpenMP team, outside the clock
+        barrier.wait()
+        t = time.thread_time()
+        for r in range(rounds):
+            for i in range(len(texts)):
+                embedder.embed_query(texts[(offset + r + i) % len(texts)])
+        cpu.append(time.thread_time() - t)
+
+    threads = [threading.Thread(target=run, args=(w * 7,)) for w in range(workers)]
+    for th in threads:
+        th.start()
+    barrier.wait()
+    t0 = time.perf_counter()
+    for th in threads:
+        th.join()
+    wall = time.perf_counter() - t0
+    n = workers * rounds * len(texts)
+    return {"questions_per_s": round(n / wall, 1), "cpu_ms_per_question": round(sum(cpu) * 1000 / n, 2),
+            "workers": workers}
 
 
 def peak_rss_mb(pid: int) -> dict[str, float]:

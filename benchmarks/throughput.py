@@ -7,13 +7,16 @@ The first run writes the synthesised store, its sentence vectors and artefacts u
 Prints the same figures as ``scale.py``'s ``throughput`` entry (answers/s, p95, server CPU per answer,
 answers identical to the serial ones). ``--in-process`` measures the same clients as threads calling
 ``Assistant.ask`` in this process instead of a server, and adds what the question batcher did (model calls
-by batch size and by model threads, the share of the time 0/1/2 embedding workers were in a call).
+by batch size and by model threads, the share of the time 0/1/2 embedding workers were in a call). Before and after the clients,
+the bare model's ceiling on this machine is measured (one single-threaded caller per core embedding the same
+questions, ``embedding_ceiling``), and each run reports its share of it: the figure issue 14 sets at ≥ 85 %.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 import time
@@ -25,6 +28,7 @@ from benchmarks.corpus import eval_items, generate_document, spread
 from benchmarks.measure import (
     CpuMeter,
     cpu_seconds,
+    embedding_ceiling,
     loadavg,
     release_chroma,
     settings_for,
@@ -140,12 +144,22 @@ def main(argv: list[str] | None = None) -> int:
         (args.work / f"built-{label}").write_text("ok\n")
     questions = [i.question for i in eval_items([generate_document(i, seed=0) for i in spread(args.pool_docs, 40)])]
     out: dict[str, Any] = {"loadavg_start": loadavg()}
+    from assistant.knowledge.embeddings import embedder_from_settings
+
+    probe = embedder_from_settings(base)
+    ceiling = [embedding_ceiling(probe, questions[:24], workers=os.cpu_count() or 1)]
     if args.in_process:
         out["in_process"] = in_process(s.model_copy(update={"query_cache": args.query_cache}), questions[:24],
                                        args.clients)
     else:
         out.update(bench_throughput(s, questions[:24], args.work, args.clients, log, unbatched=args.unbatched,
                                     query_cache=args.query_cache))
+    ceiling.append(embedding_ceiling(probe, questions[:24], workers=os.cpu_count() or 1))
+    out["embedding_ceiling"] = {"before": ceiling[0], "after": ceiling[1]}
+    limit = (ceiling[0]["questions_per_s"] + ceiling[1]["questions_per_s"]) / 2
+    for label in ("batched", "unbatched", "in_process"):
+        if label in out:
+            out[label]["share_of_embedding_ceiling"] = round(out[label]["throughput_rps"] / limit, 3)
     out["loadavg_end"] = loadavg()
     print(json.dumps(out, ensure_ascii=False, indent=1, default=str))
     return 0
