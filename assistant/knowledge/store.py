@@ -30,6 +30,8 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from assistant.knowledge.gather import Gatherer
+
 META_ID = "__meta__"
 _PAGE = 1000  # records per paged get
 # HNSW settings of the chunk collection, applied to new and existing stores. Chroma 1.x persists its
@@ -153,6 +155,7 @@ class Store:
         self.path = path  # an embedded store's directory (None: a Chroma server)
         self._open_collections()
         self.max_batch = int(client.get_max_batch_size())
+        self._nearest: Gatherer[tuple[np.ndarray, int], list[tuple[str, float]]] = Gatherer(self.nearest_many)
 
     @classmethod
     def open(cls, settings: Any) -> Store:
@@ -378,9 +381,21 @@ class Store:
 
     def nearest(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
         """(id, cosine similarity) of the ``n`` nearest chunks, any version: ids and distances only, as
-        reading each hit's metadata and text back from Chroma costs ~6x the search itself."""
-        got = self.chunks.query(query_embeddings=[vector], n_results=n, include=["distances"])
-        return [(cid, 1.0 - float(dist)) for cid, dist in zip(got["ids"][0], got["distances"][0], strict=True)]
+        reading each hit's metadata and text back from Chroma costs ~6x the search itself. Concurrent
+        calls share one Chroma query (``gather.py``)."""
+        return self._nearest((vector, n))
+
+    def nearest_many(self, asked: list[tuple[np.ndarray, int]]) -> list[list[tuple[str, float]]]:
+        """``nearest`` of several (vector, n): one Chroma query per distinct n (the answerer asks one n).
+        Each vector's list is what its own query gives: HNSW searches each vector of a query on its own
+        (tests/integration/test_store_nearest.py)."""
+        out: list[list[tuple[str, float]]] = [[] for _ in asked]
+        for n in dict.fromkeys(n for _, n in asked):
+            at = [i for i, (_, m) in enumerate(asked) if m == n]
+            got = self.chunks.query(query_embeddings=[asked[i][0] for i in at], n_results=n, include=["distances"])
+            for i, ids, dists in zip(at, got["ids"], got["distances"], strict=True):
+                out[i] = [(cid, 1.0 - float(dist)) for cid, dist in zip(ids, dists, strict=True)]
+        return out
 
     def dense(self, vector: np.ndarray, n: int, live: dict[str, str]) -> list[Hit]:
         """Nearest chunks, live versions only (over-fetched so that stale ones can be dropped)."""
