@@ -46,7 +46,7 @@ from benchmarks.measure import (
     summarise,
 )
 from benchmarks.retrieval import measure_asks
-from benchmarks.serving import http_client, serve_process
+from benchmarks.serving import KeepAliveClient, http_client, serve_process
 from benchmarks.synthetic import build_synthetic_store
 
 TOKEN = "scale-bench-token"
@@ -130,12 +130,13 @@ def concurrent_answers(url: str, questions: list[str], clients: int, rounds: int
 
     def worker(ci: int) -> None:
         order = [questions[(ci + j) % len(questions)] for j in range(len(questions) * rounds)]
-        with http_client(timeout=120.0) as client:
+        with KeepAliveClient(url, timeout=120.0) as client:
             barrier.wait()
             start = time.perf_counter()
             for q in order:
                 t = time.perf_counter()
-                a = _post(client, url, q)
+                body = client.post_json("/api/ask", {"question": q, "history": []})
+                a = {"answer": body["answer"], "citations": [c.get("chunk_id") for c in body.get("citations", [])]}
                 with lock:
                     latencies.append((time.perf_counter() - t) * 1000)
                     got.append((q, a))

