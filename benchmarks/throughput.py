@@ -85,6 +85,8 @@ def in_process(s: Any, questions: list[str], clients: int, rounds: int = 3) -> d
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     threading.Thread(target=sample, daemon=True).start()
+    gather = kb.store.dense_gather
+    gathered = (gather.calls, gather.items)
     cpu, meter, t0 = cpu_seconds(), CpuMeter(), time.perf_counter()
     for th in threads:
         th.start()
@@ -103,6 +105,8 @@ def in_process(s: Any, questions: list[str], clients: int, rounds: int = 3) -> d
         "batches_by_size": dict(sorted(batcher.sizes.items())) if batcher else None,
         "batches_by_model_threads": dict(sorted(batcher.threads.items())) if batcher else None,
         "workers_in_a_call_share": {k: round(v / samples, 3) for k, v in sorted(in_call.items())},
+        "dense_searches_per_chroma_query": round(
+            (gather.items - gathered[1]) / max(gather.calls - gathered[0], 1), 2),
     }
 
 

@@ -155,7 +155,7 @@ class Store:
         self.path = path  # an embedded store's directory (None: a Chroma server)
         self._open_collections()
         self.max_batch = int(client.get_max_batch_size())
-        self._nearest: Gatherer[tuple[np.ndarray, int], list[tuple[str, float]]] = Gatherer(self.nearest_many)
+        self.dense_gather: Gatherer[tuple[np.ndarray, int], list[tuple[str, float]]] = Gatherer(self.nearest_many)
 
     @classmethod
     def open(cls, settings: Any) -> Store:
@@ -383,7 +383,7 @@ class Store:
         """(id, cosine similarity) of the ``n`` nearest chunks, any version: ids and distances only, as
         reading each hit's metadata and text back from Chroma costs ~6x the search itself. Concurrent
         calls share one Chroma query (``gather.py``)."""
-        return self._nearest((vector, n))
+        return self.dense_gather((vector, n))
 
     def nearest_many(self, asked: list[tuple[np.ndarray, int]]) -> list[list[tuple[str, float]]]:
         """``nearest`` of several (vector, n): one Chroma query per distinct n (the answerer asks one n).

@@ -50,5 +50,5 @@ def test_concurrent_callers_share_queries_and_get_their_own_neighbours(tmp_path:
     for t in threads:
         t.join(60)
     assert [got[i] for i in range(len(questions))] == serial
-    assert store._nearest.items == 5 * len(questions)
-    assert store._nearest.calls < store._nearest.items, "some searches shared a query"
+    assert store.dense_gather.items == 5 * len(questions)
+    assert store.dense_gather.calls < store.dense_gather.items, "some searches shared a query"
