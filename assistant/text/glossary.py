@@ -105,6 +105,10 @@ _GLOSSARY: dict[str, list[str]] = {
     "telefon": ["puhelin", "puh"],
     "kontakt": ["lisätieto"],
     "e-post": ["sähköposti"],
+    # the e-mail channel as people write it in a chat ("och hennes mejl?", "mejla", "epost", "mailadress")
+    "epost": ["sähköposti"],
+    "mejl": ["sähköposti"],
+    "mail": ["sähköposti"],
     "strategi": ["strategia"],
     "specialisering": ["erikoistua"],
     "kärna": ["keskiö"],

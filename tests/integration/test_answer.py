@@ -283,6 +283,27 @@ def test_out_of_scope_is_refused(assistant: Assistant, question: str, language: 
     assert "Meriläinen" not in said or "Meriläinen" in question
 
 
+@pytest.mark.parametrize(
+    ("question", "language", "channel"),
+    [
+        ("och hennes mejl?", "sv", "mejl"),
+        ("och hennes e-post?", "sv", "e-post"),
+        ("and her email?", "en", "email"),
+        ("and her mail address?", "en", "mail"),
+        ("entä hänen sähköpostinsa?", "fi", "sähköpostinsa"),
+    ],
+)
+def test_a_follow_up_for_an_email_the_sources_do_not_give_says_so(
+    assistant: Assistant, question: str, language: str, channel: str
+) -> None:
+    """The e-mail channel however it is written: the sources publish the project manager's phone only."""
+    history = {"fi": "Kuka on ELMO-pilotin projektipäällikkö?", "en": "Who is the project manager of the ELMO pilot?",
+               "sv": "Vem är projektledare för ELMO-piloten?"}[language]
+    answer = assistant.ask(question, history=[history])
+    assert answer.refused and answer.answer.startswith(REFUSAL_START[language]), answer.answer
+    assert f"({channel})" in answer.answer.split("\n")[0], answer.answer
+
+
 def test_refusal_points_to_what_the_sources_cover(assistant: Assistant) -> None:
     answer = ask(assistant, "Mikä on Oulun väkiluku?")
     assert "Lähimmät kohdat:" in answer.answer and answer.citations  # the nearest passages, cited
