@@ -372,13 +372,9 @@ ASKS: dict[str, re.Pattern[str]] = {
     "email": re.compile(r"sähköpost|\bs-?posti|\be-?mail\b|\be-?post(?:en)?\b|\bmejl", re.I),
 }
 _MONTH = r"(?:tammi|helmi|maalis|huhti|touko|kesä|heinä|elo|syys|loka|marras|joulu)kuu"
-_NUMBER_WORD = (
-    r"yksi|yhden|kaksi|kahde|kolme|neljä|viisi|viide|kuusi|kuude|seitsemä|kahdeksa|yhdeksä|kymmen|sata|sadan|"
-    r"satoja|tuhat|tuhanne|tuhansia|miljoon|miljardi"
-)
 HOLDS: dict[str, re.Pattern[str]] = {
-    # a count or an amount: a digit that is not only a year, or a number word
-    "number": re.compile(rf"(?<!\d)(?!(?:19|20)\d\d(?!\d))\d|\b(?:{_NUMBER_WORD})\w*", re.I),
+    # a count or an amount: a digit that is not only a year (a number written in words: holds_answer)
+    "number": re.compile(r"(?<!\d)(?!(?:19|20)\d\d(?!\d))\d"),
     "when": re.compile(
         rf"\b(?:1[0-9]|20)\d\d\b|\d-luvu|(?<=vuonna )\d{{1,4}}\b|\b\d{{1,4}}(?=\s?(?:eKr|jKr|eaa|jaa)\b)|\b\d{{1,2}}\.\s?\d{{1,2}}\.|{_MONTH}|\b(?:kevä|kesä|syksy|talve)\w*|"
         r"vuosisada|\b(?:maanantai|tiistai|keskiviikko|torstai|perjantai|lauantai|sunnuntai)\w*",
@@ -412,6 +408,10 @@ def holds_answer(kind: str, sentence: str, asked: set[str]) -> bool:
     already gives does not answer "when", the organisation it asks about does not answer "who"."""
     if kind == "number":  # the day and month of a date are not a count
         sentence = _DAY_MONTH.sub(" ", sentence)
+        # a count written in words, inflected as the sentence needs (kolmessa, kahdeksastatoista, sadoille)
+        words = (w for w, _, _ in finnish.words(sentence) if finnish.cardinal_numeral(w))
+        if any(w.lower() not in asked and not set(finnish.terms(w)) & asked for w in words):
+            return True
     for m in HOLDS[kind].finditer(sentence):
         start = sentence.rfind(" ", 0, m.start()) + 1
         end = sentence.find(" ", m.end())

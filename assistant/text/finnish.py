@@ -371,6 +371,22 @@ def numeral_terms(word: str) -> list[str]:
     return []
 
 
+@lru_cache(maxsize=50_000)
+def _cardinal(word: str) -> bool:
+    analyses = _analyse(word)
+    if any(a.CLASS == "seikkasana" for a in analyses):  # "yhdessä" (together) reads as an adverb first
+        return False
+    # an ordinal's base form ends in -s or -inen (kolmas, sadas, ensimmäinen, toinen); a cardinal's never
+    return any(a.CLASS == "lukusana" and not re.search(r"(?:s|inen)$", _clean(a.BASEFORM).lower()) for a in analyses)
+
+
+def cardinal_numeral(word: str) -> bool:
+    """A cardinal number written in words, in any inflection (kolme, kolmessa, kahdeksastatoista, sadoille,
+    tuhansia): Voikko's word class ``lukusana`` without the ordinals (kolmas, ensimmäinen) and Roman numerals."""
+    w = _nfc(word).lower()  # not a Roman numeral: "Pius XII", "ELMO II" name one thing, they count nothing
+    return bool(w) and w.isalpha() and not re.fullmatch(r"[ivxlcdm]+", w) and _cardinal(w)
+
+
 _DERIVED = re.compile(r"^(?:\[Bh\])?\[Lt\]\[Xp\]([^\[]+)\[X\].*\[Ln\]")
 
 

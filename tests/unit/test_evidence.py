@@ -157,6 +157,10 @@ def test_a_sentence_holds_an_answer_only_when_it_is_new_to_the_question() -> Non
     assert holds_answer("when", "Strategia on voimassa vuoteen 2027 asti.", asked)
     assert not holds_answer("number", "Seminaari pidetään 12.11.2024 Kajaanissa.", set())  # a date is no count
     assert holds_answer("number", "Työpajoja järjestettiin kolme.", set())
+    assert holds_answer("number", "Määrä kasvoi kahdeksastatoista yli kahdensadan.", set())  # inflected numerals
+    assert not holds_answer("number", "Menettely on yksinkertaisesti yksityinen.", set())  # "yksi…" is no count
+    assert not holds_answer("number", "Paavi Pius XII asui toisessa kerroksessa.", set())  # a regnal and an ordinal
+    assert not holds_answer("number", "Hankkeessa oli kolme osaa.", {"kolme", "osa"})  # the question's own count
     assert holds_answer("who", "Ryhmää johtaa Gitte Meriläinen.", {"ryhmä", "johtaa"})
     assert asked_types("Minä päivänä haku päättyy?") == {"when"}  # "which day/month" asks for a date too
     assert asked_types("In which month did it start?") == {"when"}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import Stemmer
 
-from assistant.text.finnish import STOPWORDS, is_stopword, lemma, terms, word_classes, words
+from assistant.text.finnish import STOPWORDS, cardinal_numeral, is_stopword, lemma, terms, word_classes, words
 
 CORPUS = Path("/work/shared/corpus")
 
@@ -173,3 +173,11 @@ def test_thread_safety() -> None:
     for th in threads:
         th.join()
     assert all(r == expected for r in results)
+
+
+def test_cardinal_numerals_are_told_by_voikko_word_class_in_any_inflection() -> None:
+    for word in ("kolme", "kolmessa", "kahdeksastatoista", "Neljäkymmentäseitsemän", "sadoille", "tuhansia", "kahta"):
+        assert cardinal_numeral(word), word
+    # ordinals, Roman numerals, adverbs and words that only begin like a numeral count nothing
+    for word in ("kolmas", "ensimmäinen", "toinen", "XII", "yhdessä", "yksinkertaisesti", "yksityinen", "satamiin", "2024"):
+        assert not cardinal_numeral(word), word
