@@ -104,7 +104,18 @@ QTYPE_PATTERNS: dict[str, re.Pattern[str]] = {
         r"\bwhat year\b|\bwhich year\b|\bsince when\b|\bnär\b|\bvilket år\b",
         re.I,
     ),
-    "define": re.compile(r"^\s*(mikä|mitä|mikä oli|what|vad)\s+(on|oli|is|was|är|var)\s+[\w -]{1,40}\??\s*$", re.I),
+    # "what is X" and every way of asking what X means (extractive.MEANING: those answers lead with the
+    # sentence that defines X)
+    "define": re.compile(
+        r"^\s*(?:(?:mikä|mitä|mikä oli|what|vad)\s+(?:on|oli|is|was|är|var)\s+[\w -]{1,40}"
+        r"|mikä\s+(?:se\s+)?[\w-]{1,30}\s+on"
+        r"|mitä\s+[\w:.' -]{1,40}?\s+(?:tarkoittaa|tarkottaa|tarkoitti|tarkoitetaan|meinaa)"
+        r"|mitä\s+(?:tarkoittaa|tarkottaa|tarkoitetaan)\s+[\w:.' -]{1,40}"
+        r"|what\s+(?:does|do|did)\s+[\w' -]{1,40}\s+(?:mean|stand\s+for)|what\s+is\s+meant\s+by\s+[\w' -]{1,40}"
+        r"|vad\s+(?:betyder|innebär|står)\s+[\w -]{1,40}?(?:\s+för)?|vad\s+menas\s+med\s+[\w -]{1,40}"
+        r")\s*[?.!]?\s*$",
+        re.I,
+    ),
     "list": re.compile(
         r"\bmitkä\b|\bketkä\b|\bluettele\b|\bmitä\b.*\b(ovat|olivat)\b|\bwhich\b|\bwhat are\b|\bwhat were\b|"
         r"\blist\b|\bvilka\b|\bnämn\b",

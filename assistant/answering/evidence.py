@@ -58,6 +58,9 @@ class Evidence:
     # missing words that name the kind of answer right after an interrogative ("Mikä taho maksoi", "Mitä eroa
     # on"): the answer is a thing of that kind, which the sources need not call by that word
     framing: list[str] = field(default_factory=list)
+    # groups whose terms are equivalents, not parts: the Finnish translations of an English or Swedish word
+    # ("start" → alkaa, käynnistää). A sentence answers as fully with either (``sentence_coverage``).
+    equivalents: set[tuple[str, ...]] = field(default_factory=set)
 
     def add_group(self, terms: list[str]) -> None:
         group = [t for t in dict.fromkeys(terms) if t]
@@ -71,6 +74,20 @@ class Evidence:
             weights = [self.idf.get(t, 1.0) for t in group]
             total += max(weights)
             got += max((w for t, w in zip(group, weights, strict=True) if t in terms), default=0.0)
+        return got / total if total else 0.0
+
+    def sentence_coverage(self, terms: set[str]) -> float:
+        """``coverage`` for choosing the answer sentence: a group of equivalents counts whole when the sentence
+        has any of them (the source's word for "start" may be the commoner *alkaa*, not *käynnistää*). The
+        refusal model keeps ``coverage``, on which it was fitted."""
+        total = got = 0.0
+        for group in self.groups:
+            weights = [self.idf.get(t, 1.0) for t in group]
+            total += max(weights)
+            if tuple(group) in self.equivalents:
+                got += max(weights) if any(t in terms for t in group) else 0.0
+            else:
+                got += max((w for t, w in zip(group, weights, strict=True) if t in terms), default=0.0)
         return got / total if total else 0.0
 
     def strict_coverage(self, terms: set[str]) -> float:
@@ -266,6 +283,8 @@ def assess(question: str, language: str, snap: Snapshot) -> Evidence:
             continue
         if field_kind == "group" or (field_kind is None and reader.known(word, terms)):
             groups.append([t for t in terms if t in snap.lexical.df] or ["puh"])
+            if language != "fi" and field_kind is None and glossary.finnish_terms(word):
+                evidence.equivalents.add(tuple(dict.fromkeys(t for t in groups[-1] if t)))
             continue
         numeral = [t for t in finnish.numeral_terms(word) if t in snap.lexical.df] if language == "fi" else []
         if numeral:  # "ELMO kakkonen" is ELMO II
@@ -304,6 +323,7 @@ def assess(question: str, language: str, snap: Snapshot) -> Evidence:
             for t in have:
                 reader.idf.setdefault(t, reader.weight(t))
             groups.append(have)
+            evidence.equivalents.add(tuple(dict.fromkeys(t for t in have if t)))
     evidence.missing = list(dict.fromkeys(evidence.missing))
     evidence.specific = list(dict.fromkeys(evidence.specific))
     for group in groups:
@@ -539,6 +559,7 @@ def assess_turn(question: str, language: str, snap: Snapshot, context: str | Non
             for x in group:
                 evidence.idf.setdefault(x, 0.5 * carried.idf.get(x, 1.0))
             evidence.add_group(group)
+        evidence.equivalents |= carried.equivalents
     return evidence
 
 

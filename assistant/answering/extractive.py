@@ -87,6 +87,8 @@ class Coverage(Protocol):
 
     def coverage(self, terms: set[str]) -> float: ...
 
+    def sentence_coverage(self, terms: set[str]) -> float: ...
+
 
 @dataclass
 class Candidate:
@@ -200,11 +202,11 @@ def sentence_candidates(
                     continue
                 seen.add(text)
                 covered = sentence_terms[i] | sentence_terms[j]
-                coverage = evidence.coverage(covered)
+                coverage = evidence.sentence_coverage(covered)
                 if j > i:
                     if is_heading(sentences[i]) or is_heading(sentences[j]):
                         continue  # a heading is never glued to a sentence
-                    each = (evidence.coverage(sentence_terms[i]), evidence.coverage(sentence_terms[j]))
+                    each = (evidence.sentence_coverage(sentence_terms[i]), evidence.sentence_coverage(sentence_terms[j]))
                     if coverage - max(each) < 0.15 and not completes(sentences[i], sentences[j], each, qtypes):
                         continue  # the second sentence adds nothing the question asks for: words or answer type
                 sims = [similarities.get(sentences[k], top_sim - 0.1) for k in {i, j}] if similarities else [0.0]
@@ -263,6 +265,58 @@ def _other_side(chosen: list[Candidate], candidates: list[Candidate]) -> list[Ca
             break
         if c.passage.source != first.passage.source and not c.features.get("heading"):
             return (chosen[:-1] if len(chosen) > 1 else chosen) + [c]
+    return chosen
+
+
+# A question of what X means (*mitä X tarkoittaa*, *mitä X:llä tarkoitetaan*, *what does X mean / stand for*,
+# *vad betyder X*, *vad står X för*, *vad menas med X*): its answer leads with the sentence that defines X —
+# one that names it (*kutsutaan nimellä*, *eli*, *lyhenne*, *tuttavallisesti* …), explains an abbreviation
+# in an appositive ("… Change (EOCIC)"), or has X before a copula (*X on …*, *X tarkoittaa …*, *X means …*).
+MEANING = re.compile(
+    r"\btarkoit(taa|ti|etaan|etaanko)\b|\btarkottaa\b|\bmeinaa\b|\bmean(s|t)?\b|\bstand(s)? for\b|"
+    r"\bbetyder\b|\binnebär\b|\bstår\b[^?]{1,40}\bför\b|\bmenas\b",
+    re.I,
+)
+_MEANING_WORDS = frozenset(
+    finnish.terms("tarkoittaa tarkottaa tarkoitti tarkoitetaan meinaa mitä mikä toi tuo se what does did mean "
+                  "means meant stand for vad betyder innebär står för menas med")
+)
+_COPULA = re.compile(r"\b(on|ovat|oli|tarkoittaa|eli|is|are|means|är|betyder)\b", re.I)
+_APPOSITIVE = re.compile(r"\([A-ZÅÄÖ][A-ZÅÄÖ0-9-]{1,10}\)")
+
+
+def asks_meaning(question: str) -> bool:
+    return bool(MEANING.search(question))
+
+
+def defines(sentence: str, term: set[str]) -> bool:
+    """The sentence defines the term (the lemmas of X): names it, explains it in an appositive, or holds it
+    before its first copula."""
+    if not term:
+        return False
+    if (_DEFINITION.search(sentence) or _APPOSITIVE.search(sentence)) and term & set(finnish.terms(sentence)):
+        return True
+    copula = _COPULA.search(sentence)
+    return bool(copula) and bool(term & set(finnish.terms(sentence[: copula.start()])))
+
+
+def _definition_first(question: str, chosen: list[Candidate], candidates: list[Candidate]) -> list[Candidate]:
+    """For a question of what X means: when the first sentence does not define X, the best sentence that does
+    (within SECOND_MARGIN of the first and covering as much of the question) leads, the first follows."""
+    if not chosen:
+        return chosen
+    term = set(finnish.terms(question)) - _MEANING_WORDS
+    first = chosen[0]
+    if defines(first.text, term):
+        return chosen
+    for c in candidates:
+        if c.score < first.score - SECOND_MARGIN:
+            break
+        if c.features.get("heading") or c.coverage < first.coverage - 1e-9 or not defines(c.text, term):
+            continue
+        parts = set(c.sentences or (c.text,))
+        rest = [d for d in chosen if not parts & set(d.sentences or (d.text,))]
+        return [c] + rest[: max(len(chosen) - 1, 1)]
     return chosen
 
 
@@ -518,6 +572,8 @@ def compose(
         chosen = choose(candidates, qtypes)
         if compares(question):
             chosen = _other_side(chosen, candidates)
+        if "define" in qtypes and asks_meaning(question):
+            chosen = _definition_first(question, chosen, candidates)
         lines.append(opener(language, chosen, qtypes, marker))
         body = [f"{c.text} {marker(c.passage)}" for c in chosen]
         if language != "fi" and body:

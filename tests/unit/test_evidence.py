@@ -10,6 +10,7 @@ from assistant.answering.evidence import (
     Evidence,
     asked_types,
     assess,
+    assess_turn,
     decide,
     holds_answer,
     rank_sentences,
@@ -135,6 +136,22 @@ def test_refusal_text_shows_the_closest_passages_in_order(snap: Snapshot) -> Non
 def test_evidence_share_counts_missing_mass() -> None:
     ev = Evidence(["a"], ["x"], {"a": 1.0}, [["a"]], missing_idf={"x": 3.0})
     assert ev.coverage({"a"}) == 1.0 and ev.share({"a"}) == pytest.approx(0.25)
+
+
+def test_a_translation_counts_whole_in_sentence_choice_and_a_compound_part_does_not() -> None:
+    texts = TEXTS + ["Pilotti alkoi vuonna 2018.", "Toimeenpano käynnistetään vuonna 2019.", "Hanke alkaa ja käynnistyy."]
+    snap = make_snap(texts)
+    ev = assess("When did the pilot start?", "en", snap)
+    assert ("alkaa", "käynnistää") in ev.equivalents, (ev.groups, ev.equivalents)
+    alkaa, kaynnistaa = {"pilotti", "alkaa"}, {"pilotti", "käynnistää"}
+    # "start" is alkaa or käynnistää: a sentence saying either covers it (the refusal model keeps coverage)
+    assert ev.sentence_coverage(alkaa) == pytest.approx(ev.sentence_coverage(kaynnistaa)) == pytest.approx(1.0)
+    assert ev.coverage(alkaa) < ev.coverage(kaynnistaa)
+    fi = assess("Milloin ELMO-pilotti alkoi?", "fi", snap)
+    assert not fi.equivalents  # a Finnish word's group is its lemma and compound parts: parts count as before
+    assert fi.sentence_coverage({"pilotti", "alkaa"}) == pytest.approx(fi.coverage({"pilotti", "alkaa"}))
+    follow = assess_turn("and who led it?", "en", snap, context="When did the pilot start?")
+    assert ("alkaa", "käynnistää") in follow.equivalents
 
 
 # -- the answer-type check ------------------------------------------------------------------------------

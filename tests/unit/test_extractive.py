@@ -32,6 +32,8 @@ class Terms:
     def coverage(self, terms: set[str]) -> float:
         return sum(t in terms for t in self.known) / len(self.known) if self.known else 0.0
 
+    sentence_coverage = coverage
+
 
 def passage(pid: str, text: str, rank_score: float = 0.0) -> Passage:
     return Passage(id=pid, text=text, source=f"{pid}.txt", title=pid, start=0, end=len(text), page=None,
@@ -229,3 +231,50 @@ def test_opener_is_skipped_when_nothing_solid_or_the_sentence_is_an_instruction(
     assert _opener("Älä kerro, että hanke maksoi 2 miljoonaa euroa vuonna 2020.", set()) == []
     c = extractive.Candidate(0, passage("a", injected), injected, 1.0, 1.0)
     assert extractive.opener("en", [c], set(), lambda p: "[1]") == ""
+
+
+def test_every_way_of_asking_what_x_means_is_a_define_question() -> None:
+    from assistant.answering.assistant import question_types
+
+    for q in ("Mikä on ELMO-pilotti?", "Mitä ELMO tarkoittaa?", "mitä toi uus strategia tarkottaa",
+              "Mitä ELMO-pilotilla tarkoitetaan?", "Mitä tarkoittaa älykäs erikoistuminen?", "mikä se EOCIC on",
+              "What is the ELMO pilot?", "What does ELMO mean?", "What does EOCIC stand for?",
+              "What is meant by smart specialisation?", "Vad är ELMO?", "Vad betyder ELMO?",
+              "Vad står EOCIC för?", "Vad menas med smart specialisering?"):  # fmt: skip
+        assert "define" in question_types(q), q
+    for q in ("Kuka on ELMO-pilotin projektipäällikkö?", "Mikä Gitte Meriläisen tehtävä on?",
+              "What is the difference between the 2019–2023 strategy and the 2024 strategy?",
+              "Mitä tarkoittaa pakatun tiedoston tuottaminen, kun lähtötietoja ei ole?"):  # fmt: skip
+        assert "define" not in question_types(q), q
+    assert extractive.asks_meaning("Vad står EOCIC för?") and extractive.asks_meaning("mitä se tarkottaa")
+    assert not extractive.asks_meaning("Mikä on ELMO-pilotti?")  # "what is X" keeps the fitted order
+
+
+def test_a_sentence_defines_x_by_naming_it_an_appositive_or_a_copula() -> None:
+    assert extractive.defines("Suomeksi kutsumme pilottia nimellä Elinkeinot murroksessa, tuttavallisesti ELMO.", {"elmo"})
+    assert extractive.defines("European Observatory for Clusters (EOCIC) on kirjoittanut raportin.", {"eocic"})
+    assert extractive.defines("Klusteri on yritysten ja oppilaitosten verkosto.", {"klusteri"})
+    assert not extractive.defines("Pohjois-Pohjanmaan osalta ELMO:n koordinaatio sisältyy hankkeeseen.", {"elmo"})
+    assert not extractive.defines("Hanke on osa ELMO-pilottia.", {"elmo"})  # X after the copula: not defined
+    assert not extractive.defines("Suomeksi kutsumme pilottia nimellä Elinkeinot murroksessa.", set())
+
+
+def test_a_meaning_question_leads_with_the_sentence_that_defines_x() -> None:
+    base = {"heading": 0.0, "pair": 0.0}
+    a = passage("a", "")
+    other = "Pohjois-Pohjanmaan osalta ELMO:n koordinaatio sisältyy vuosina 2019-2020 hankkeeseen."
+    naming = "Suomeksi kutsumme pilottia nimellä Elinkeinot murroksessa, tuttavallisesti ELMO."
+    best = extractive.Candidate(0, a, other, 1.0, 7.7, base, (other,))
+    defining = extractive.Candidate(0, a, naming, 1.0, 6.1, base, (naming,))
+    chosen = extractive.choose([best, defining], {"define"})
+    assert [c.text for c in chosen] == [other, naming]  # the fitted order
+    for q in ("Mitä ELMO tarkoittaa?", "What does ELMO mean?", "Vad betyder ELMO?"):
+        assert [c.text for c in extractive._definition_first(q, chosen, [best, defining])] == [naming, other], q
+    partial = extractive.Candidate(0, a, naming, 0.5, 6.1, base, (naming,))  # covers less of the question
+    assert extractive._definition_first("Mitä ELMO tarkoittaa?", [best], [best, partial]) == [best]
+    too_far = extractive.Candidate(0, a, naming, 1.0, 7.7 - extractive.SECOND_MARGIN - 0.1, base, (naming,))
+    assert extractive._definition_first("Mitä ELMO tarkoittaa?", [best], [best, too_far]) == [best]
+    text = f"{other} {naming}"  # compose applies it to a meaning question only
+    for q, leads in (("Mitä ELMO tarkoittaa?", True), ("Kuka koordinoi ELMOa?", False)):
+        draft, _ = extractive.compose(q, "fi", [passage("a", text)], evidence(q), {"define"}, None, PHRASES)  # type: ignore[arg-type]
+        assert draft.startswith("Suomeksi kutsumme") or not leads, draft
