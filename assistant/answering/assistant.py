@@ -26,6 +26,7 @@ from assistant.answering.retrieve import KnowledgeBase, Passage, Retrieval, Retr
 from assistant.answering.verify import VerifiedAnswer, verify
 from assistant.config import Settings
 from assistant.schema import Answer, Citation
+from assistant.text import finnish
 from assistant.text.language import detect_language
 
 # ------------------------------------------------------------------------------------------------------
@@ -92,8 +93,8 @@ PHRASES: dict[str, dict[str, str]] = {
 
 QTYPE_PATTERNS: dict[str, re.Pattern[str]] = {
     "contact": re.compile(
-        r"puhelin|numero|numeron|sähköpost|yhteystie|yhteyshenkil|tavoittaa|soittaa|soitan|phone|e-?mail|"
-        r"contact|reach|call\b|telefon|kontakt|e-post|nå\b|ottaa yhteyttä|yhteyden|"
+        r"puhelin|numero|numeron|sähköpost|yhteystie|yhteyshenkil|soittaa|soitan|phone|e-?mail|"
+        r"contact|reach|call\b|telefon|kontakt|e-post|\bnå[rs]?\b|ottaa yhteyttä|yhteyden|"
         r"\byhteyttä|kääntyä|puoleen|keneltä kysy|in touch|get hold|who (?:do|should|can) i ask|\bring\w*\b|"
         r"vänd[ae]? mig|vem (?:kan|ska) jag fråga",
         re.I,
@@ -125,8 +126,16 @@ QTYPE_PATTERNS: dict[str, re.Pattern[str]] = {
 
 
 
+# Finnish verbs of reaching a person, read by lemma in any inflection: "Miten tavoitan hänet?", "tavoitetaan",
+# never the noun "tavoite" (goal) a spelling pattern would also catch
+CONTACT_VERBS = frozenset({"tavoittaa"})
+
+
 def question_types(question: str) -> set[str]:
-    return {name for name, pat in QTYPE_PATTERNS.items() if pat.search(question)} or {"what"}
+    types = {name for name, pat in QTYPE_PATTERNS.items() if pat.search(question)}
+    if "contact" not in types and CONTACT_VERBS & set(finnish.terms(question)):
+        types.add("contact")
+    return types or {"what"}
 
 
 # Every pattern here is linear on untrusted input: disjoint classes, bounded repeats, no backreferences.

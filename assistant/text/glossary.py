@@ -104,6 +104,8 @@ _GLOSSARY: dict[str, list[str]] = {
     "projektledare": ["projektipäällikkö"],
     "telefon": ["puhelin", "puh"],
     "kontakt": ["lisätieto"],
+    "når": ["lisätieto"],  # "Hur når jag henne?": to reach a person is to contact them ("nå" alone: någon, något)
+    "nås": ["lisätieto"],
     "e-post": ["sähköposti"],
     # the e-mail channel as people write it in a chat ("och hennes mejl?", "mejla", "epost", "mailadress")
     "epost": ["sähköposti"],

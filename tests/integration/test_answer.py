@@ -304,6 +304,22 @@ def test_a_follow_up_for_an_email_the_sources_do_not_give_says_so(
     assert f"({channel})" in answer.answer.split("\n")[0], answer.answer
 
 
+@pytest.mark.parametrize(
+    ("question", "history"),
+    [
+        ("Miten tavoitan hänet?", "Kuka on ELMO-pilotin projektipäällikkö?"),
+        ("Hur når jag henne?", "Vem är projektledare för ELMO-piloten?"),
+        ("How do I reach her?", "Who is the project manager of the ELMO pilot?"),
+    ],
+)
+def test_asking_how_to_reach_the_person_gives_her_card(assistant: Assistant, question: str, history: str) -> None:
+    """To reach a person is to contact them, in any inflection (tavoitan, når) and language."""
+    answer = assistant.ask(question, history=[history])
+    assert not answer.refused, answer.answer
+    assert [c["name"] for c in answer.contacts] == ["Gitte Meriläinen"], answer.answer
+    assert any(p in answer.answer for p in PHONE), answer.answer
+
+
 def test_refusal_points_to_what_the_sources_cover(assistant: Assistant) -> None:
     answer = ask(assistant, "Mikä on Oulun väkiluku?")
     assert "Lähimmät kohdat:" in answer.answer and answer.citations  # the nearest passages, cited

@@ -278,3 +278,14 @@ def test_a_meaning_question_leads_with_the_sentence_that_defines_x() -> None:
     for q, leads in (("Mitä ELMO tarkoittaa?", True), ("Kuka koordinoi ELMOa?", False)):
         draft, _ = extractive.compose(q, "fi", [passage("a", text)], evidence(q), {"define"}, None, PHRASES)  # type: ignore[arg-type]
         assert draft.startswith("Suomeksi kutsumme") or not leads, draft
+
+
+def test_reaching_a_person_is_a_contact_question_in_any_inflection() -> None:
+    from assistant.answering.assistant import question_types
+
+    for q in ("Miten tavoitan hänet?", "Millä numerolla Gitte Meriläisen tavoittaa?", "Mistä hänet tavoitetaan?",
+              "Hur når jag henne?", "Hur nås hon?", "How can I reach the ELMO project manager?"):  # fmt: skip
+        assert "contact" in question_types(q), q
+    for q in ("Mikä on uuden strategian tavoite?", "Mitä hyviä käytänteitä OECD:n työpajoissa oli tavoitteena oppia?",
+              "Mihin voittoa tavoittelemattomat järjestöt käyttävät ylijäämänsä?", "När startade piloten?"):  # fmt: skip
+        assert "contact" not in question_types(q), q
