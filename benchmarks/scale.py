@@ -116,7 +116,11 @@ def add_sentence_vectors(s: Settings, pool: dict[str, np.ndarray], seed: int = 0
 def _post(client: Any, url: str, question: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
     resp = client.post(f"{url}/api/ask", json={"question": question, "history": []}, headers=headers or {})
     resp.raise_for_status()
-    body = resp.json()
+    return _answer_of(resp.json())
+
+
+def _answer_of(body: dict[str, Any]) -> dict[str, Any]:
+    """What two answers must share to be the same answer: the text and the cited chunks, in order."""
     return {"answer": body["answer"], "citations": [c.get("chunk_id") for c in body.get("citations", [])]}
 
 
@@ -135,8 +139,7 @@ def concurrent_answers(url: str, questions: list[str], clients: int, rounds: int
             start = time.perf_counter()
             for q in order:
                 t = time.perf_counter()
-                body = client.post_json("/api/ask", {"question": q, "history": []})
-                a = {"answer": body["answer"], "citations": [c.get("chunk_id") for c in body.get("citations", [])]}
+                a = _answer_of(client.post_json("/api/ask", {"question": q, "history": []}))
                 with lock:
                     latencies.append((time.perf_counter() - t) * 1000)
                     got.append((q, a))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Set
 from dataclasses import dataclass, field
 
 from assistant.answering import refusal_weights
@@ -69,22 +70,22 @@ class Evidence:
             self.known = list(dict.fromkeys(self.known + group))
 
     def coverage(self, terms: set[str]) -> float:
-        total = got = 0.0
-        for group in self.groups:
-            weights = [self.idf.get(t, 1.0) for t in group]
-            total += max(weights)
-            got += max((w for t, w in zip(group, weights, strict=True) if t in terms), default=0.0)
-        return got / total if total else 0.0
+        return self._coverage(terms, frozenset())
 
     def sentence_coverage(self, terms: set[str]) -> float:
         """``coverage`` for choosing the answer sentence: a group of equivalents counts whole when the sentence
         has any of them (the source's word for "start" may be the commoner *alkaa*, not *käynnistää*). The
         refusal model keeps ``coverage``, on which it was fitted."""
+        return self._coverage(terms, self.equivalents)
+
+    def _coverage(self, terms: set[str], whole: Set[tuple[str, ...]]) -> float:
+        """Share of the question's groups ``terms`` cover, each by its best covered term's weight (by its
+        heaviest term's for a group in ``whole``)."""
         total = got = 0.0
         for group in self.groups:
             weights = [self.idf.get(t, 1.0) for t in group]
             total += max(weights)
-            if tuple(group) in self.equivalents:
+            if tuple(group) in whole:
                 got += max(weights) if any(t in terms for t in group) else 0.0
             else:
                 got += max((w for t, w in zip(group, weights, strict=True) if t in terms), default=0.0)

@@ -3,9 +3,9 @@
 A Chroma query costs ~3 ms of CPU a call whatever its size and ~0.7 ms a vector (10k chunks; 1 / 4 / 8 / 24
 vectors a call: 3.9 / 1.6 / 1.2 / 0.8 ms a vector; the graph search itself is little of it: ef_search 200 vs 20
 differ by 0.4 ms). Under load the question vectors of a micro-batch are ready together (query_vectors.py), so
-their dense searches arrive together too (docs/benchmarks.md, "Throughput again"). Leader/follower: the first caller runs what is queued; callers that
-arrive while a call runs wait, and the first of them to wake runs the next call with everything queued by
-then. A lone caller goes straight through. A thread pool or a timer would add a hop or a wait to every call.
+their dense searches arrive together too (docs/benchmarks.md, "Throughput again"). Leader/follower: the
+first caller runs what is queued; callers that arrive while a call runs wait, and the first of them to wake
+runs the next call with everything queued by then. A lone caller goes straight through. A thread pool or a timer would add a hop or a wait to every call.
 """
 
 from __future__ import annotations
