@@ -9,6 +9,7 @@ is embedded once, and the answerer finds a chunk's vectors by splitting its text
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
@@ -29,7 +30,12 @@ class VectorSource(Protocol):
 
 def chunk_sentences(text: str) -> list[str]:
     """The sentences of a chunk text, whitespace collapsed: what is embedded and what the answerer scores."""
-    return [" ".join(text[s:e].split()) for s, e in split_sentences(text)]
+    return list(_chunk_sentences(text))
+
+
+@lru_cache(maxsize=8192)  # every answer reads the sentences of the same retrieved passages
+def _chunk_sentences(text: str) -> tuple[str, ...]:
+    return tuple(" ".join(text[s:e].split()) for s, e in split_sentences(text))
 
 
 def sentence_key(sentence: str) -> str:

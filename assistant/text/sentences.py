@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # --------------------------------------------------------------------------------------------------
 # Sentence splitting
@@ -66,8 +67,13 @@ def _is_real_end(text: str, m: re.Match[str], last_cut: int) -> bool:
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """Sentence spans ``(start, end)`` in ``text``; trimmed; together they cover every non-space char once."""
+    return list(_spans(text))
+
+
+@lru_cache(maxsize=8192)  # an answer splits the same retrieved passages in three places
+def _spans(text: str) -> tuple[tuple[int, int], ...]:
     if not text or text.isspace():
-        return []
+        return ()
     cuts: set[int] = set()
     # 1. paragraph breaks
     for m in _PARA_RE.finditer(text):
@@ -109,6 +115,6 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
         if s < e:
             spans.append((s, e))
         prev = c
-    return spans
+    return tuple(spans)
 
 
