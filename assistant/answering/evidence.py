@@ -29,8 +29,9 @@ GENERIC = set(
     mistä mihin miten millainen millä minkä montako kuinka paljon moni monta vuosi aika nimi nimetä luetella
     luettele antaa saada vastata hoitaa toimia olemassa kutsua kysyä kysymys lähde sivu teksti artikkeli
     käsitellä nykyään tällä hetkellä yleensä eli sekä myös vielä jo nyt tehtävä rooli asema vastuu osuus
+    ero erota
     """.split()
-)
+)  # "ero": a comparison ("Mitä eroa on …?") asks how sides differ; sources state each side, seldom "the difference"
 
 GENERAL_FROM, GENERAL_TO = 0.2, 0.6  # background shares between which a missing word's weight falls to 0
 GENERAL_HEAD = 0.5  # a word in half the background articles says nothing particular after a hyphen

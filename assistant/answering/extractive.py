@@ -84,6 +84,7 @@ class Coverage(Protocol):
     """What sentence choice needs from the evidence assessment (answering.assistant.Evidence)."""
 
     known: list[str]
+    groups: list[list[str]]  # one per question word: its alternative terms
 
     def coverage(self, terms: set[str]) -> float: ...
 
@@ -266,6 +267,56 @@ def _other_side(chosen: list[Candidate], candidates: list[Candidate]) -> list[Ca
         if c.passage.source != first.passage.source and not c.features.get("heading"):
             return (chosen[:-1] if len(chosen) > 1 else chosen) + [c]
     return chosen
+
+
+
+# A question of how two things differ that names no aspect of them ("Mitä eroa on 2019 ja 2024
+# strategioilla?", "How does the new strategy differ from the old one?"): its words only name the sides, so
+# the sentences covering them best are the ones that name a side ("Uusi strategia on voimassa vuoden 2024
+# alusta alkaen"), not what tells the sides apart. Each side is answered instead by what it concentrates on:
+# its best sentence stating a focus or priorities (not an aim: "to strengthen cooperation" is what most plans
+# share) — when that sentence covers every word of the question the side's sentence covers, other than the
+# words naming a side (a number, new/old) — so a question that names an aspect ("… rahoituksessa?") keeps the
+# sentences about that aspect. When every chosen sentence is from one source, the last makes way for another
+# source's focus sentence: the other side (its name may be a word the sources lack, "nya strategin").
+_DIFFERS = re.compile(
+    r"\bero(a|aa|avat|ja|t|ista)?\b|\berot(a|aa)\b|verrattuna|\bvertaa|\bdiffer|\bcompar|skillnad|skiljer|jämför",
+    re.I,
+)
+_FOCUS = re.compile(r"keskiö|painopist|painott|painotu|pääpaino|keskitty|\bfocus|\bpriorit|\bfokus|tyngdpunkt", re.I)
+_SIDE_WORDS = frozenset(
+    finnish.terms("uusi uuden uudessa uudesta vanha vanhan vanhassa vanhasta edellinen aiempi nykyinen entinen "
+                  "new old previous former current earlier ny nya gammal gamla tidigare nuvarande")
+)
+
+
+def asks_difference(question: str) -> bool:
+    return bool(_DIFFERS.search(question))
+
+
+def _what_each_side_is_about(
+    groups: list[list[str]], chosen: list[Candidate], candidates: list[Candidate]
+) -> list[Candidate]:
+    """For a difference question (``groups``: its words' alternative terms): each chosen sentence makes way
+    for its source's best focus sentence that covers the question's words it covers, side names aside."""
+    asked = [
+        set(g) for g in groups
+        if not set(g) & _SIDE_WORDS and not any(_DIFFERS.search(t) or _NUMBER.search(t) for t in g)
+    ]
+
+    def about(d: Candidate, named: list[set[str]], shown: list[Candidate]) -> bool:
+        return (not d.features.get("heading") and bool(_FOCUS.search(d.text)) and all(g & d.terms for g in named)
+                and not any(d.text in e.text or e.text in d.text for e in shown))
+
+    out: list[Candidate] = []
+    for c in chosen:
+        named = [g for g in asked if g & c.terms]
+        out.append(next((d for d in candidates if d.passage.source == c.passage.source and about(d, named, out)), c))
+    if len(out) > 1 and len({c.passage.source for c in out}) == 1:  # one source: the other side from another
+        named = [g for g in asked if g & out[0].terms]
+        other = next((d for d in candidates if d.passage.source != out[0].passage.source and about(d, named, out)), None)
+        out[-1] = other or out[-1]
+    return out
 
 
 # A question of what X means (*mitä X tarkoittaa*, *mitä X:llä tarkoitetaan*, *what does X mean / stand for*,
@@ -572,6 +623,8 @@ def compose(
         chosen = choose(candidates, qtypes)
         if compares(question):
             chosen = _other_side(chosen, candidates)
+        if asks_difference(question):
+            chosen = _what_each_side_is_about(evidence.groups, chosen, candidates)
         if "define" in qtypes and asks_meaning(question):
             chosen = _definition_first(question, chosen, candidates)
         lines.append(opener(language, chosen, qtypes, marker))

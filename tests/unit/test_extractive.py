@@ -184,6 +184,35 @@ def test_a_comparison_answered_from_one_source_quotes_the_other_side() -> None:
     assert [c.text for c in extractive._other_side(chosen, [best, same, too_far])] == ["A1.", "A2."]
 
 
+
+def _candidate(p: Passage, text: str, score: float) -> extractive.Candidate:
+    base = {"heading": 0.0, "pair": 0.0}
+    return extractive.Candidate(0, p, text, 1.0, score, base, (text,), frozenset(finnish.terms(text)))
+
+
+def test_a_difference_question_is_answered_by_what_each_side_concentrates_on() -> None:
+    old, new = passage("old", ""), passage("new", "")
+    old_named = _candidate(old, "Vanha ohjelma oli voimassa vuosina 2014–2020.", 6.0)
+    old_focus = _candidate(old, "Ohjelman keskiössä oli pienten järvien kunnostus.", 2.0)
+    old_money = _candidate(old, "Ohjelman rahoitus tuli maakunnan kehittämisrahastosta.", 3.0)
+    new_named = _candidate(new, "Uusi ohjelma on voimassa vuoden 2021 alusta alkaen.", 5.5)
+    new_aim = _candidate(new, "Ohjelman tavoitteena on vahvistaa yhteistyötä.", 3.5)  # an aim, not a focus
+    new_focus = _candidate(new, "Ohjelman painopisteinä ovat ravinteiden kierrätys ja jätevedet.", 2.5)
+    unnamed = _candidate(new, "Painopisteenä on myös kalasto.", 4.0)  # the compared thing unnamed: not a side
+    candidates = [old_named, new_named, unnamed, new_aim, old_money, new_focus, old_focus]
+    groups = [["ero"], ["vanha"], ["uusi"], ["ohjelma"]]  # "Mitä eroa on vanhalla ja uudella ohjelmalla?"
+    got = extractive._what_each_side_is_about(groups, [old_named, new_named], candidates)
+    assert [c.text for c in got] == [old_focus.text, new_focus.text]
+    # an aspect the focus sentences lack keeps the sentences about it
+    about_money = groups + [["rahoitus"]]
+    got = extractive._what_each_side_is_about(about_money, [old_money, new_named], candidates)
+    assert got[0] is old_money
+    # both chosen from one source: the other side is the other source's focus sentence
+    got = extractive._what_each_side_is_about(groups, [old_named, old_money], candidates)
+    assert [c.text for c in got] == [old_focus.text, new_focus.text]
+    assert extractive.asks_difference("Vad skiljer det nya programmet från det gamla?")
+    assert not extractive.asks_difference("Kuka koordinoi vanhaa ohjelmaa ja kuka uutta?")  # an aspect: who
+
 def test_a_list_question_answered_by_several_sentences_is_a_bulleted_list() -> None:
     from assistant.answering.extractive import paragraph_or_list
 
