@@ -158,13 +158,14 @@ class _Reader:
             self.language == "fi" and any(b in lex.df for b in finnish.base_forms(word))
         )
         # a compound the sources never use is known only if its head is a word of their own:
-        # "maakuntajohtaja" is not "puheenjohtaja", "karjalanpiirakka" is not "Pohjois-Karjala"
+        # "maakuntajohtaja" is not "puheenjohtaja", "karjalanpiirakka" is not "Pohjois-Karjala"; and at least ⅔
+        # of its parts, rounded up: a two-part one needs its modifier too ("metsäohjelma" is not "vesistöohjelma")
         heads = finnish.compound_heads(word) if self.language == "fi" else frozenset()
         # ... or a general word after a hyphen: "ELMO-asioissa" are the matters of ELMO
         general_head = "-" in word.strip("-") and all(background.share(h) >= GENERAL_HEAD for h in heads)
         return whole or self.known_reading(word) or (
             bool(parts)
-            and sum(t in lex.df for t in parts) >= max(1, round(len(parts) * 2 / 3))
+            and sum(t in lex.df for t in parts) >= max(1, math.ceil(len(parts) * 2 / 3))
             and (not heads or bool(heads & self.snap.words) or general_head)
         )
 
@@ -175,7 +176,7 @@ class _Reader:
             return False
         df = self.lex.df
         return any(
-            parts[-1] in self.snap.words and sum(p in df for p in parts) >= max(1, round(len(parts) * 2 / 3))
+            parts[-1] in self.snap.words and sum(p in df for p in parts) >= max(1, math.ceil(len(parts) * 2 / 3))
             for parts in finnish.reading_parts(word)
         )
 

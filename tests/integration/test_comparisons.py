@@ -90,3 +90,14 @@ def test_a_difference_in_one_aspect_keeps_the_sentences_about_it(assistant: Assi
     assert not answer.refused, answer.answer
     assert "kehittämisrahastosta" in answer.answer, answer.answer
     assert "keskiössä" not in answer.answer, answer.answer
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "question", ["Mitä eroa on vesistöohjelmalla ja metsäohjelmalla?", "Mikä on metsäohjelman painopiste?"]
+)
+def test_a_side_the_sources_never_mention_is_refused(assistant: Assistant, question: str) -> None:
+    # "metsäohjelma" shares its head with "vesistöohjelma": a different programme, not in the sources
+    answer = assistant.ask(question)
+    assert answer.refused, answer.answer
+    assert "metsäohjelma" in answer.answer, answer.answer  # the refusal names what the sources lack
