@@ -23,7 +23,7 @@ import pyvoikko
 from assistant.answering.retrieve import Passage, Snapshot
 from assistant.answering.verify import NOT_STATED
 from assistant.knowledge.sentence_vectors import VectorSource, chunk_sentences, sentence_key
-from assistant.text import finnish
+from assistant.text import finnish, glossary
 from assistant.text.contacts import _org_candidates as organisation_mentions  # the extractor's own reading
 from assistant.text.contacts import disagree, distinct_records, extract_contacts
 from assistant.text.sentences import split_sentences
@@ -269,21 +269,20 @@ def _other_side(chosen: list[Candidate], candidates: list[Candidate]) -> list[Ca
     return chosen
 
 
-
 # A question of how two things differ that names no aspect of them ("Mitä eroa on 2019 ja 2024
 # strategioilla?", "How does the new strategy differ from the old one?"): its words only name the sides, so
 # the sentences covering them best are the ones that name a side ("Uusi strategia on voimassa vuoden 2024
 # alusta alkaen"), not what tells the sides apart. Each side is answered instead by what it concentrates on:
-# its best sentence stating a focus or priorities (not an aim: "to strengthen cooperation" is what most plans
-# share) — when that sentence covers every word of the question the side's sentence covers, other than the
-# words naming a side (a number, new/old) — so a question that names an aspect ("… rahoituksessa?") keeps the
-# sentences about that aspect. When every chosen sentence is from one source, the last makes way for another
-# source's focus sentence: the other side (its name may be a word the sources lack, "nya strategin").
+# its best sentence stating a focus or priorities (``glossary.FOCUS_TEXT``) — when that sentence covers every
+# word of the question the side's sentence covers, other than the words naming a side (a number, new/old) — so
+# a question that names an aspect ("… rahoituksessa?") keeps the sentences about that aspect. When every chosen
+# sentence is from one source, the last makes way for another source's focus sentence: the other side (its
+# name may be a word the sources lack, "nya strategin").
 _DIFFERS = re.compile(
     r"\bero(a|aa|avat|ja|t|ista)?\b|\berot(a|aa)\b|verrattuna|\bvertaa|\bdiffer|\bcompar|skillnad|skiljer|jämför",
     re.I,
 )
-_FOCUS = re.compile(r"keskiö|painopist|painott|painotu|pääpaino|keskitty|\bfocus|\bpriorit|\bfokus|tyngdpunkt", re.I)
+_FOCUS = glossary.FOCUS_TEXT
 _SIDE_WORDS = frozenset(
     finnish.terms("uusi uuden uudessa uudesta vanha vanhan vanhassa vanhasta edellinen aiempi nykyinen entinen "
                   "new old previous former current earlier ny nya gammal gamla tidigare nuvarande")

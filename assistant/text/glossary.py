@@ -139,6 +139,13 @@ _GLOSSARY: dict[str, list[str]] = {
 
 _WORD = re.compile(r"[\w-]+", re.UNICODE)
 
+# What a plan, programme or body concentrates on: one concept Finnish writes as a verb or as one of several
+# nouns, and a question rarely uses the sources' word ("Mihin strategia keskittyy?" — "painopisteiksi on
+# nostettu …", "Strategian keskiössä on …"). Lemmas for reading questions; the pattern finds it in running
+# text (Finnish, English, Swedish). Not an aim (tavoite): most plans share theirs.
+FOCUS_LEMMAS = frozenset({"keskittyä", "painottaa", "painotus", "painopiste", "keskiö", "pääpaino", "fokus"})
+FOCUS_TEXT = re.compile(r"keskiö|painopist|painott|painotu|pääpaino|keskitty|\bfocus|\bpriorit|\bfokus|tyngdpunkt", re.I)
+
 
 def finnish_terms(question: str) -> list[str]:
     """Finnish lemmas for the domain words of an English or Swedish question."""

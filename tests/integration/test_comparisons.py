@@ -101,3 +101,11 @@ def test_a_side_the_sources_never_mention_is_refused(assistant: Assistant, quest
     answer = assistant.ask(question)
     assert answer.refused, answer.answer
     assert "metsäohjelma" in answer.answer, answer.answer  # the refusal names what the sources lack
+
+
+@pytest.mark.slow
+def test_what_a_programme_concentrates_on_is_its_focus_sentence(assistant: Assistant) -> None:
+    # the question's verb (keskittyä) is not the source's noun (painopiste)
+    answer = assistant.ask("Mihin uusi vesistöohjelma keskittyy?")
+    assert not answer.refused, answer.answer
+    assert "ravinteiden kierrätys" in answer.answer, answer.answer
