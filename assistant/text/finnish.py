@@ -18,7 +18,7 @@ import Stemmer
 __all__ = ["STOPWORDS", "MODES", "is_stopword", "words", "terms", "word_classes", "lemma"]
 
 MODES = ("none", "snowball", "voikko")
-TERMS_VERSION = "3"  # bump when terms() changes: a refresh then re-derives every chunk's terms (vectors are reused)
+TERMS_VERSION = "4"  # bump when terms() changes: a refresh then re-derives every chunk's terms (vectors are reused)
 
 _FI_STOP = """
 ja tai sekä eli että kun jos mutta vaan myös kuin koska vaikka jotta ei olla on ovat oli olivat ollut
@@ -139,6 +139,7 @@ def _simple_terms(word: str) -> list[str]:
             out.append(b)
             if a.CLASS == "laatusana":
                 out.extend(_participle_verb(b))
+                out.extend(_passive_participle_verb(a))
         out.extend(_compound_terms(a))
     return out
 
@@ -169,6 +170,19 @@ def _participle_verb(base: str) -> tuple[str, ...]:
         if any(x.CLASS == "teonsana" and _clean(x.BASEFORM).lower() == guess for x in _analyse(guess)):
             return (guess,)
     return ()
+
+
+_VERB_ANALYSIS = re.compile(r"^\[Lt\]\[Xp\]([^\[]+)\[X\]")  # Voikko's FSTOUTPUT of a form of a verb
+
+
+def _passive_participle_verb(analysis: Any) -> list[str]:
+    """The verb of a passive past participle: Voikko lemmatises "laadittu" to the adjective "laadittu", so
+    "Kuka laati …?" (laatia) would miss "Strategia on laadittu …" (also *julkaistu*, *nostettu*, *valittu*).
+    Voikko's own analysis names the verb."""
+    if getattr(analysis, "PARTICIPLE", None) != "past_passive":
+        return []
+    m = _VERB_ANALYSIS.match(getattr(analysis, "FSTOUTPUT", None) or "")
+    return [_clean(m.group(1)).lower()] if m else []
 
 
 def _best_part_lemma(part: str) -> str:
