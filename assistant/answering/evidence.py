@@ -284,11 +284,12 @@ def assess(question: str, language: str, snap: Snapshot) -> Evidence:
         field_kind = reader.contact_field(word, terms)
         if field_kind == "skip":
             continue
-        focus = [t for t in dict.fromkeys([terms[0], *sorted(glossary.FOCUS_LEMMAS)]) if t in snap.lexical.df]
-        if language == "fi" and field_kind is None and set(terms) & glossary.FOCUS_LEMMAS and focus:
-            groups.append(focus)  # a focus word: the sources' own focus words answer it as fully
-            evidence.equivalents.add(tuple(focus))
-            continue
+        if language == "fi" and field_kind is None and set(terms) & glossary.FOCUS_LEMMAS:
+            focus = [t for t in dict.fromkeys([terms[0], *sorted(glossary.FOCUS_LEMMAS)]) if t in snap.lexical.df]
+            if focus:  # a focus word: the sources' own focus words answer it as fully
+                groups.append(focus)
+                evidence.equivalents.add(tuple(focus))
+                continue
         if field_kind == "group" or (field_kind is None and reader.known(word, terms)):
             groups.append([t for t in terms if t in snap.lexical.df] or ["puh"])
             if language != "fi" and field_kind is None and glossary.finnish_terms(word):

@@ -242,9 +242,9 @@ def _earns_a_citation(c: Candidate, first: Candidate) -> bool:
 # A comparison: asks how two things differ, or asks the same question of two things ("Kuka vetää … vanhassa
 # strategiassa ja kuka uudessa?"). Its answer quotes both sides: the second sentence comes from another
 # source when one is within SECOND_MARGIN, as close a call as a second sentence of the cited passage.
+_DIFFERS = r"\bero(a|aa|avat|ja|t|ista)?\b|verrattuna|\bvertaa|\bdiffer|\bcompar|skillnad|skiljer|jämför"
 _COMPARES = re.compile(
-    r"\bero(a|aa|avat|ja|t|ista)?\b|verrattuna|\bvertaa|\bdiffer|\bcompar|\bversus\b|\bvs\.?\s|"
-    r"skillnad|skiljer|jämför|"
+    _DIFFERS + r"|\bversus\b|\bvs\.?\s|"
     r"\b(?P<w>kuka|ketkä|mikä|mitkä|mitä|milloin|missä|who|what|when|which|vem|vad|när)\b[^?]{0,120}"
     r"\b(?:ja|and|och)\s+(?P=w)\b",
     re.I,
@@ -278,10 +278,7 @@ def _other_side(chosen: list[Candidate], candidates: list[Candidate]) -> list[Ca
 # a question that names an aspect ("… rahoituksessa?") keeps the sentences about that aspect. When every chosen
 # sentence is from one source, the last makes way for another source's focus sentence: the other side (its
 # name may be a word the sources lack, "nya strategin").
-_DIFFERS = re.compile(
-    r"\bero(a|aa|avat|ja|t|ista)?\b|\berot(a|aa)\b|verrattuna|\bvertaa|\bdiffer|\bcompar|skillnad|skiljer|jämför",
-    re.I,
-)
+_ASKS_DIFFERENCE = re.compile(_DIFFERS, re.I)  # a comparison's words without the "who … and who" form
 _FOCUS = glossary.FOCUS_TEXT
 _SIDE_WORDS = frozenset(
     finnish.terms("uusi uuden uudessa uudesta vanha vanhan vanhassa vanhasta edellinen aiempi nykyinen entinen "
@@ -290,7 +287,7 @@ _SIDE_WORDS = frozenset(
 
 
 def asks_difference(question: str) -> bool:
-    return bool(_DIFFERS.search(question))
+    return bool(_ASKS_DIFFERENCE.search(question))
 
 
 def _what_each_side_is_about(
@@ -300,7 +297,7 @@ def _what_each_side_is_about(
     for its source's best focus sentence that covers the question's words it covers, side names aside."""
     asked = [
         set(g) for g in groups
-        if not set(g) & _SIDE_WORDS and not any(_DIFFERS.search(t) or _NUMBER.search(t) for t in g)
+        if not set(g) & _SIDE_WORDS and not any(_ASKS_DIFFERENCE.search(t) or _NUMBER.search(t) for t in g)
     ]
 
     def about(d: Candidate, named: list[set[str]], shown: list[Candidate]) -> bool:
