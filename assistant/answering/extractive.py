@@ -279,7 +279,6 @@ def _other_side(chosen: list[Candidate], candidates: list[Candidate]) -> list[Ca
 # sentence is from one source, the last makes way for another source's focus sentence: the other side (its
 # name may be a word the sources lack, "nya strategin").
 _ASKS_DIFFERENCE = re.compile(_DIFFERS, re.I)  # a comparison's words without the "who … and who" form
-_FOCUS = glossary.FOCUS_TEXT
 _SIDE_WORDS = frozenset(
     finnish.terms("uusi uuden uudessa uudesta vanha vanhan vanhassa vanhasta edellinen aiempi nykyinen entinen "
                   "new old previous former current earlier ny nya gammal gamla tidigare nuvarande")
@@ -301,8 +300,12 @@ def _what_each_side_is_about(
     ]
 
     def about(d: Candidate, named: list[set[str]], shown: list[Candidate]) -> bool:
-        return (not d.features.get("heading") and bool(_FOCUS.search(d.text)) and all(g & d.terms for g in named)
-                and not any(d.text in e.text or e.text in d.text for e in shown))
+        return (
+            not d.features.get("heading")
+            and bool(glossary.FOCUS_TEXT.search(d.text))
+            and all(g & d.terms for g in named)
+            and not any(d.text in e.text or e.text in d.text for e in shown)
+        )
 
     out: list[Candidate] = []
     for c in chosen:

@@ -205,13 +205,13 @@ def test_a_missing_general_noun_is_marked_general_and_a_particular_one_is_not(sn
     assert place.general.get("Afrikan", 0.0) == 0.0  # a name is never general
 
 
-
 def test_a_focus_word_is_answered_by_the_focus_word_the_sources_use(snap: Snapshot) -> None:
     # "keskittyy" asks what the strategy concentrates on; the sources say it with "painopisteet"
     evidence = assess("Mihin strategia keskittyy?", "fi", snap)
     assert evidence.missing == [] and ("painopiste",) in evidence.equivalents
     assert evidence.sentence_coverage(set(finnish.terms(TEXTS[2]))) == pytest.approx(1.0)
     assert evidence.sentence_coverage(set(finnish.terms(TEXTS[3]))) < 0.5  # a sentence without it
+
 
 def test_a_lower_case_common_word_that_is_also_a_surname_is_not_a_name(snap: Snapshot) -> None:
     evidence = assess("miten strategia eroaa vanhasta", "fi", snap)

@@ -69,13 +69,13 @@ def test_a_compound_is_known_by_the_reading_whose_parts_the_sources_have(snap: S
     assert evidence.known and evidence.missing == []
 
 
-
 def test_a_two_part_compound_whose_modifier_the_sources_never_use_is_missing(snap: Snapshot) -> None:
     # "metsähanke" is not a "hanke" of the sources: a forest project they never mention
     evidence = assess("Kuka rahoitti metsähanketta?", "fi", snap)
     assert evidence.missing == ["metsähanketta"]
     # both parts in the sources: the compound is theirs, however they write it ("rahoituksen … mahdollisuuksista")
     assert assess("Mistä löydän rahoitusmahdollisuudet?", "fi", snap).missing == []
+
 
 def test_a_noun_after_an_interrogative_names_the_kind_of_answer() -> None:
     words = "Mikä taho rahoitti hanketta".split()

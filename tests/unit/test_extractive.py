@@ -184,7 +184,6 @@ def test_a_comparison_answered_from_one_source_quotes_the_other_side() -> None:
     assert [c.text for c in extractive._other_side(chosen, [best, same, too_far])] == ["A1.", "A2."]
 
 
-
 def _candidate(p: Passage, text: str, score: float) -> extractive.Candidate:
     base = {"heading": 0.0, "pair": 0.0}
     return extractive.Candidate(0, p, text, 1.0, score, base, (text,), frozenset(finnish.terms(text)))
@@ -212,6 +211,7 @@ def test_a_difference_question_is_answered_by_what_each_side_concentrates_on() -
     assert [c.text for c in got] == [old_focus.text, new_focus.text]
     assert extractive.asks_difference("Vad skiljer det nya programmet från det gamla?")
     assert not extractive.asks_difference("Kuka koordinoi vanhaa ohjelmaa ja kuka uutta?")  # an aspect: who
+
 
 def test_a_list_question_answered_by_several_sentences_is_a_bulleted_list() -> None:
     from assistant.answering.extractive import paragraph_or_list
