@@ -35,6 +35,7 @@ GENERIC = set(
 
 GENERAL_FROM, GENERAL_TO = 0.2, 0.6  # background shares between which a missing word's weight falls to 0
 GENERAL_HEAD = 0.5  # a word in half the background articles says nothing particular after a hyphen
+_YEAR = re.compile(r"1\d{3}|20\d{2}")
 _ROMAN = re.compile(r"[IVX]{2,5}")  # "ELMO III": a number, as specific as a digit (one letter is a word)
 _NOUNISH = {"nimisana", "paikannimi", "sukunimi", "etunimi", "nimi", "lyhenne"}
 _PROPER = {"paikannimi", "sukunimi", "etunimi", "nimi"}
@@ -53,6 +54,9 @@ class Evidence:
     groups: list[list[str]] = field(default_factory=list)
     missing_idf: dict[str, float] = field(default_factory=dict)  # weight of each missing word
     specific: list[str] = field(default_factory=list)  # missing names, numbers and words nobody knows
+    # years the question names that no source names or spans: it asks of a time (an edition, a term) the
+    # sources do not cover, however well its other words match ("strategian 2030 painopisteet")
+    unknown_years: list[str] = field(default_factory=list)
     corrected: dict[str, str] = field(default_factory=dict)  # typo / spoken form → the corpus word read
     # how general each missing word is in Finnish at large (share of background articles using it): "eroa",
     # "tuloksena", "puoleen" phrase a question; "budjetti" names a thing the sources lack
@@ -317,6 +321,8 @@ def assess(question: str, language: str, snap: Snapshot) -> Evidence:
                 for t in terms:
                     reader.idf[t] = reader.weight(t)
             evidence.missing.append(word)
+            if _YEAR.fullmatch(word) and not snap.names_year(int(word)):
+                evidence.unknown_years.append(word)
             evidence.general[word] = _generality(word, terms, language)
             evidence.missing_idf[word] = reader.weight(terms[0]) * particularity(evidence.general[word])
             if language == "fi" and not _is_specific(word, i == 0, language):
@@ -665,13 +671,14 @@ def decide(
     embedder: str = refusal_weights.EMBEDDER,
     candidates: bool = False,
 ) -> Decision:
-    """Refuse when nothing of a Finnish question is in the sources, or when the fitted score is below the
-    operating point (an English or Swedish question may share no word with the Finnish corpus)."""
+    """Refuse when nothing of a Finnish question is in the sources, when it names a year they do not cover, or
+    when the fitted score is below the operating point (an English or Swedish question may share no word with
+    the Finnish corpus)."""
     ranked = rank_sentences(evidence, passages)
     values = signals(evidence, passages, question, language, embedder, ranked, candidates)
     p = score(values) if passages else 0.0
     cut = refusal_weights.THRESHOLD if threshold is None else threshold
-    hard = not passages or (language == "fi" and not evidence.known)
+    hard = not passages or (language == "fi" and not evidence.known) or bool(evidence.unknown_years)
     return Decision(hard or p < cut, p, values, passages[:CLOSEST], hard, ranked)
 
 

@@ -307,15 +307,48 @@ def _what_each_side_is_about(
             and not any(d.text in e.text or e.text in d.text for e in shown)
         )
 
+    def focus_of(pool: list[Candidate], named: list[set[str]], shown: list[Candidate]) -> Candidate | None:
+        found = [d for d in pool if about(d, named, shown)]
+        # a sentence that names the focus's items ("… painopisteiksi on nostettu A, B ja C") says what the side
+        # concentrates on; another focus sentence may only mention it ("… painopisteet tukevat kasvualoja")
+        return next((d for d in found if _ENUMERATION.search(d.text)), found[0] if found else None)
+
     out: list[Candidate] = []
     for c in chosen:
         named = [g for g in asked if g & c.terms]
-        out.append(next((d for d in candidates if d.passage.source == c.passage.source and about(d, named, out)), c))
+        same = [d for d in candidates if d.passage.source == c.passage.source]
+        out.append(focus_of(same, named, out) or c)
     if len(out) > 1 and len({c.passage.source for c in out}) == 1:  # one source: the other side from another
         named = [g for g in asked if g & out[0].terms]
-        other = next((d for d in candidates if d.passage.source != out[0].passage.source and about(d, named, out)), None)
+        other = focus_of([d for d in candidates if d.passage.source != out[0].passage.source], named, out)
         out[-1] = other or out[-1]
     return out
+
+
+FOCUS_DEPTH = 8
+
+
+def focus_passages(snap: Snapshot | None, groups: list[list[str]], passages: list[Passage]) -> list[Passage]:
+    """For a difference question: chunks stating a focus that BM25 finds for the question's words and the
+    focus words together, besides the passages retrieved. The question's words name the sides, so retrieval
+    brings the passages naming them; where each side states what it concentrates on may be elsewhere in its
+    source (a paragraph of its own), or in a source ranked below the first one's many passages."""
+    if snap is None:
+        return []
+    terms = list(dict.fromkeys([t for g in groups for t in g] + sorted(glossary.FOCUS_LEMMAS)))
+    have = {m for p in passages for m in p.members}
+    out = []
+    for i, _ in snap.lexical.top(terms, FOCUS_DEPTH):
+        cid = snap.ids[i]
+        text, meta = snap.chunk(i)
+        if cid not in have and glossary.FOCUS_TEXT.search(text):
+            out.append(Passage.from_chunk(cid, text, meta))
+    return out
+
+
+# "A, B ja C": three or more items of one to four words each (not a relative clause: ", jotka luovat …")
+_ITEM = r"(?!(?:joka|jotka|jonka|joita|jossa|which|who|som|vilka)\b)[\w-]+(?: [\w-]+){0,3}"
+_ENUMERATION = re.compile(rf"(?:{_ITEM}, )+{_ITEM} (?:ja|sekä|tai|and|or|och|samt|eller) [\w-]+", re.I)
 
 
 # A question of what X means (*mitä X tarkoittaa*, *mitä X:llä tarkoitetaan*, *what does X mean / stand for*,
@@ -339,6 +372,11 @@ def asks_meaning(question: str) -> bool:
     return bool(MEANING.search(question))
 
 
+def names_only_a_term(question: str) -> bool:
+    """A question that is one word ("ELMO?", "EOCIC"): what the user wants is what it is."""
+    return len(finnish.words(question)) == 1
+
+
 def defines(sentence: str, term: set[str]) -> bool:
     """The sentence defines the term (the lemmas of X): names it, explains it in an appositive, or holds it
     before its first copula."""
@@ -351,23 +389,51 @@ def defines(sentence: str, term: set[str]) -> bool:
 
 
 def _definition_first(question: str, chosen: list[Candidate], candidates: list[Candidate]) -> list[Candidate]:
-    """For a question of what X means: when the first sentence does not define X, the best sentence that does
-    (within SECOND_MARGIN of the first and covering as much of the question) leads, the first follows."""
-    if not chosen:
-        return chosen
+    """For a question of what X means: the sentence that defines X leads (``_lead_with``)."""
     term = set(finnish.terms(question)) - _MEANING_WORDS
-    first = chosen[0]
-    if defines(first.text, term):
+    return _lead_with(chosen, candidates, lambda text: defines(text, term))
+
+
+def asks_focus(question: str) -> bool:
+    """A question of what something concentrates on: its priorities, focus, emphasis (any language)."""
+    return bool(glossary.FOCUS_TEXT.search(question))
+
+
+def _focus_first(chosen: list[Candidate], candidates: list[Candidate]) -> list[Candidate]:
+    """For a question of what something concentrates on: a sentence stating a focus leads (``_lead_with``), one
+    naming its items first ("What are the priorities of the 2024 strategy?" — the sentence naming the year
+    covers the question's other words as well, and says nothing of its priorities)."""
+    return _lead_with(
+        chosen, candidates, lambda text: bool(glossary.FOCUS_TEXT.search(text)), lambda text: bool(_ENUMERATION.search(text))
+    )
+
+
+def _lead_with(
+    chosen: list[Candidate],
+    candidates: list[Candidate],
+    fits: Callable[[str], bool],
+    best: Callable[[str], bool] | None = None,
+) -> list[Candidate]:
+    """When the first sentence is not of the kind the question asks for (``fits``: a definition, a focus) — or
+    is, but not ``best`` of that kind (a focus named, not its items) — the best sentence that is, within
+    SECOND_MARGIN of the first and covering as much of the question, leads, and the first follows."""
+    if not chosen or (fits(chosen[0].text) and (best is None or best(chosen[0].text))):
         return chosen
+    first = chosen[0]
+    found = []
     for c in candidates:
         if c.score < first.score - SECOND_MARGIN:
             break
-        if c.features.get("heading") or c.coverage < first.coverage - 1e-9 or not defines(c.text, term):
-            continue
-        parts = set(c.sentences or (c.text,))
-        rest = [d for d in chosen if not parts & set(d.sentences or (d.text,))]
-        return [c] + rest[: max(len(chosen) - 1, 1)]
-    return chosen
+        if not c.features.get("heading") and c.coverage >= first.coverage - 1e-9 and fits(c.text):
+            found.append(c)
+    lead = next((c for c in found if best(c.text)), None) if best else None
+    if lead is None and not fits(first.text) and found:
+        lead = found[0]
+    if lead is None or lead is first:
+        return chosen
+    parts = set(lead.sentences or (lead.text,))
+    rest = [d for d in chosen if not parts & set(d.sentences or (d.text,))]
+    return [lead] + rest[: max(len(chosen) - 1, 1)]
 
 
 def choose(candidates: list[Candidate], qtypes: set[str]) -> list[Candidate]:
@@ -623,9 +689,13 @@ def compose(
         if compares(question):
             chosen = _other_side(chosen, candidates)
         if asks_difference(question):
-            chosen = _what_each_side_is_about(evidence.groups, chosen, candidates)
-        if "define" in qtypes and asks_meaning(question):
+            extra = focus_passages(snap, evidence.groups, passages)
+            pool = sentence_candidates(passages + extra, evidence, qtypes, similarities) if extra else candidates
+            chosen = _what_each_side_is_about(evidence.groups, chosen, pool)
+        if ("define" in qtypes and asks_meaning(question)) or names_only_a_term(question):
             chosen = _definition_first(question, chosen, candidates)
+        if asks_focus(question) and not asks_difference(question) and not asks_meaning(question):
+            chosen = _focus_first(chosen, candidates)
         lines.append(opener(language, chosen, qtypes, marker))
         body = [f"{c.text} {marker(c.passage)}" for c in chosen]
         if language != "fi" and body:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import tempfile
 import threading
 import time
@@ -40,6 +41,7 @@ __all__ = ["JOIN", "KnowledgeBase", "LexicalIndex", "Passage", "Retrieval", "Ret
 log = logging.getLogger("assistant.answering.retrieve")
 
 ROW_CACHE = 4096  # parsed artefact rows kept per snapshot (~1 KB each)
+_YEARS = re.compile(r"(1\d{3}|20\d{2})(?:[-–](1\d{3}|20\d{2}))?")
 JOIN = "+"  # the id of a passage of joined chunks: theirs, joined by this
 MODES = ("hybrid", "dense", "bm25", "bm25-snowball")
 
@@ -201,6 +203,19 @@ class Snapshot:
     @cached_property
     def versions(self) -> dict[str, str]:
         return {s: r.version for s, r in self.sources.items()}
+
+    @cached_property
+    def year_spans(self) -> list[tuple[int, int]]:
+        """The years the sources name, each as (first, last): a year alone, or a range ("2019-2023")."""
+        spans = []
+        for word in self.words:
+            if m := _YEARS.fullmatch(word):
+                first = int(m.group(1))
+                spans.append((first, int(m.group(2) or first)))
+        return spans
+
+    def names_year(self, year: int) -> bool:
+        return any(first <= year <= last for first, last in self.year_spans)
 
     @cached_property
     def contact_fields(self) -> set[str]:

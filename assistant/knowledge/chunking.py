@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from assistant.text.normalise import Normalised
 from assistant.text.sentences import ABBREVIATIONS, split_sentences
 
-CHUNKER_VERSION = "3"  # 2: pieces of over-long sentences trimmed, not cut after an abbreviation; 3: ``continues``
+CHUNKER_VERSION = "4"  # 2: pieces of over-long sentences trimmed, not cut after an abbreviation; 3: ``continues``;
+# 4: a long paragraph is split evenly and its last chunk does not run into the next paragraph
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,48 @@ def _pieces(text: str, start: int, end: int, limit: int) -> list[tuple[int, int]
     return out
 
 
+def _balanced(spans: list[tuple[int, int]], limit: int) -> list[list[tuple[int, int]]]:
+    """One paragraph's sentences in the fewest chunks of at most ``limit`` characters, as even as they can be
+    (the smallest as large as possible): greedy packing would leave a short tail ("… palvelutuotanto"),
+    too little text to be found by itself. Greedy for a very long run of sentences (a PDF page with no
+    blank line), where the exact split would cost too much."""
+    greedy: list[list[tuple[int, int]]] = [[]]
+    for s, e in spans:
+        if greedy[-1] and e - greedy[-1][0][0] > limit:
+            greedy.append([])
+        greedy[-1].append((s, e))
+    n, k = len(greedy), len(spans)
+    if n == 1 or k > 400:
+        return greedy
+
+    def size(i: int, j: int) -> int:  # spans[i:j] as one chunk
+        return spans[j - 1][1] - spans[i][0]
+
+    # best[g][j]: the largest smallest-chunk size splitting spans[:j] into g chunks (-1: impossible)
+    best = [[-1] * (k + 1) for _ in range(n + 1)]
+    cut = [[0] * (k + 1) for _ in range(n + 1)]
+    best[0][0] = limit + 1
+    for g in range(1, n + 1):
+        for j in range(g, k + 1):
+            for i in range(j - 1, g - 2, -1):  # the last chunk spans[i:j], longest last: stop past the limit
+                if size(i, j) > limit:
+                    break
+                if best[g - 1][i] < 0:
+                    continue
+                value = min(best[g - 1][i], size(i, j))
+                if value >= best[g][j]:  # a tie goes to the earliest cut
+                    best[g][j], cut[g][j] = value, i
+    if best[n][k] < 0:
+        return greedy
+    out: list[list[tuple[int, int]]] = []
+    j = k
+    for g in range(n, 0, -1):
+        i = cut[g][j]
+        out.append(spans[i:j])
+        j = i
+    return out[::-1]
+
+
 def chunk(
     norm: Normalised,
     *,
@@ -92,8 +135,10 @@ def chunk(
     pages: list[tuple[int, int, int]] | None = None,
     max_chars: int = 420,
 ) -> list[Chunk]:
-    """Greedy packing of whole sentences up to ``max_chars``; a new chunk at a paragraph break once the
-    current one is half full, and always at a page break."""
+    """Whole sentences, up to ``max_chars`` a chunk. A paragraph longer than that is split evenly
+    (``_balanced``) and its last chunk never runs into the next paragraph, so that a passage is one
+    paragraph's text; short paragraphs (a heading, a one-line note) share a chunk with the next paragraph
+    (its first chunk) while they stay under half full and it fits. Always a new chunk at a page break."""
     text = norm.text
     pages = pages or []
     page_starts = [p[0] for p in pages]
@@ -101,26 +146,25 @@ def chunk(
     for s, e in split_sentences(text):
         spans.extend(_pieces(text, s, e, max_chars))
 
-    groups: list[list[tuple[int, int]]] = []
-    current: list[tuple[int, int]] = []
-    current_page: int | None = None
+    # paragraphs: runs of sentences with no blank line and no page break between them
+    paragraphs: list[tuple[int | None, list[tuple[int, int]]]] = []
     for s, e in spans:
         page = _page_of(pages, page_starts, norm.to_original(s, s)[0])
-        if current:
-            size = e - current[0][0]
-            paragraph_break = "\n\n" in text[current[-1][1] : s]
-            if (
-                size > max_chars
-                or page != current_page
-                or (paragraph_break and current[-1][1] - current[0][0] >= max_chars // 2)
-            ):
-                groups.append(current)
-                current = []
-        if not current:
-            current_page = page
-        current.append((s, e))
-    if current:
-        groups.append(current)
+        if not paragraphs or page != paragraphs[-1][0] or "\n\n" in text[paragraphs[-1][1][-1][1] : s]:
+            paragraphs.append((page, []))
+        paragraphs[-1][1].append((s, e))
+
+    groups: list[list[tuple[int, int]]] = []
+    short = False  # the last group is short paragraphs only, under half full: the next paragraph may join it
+    last_page: int | None = None
+    for page, para in paragraphs:
+        parts = _balanced(para, max_chars)
+        whole = len(parts) == 1
+        if short and page == last_page and parts[0][-1][1] - groups[-1][0][0] <= max_chars:
+            groups[-1].extend(parts.pop(0))
+        groups.extend(parts)
+        short = whole and groups[-1][-1][1] - groups[-1][0][0] < max_chars // 2
+        last_page = page
 
     prefix = f"{source_key_hash(source)}-{version[:12]}"
     chunks: list[Chunk] = []

@@ -78,11 +78,15 @@ BUDGET = ["Mikä on ELMO-pilotin budjetti?", "What is the budget of the ELMO pil
 
 
 def claims(answer_text: str) -> list[tuple[str, list[int]]]:
-    """(claim text, its [n] markers) of an answer; contact-card rows and boilerplate lines are skipped."""
+    """(claim text, its [n] markers) of an answer, in paragraphs, quotes or list items; contact-card and
+    opener rows (no marker), headings and a refusal's closest passages (``- *title*: “…”``) are skipped."""
     out = []
     for line in answer_text.splitlines():
         line = line.strip().removeprefix(">").strip()
-        if not line or line.startswith(("- ", "**")) or not MARKER.search(line):
+        if line.startswith("- *"):
+            continue
+        line = line.removeprefix("- ").strip()
+        if not line or line.startswith("**") or not MARKER.search(line):
             continue
         pos = 0
         for m in MARKER.finditer(line):

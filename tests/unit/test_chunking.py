@@ -118,6 +118,37 @@ def test_paragraph_break_starts_a_new_chunk_once_half_full() -> None:
     assert len(chunks) == 1
 
 
+def test_a_long_paragraph_splits_evenly_and_stays_out_of_the_next_one() -> None:
+    s1 = "Ensimmäinen kappale kertoo poroista ja niiden laitumista Kuusamossa vuosina 2019-2023."
+    s2 = "Toinen virke jatkaa samaa kappaletta ja kertoo porojen määrästä Kainuussa."
+    s3 = "Kolmas virke on lyhyt."
+    next_para = "Uusi kappale kertoo kaloista ja kalastuksesta Oulujoella."
+    chunks = chunk(normalise(f"{s1} {s2} {s3}\n\n{next_para}"), source="p.txt", version=VERSION, max_chars=170)
+    # greedy packing would give [s1 s2] [s3 + the next paragraph]: the short tail is kept with its own
+    # paragraph's text, and the next paragraph is a chunk (so a passage retrieval joins) of its own
+    assert [c.text for c in chunks] == [s1, f"{s2} {s3}", next_para]
+    assert [c.continues for c in chunks] == [False, True, False]
+    assert_maps_to_original(f"{s1} {s2} {s3}\n\n{next_para}", chunks)
+    # a heading goes with the first chunk of the paragraph it heads
+    chunks = chunk(normalise(f"Porot\n\n{s1} {s2} {s3}"), source="p.txt", version=VERSION, max_chars=170)
+    assert [c.text for c in chunks] == [f"Porot\n\n{s1}", f"{s2} {s3}"]
+
+
+def test_even_split_keeps_every_chunk_within_the_limit() -> None:
+    sentences = [f"Virke {i} kertoo {'pitkästi ' * (i % 5)}asiasta." for i in range(40)]
+    text = " ".join(sentences) + "\n\nLoppu."
+    for max_chars in (60, 120, 420):
+        chunks = chunk(normalise(text), source="e.txt", version=VERSION, max_chars=max_chars)
+        assert all(len(c.text) <= max_chars for c in chunks)
+        assert " ".join(c.text for c in chunks[:-1]) == " ".join(sentences)  # order kept, nothing lost
+        greedy, size = 1, -1
+        for sentence in sentences:
+            if size >= 0 and size + 1 + len(sentence) > max_chars:
+                greedy, size = greedy + 1, -1
+            size += 1 + len(sentence)
+        assert len(chunks) - 1 == greedy  # as few chunks as greedy packing makes
+
+
 def test_finnish_abbreviations_never_end_a_chunk() -> None:
     sentences = [
         "Pilotissa opittiin mm. Tulevaisuuden työpaikoista ja ennakoinnista.",
@@ -245,3 +276,39 @@ def test_continues_marks_a_chunk_that_goes_on_with_its_predecessors_paragraph() 
         assert c.continues == ("\n\n" not in gap), (prev.text[-30:], gap, c.text[:30])
     assert any(c.continues for c in chunks) and any(not c.continues for c in chunks[1:])
     assert "\n\n" in norm
+
+
+def _chunk_sizes(spans: list[tuple[int, int]], cuts: tuple[int, ...]) -> list[int]:
+    bounds = (0, *cuts, len(spans))
+    return [spans[b - 1][1] - spans[a][0] for a, b in zip(bounds, bounds[1:], strict=False)]
+
+
+def test_even_split_is_the_one_whose_smallest_chunk_is_largest() -> None:
+    from itertools import combinations
+
+    from assistant.knowledge.chunking import _balanced
+
+    rng = random.Random(20261204)
+    for _ in range(200):
+        lengths = [rng.randint(10, 120) for _ in range(rng.randint(2, 9))]
+        spans, pos = [], 0
+        for n in lengths:
+            spans.append((pos, pos + n))
+            pos += n + 1
+        limit = rng.choice([130, 200, 300])
+        if max(lengths) > limit:
+            continue
+        parts = _balanced(spans, limit)
+        assert [s for p in parts for s in p] == spans
+        assert all(p[-1][1] - p[0][0] <= limit for p in parts)
+        # brute force over every split into as few chunks as fit
+        splits = {
+            cuts: sizes
+            for n in range(len(spans))
+            for cuts in combinations(range(1, len(spans)), n)
+            if max(sizes := _chunk_sizes(spans, cuts)) <= limit
+        }
+        fewest = min(len(cuts) for cuts in splits) + 1
+        assert len(parts) == fewest
+        best = max(min(sizes) for cuts, sizes in splits.items() if len(cuts) == fewest - 1)
+        assert min(p[-1][1] - p[0][0] for p in parts) == best

@@ -248,3 +248,21 @@ def test_phone_and_email_questions_ask_for_their_own_kind() -> None:
     assert holds_answer("phone", "Lisätietoja antaa Anna Virtanen, puh. 040 123 4567.", set())
     assert not holds_answer("email", "Lisätietoja antaa Anna Virtanen, puh. 040 123 4567.", set())
     assert holds_answer("email", "Sähköposti: anna.virtanen(at)esimerkki.fi", set())
+
+
+def test_a_year_no_source_names_or_spans_refuses_whatever_the_score() -> None:
+    snap = make_snap([*TEXTS, "Älykkään erikoistumisen strategia 2019-2023 painottaa klustereita."])
+    assert snap.names_year(2024) and snap.names_year(2021)  # named; inside the range 2019-2023
+    assert not snap.names_year(2030) and not snap.names_year(2018)
+    passages = [passage(2)]
+    for question, refused in (
+        ("Mitkä ovat strategian 2030 painopisteet?", True),
+        ("Mitkä olivat strategian painopisteet vuonna 2021?", False),  # a year the range covers: the score decides
+        ("Mitkä ovat strategian painopisteet?", False),
+    ):
+        evidence = assess(question, "fi", snap)
+        assert bool(evidence.unknown_years) == refused, question
+        decision = decide(evidence, passages, threshold=0.0, question=question)
+        assert decision.refuse == refused and decision.hard == refused, question
+    evidence = assess("Which region chairs in 2030?", "en", snap)  # a year is a year in any language
+    assert evidence.unknown_years == ["2030"]

@@ -309,6 +309,20 @@ def test_a_meaning_question_leads_with_the_sentence_that_defines_x() -> None:
         assert draft.startswith("Suomeksi kutsumme") or not leads, draft
 
 
+def test_a_question_of_one_word_leads_with_the_sentence_that_defines_it() -> None:
+    # "ELMO?" asks what ELMO is, though it has no question word (no "define" type)
+    assert extractive.names_only_a_term("ELMO?") and extractive.names_only_a_term(" klusteri ")
+    assert not extractive.names_only_a_term("ELMO maakunnat") and not extractive.names_only_a_term("?")
+    other = (
+        "Pohjois-Pohjanmaan osalta ELMO:n koordinaatio sisältyy vuosina 2019-2020 hankkeeseen Pohjois-Pohjanmaan "
+        "älykkään erikoistumisen kansainvälisyyden kehittäminen."
+    )  # the longer sentence: first in the fitted order
+    naming = "Suomeksi kutsumme pilottia nimellä Elinkeinot murroksessa, tuttavallisesti ELMO."
+    for q, leads in (("ELMO?", True), ("ELMO koordinaatio", False)):
+        draft, _ = extractive.compose(q, "fi", [passage("a", f"{other} {naming}")], evidence(q), set(), None, PHRASES)  # type: ignore[arg-type]
+        assert draft.startswith("Suomeksi kutsumme") == leads, draft
+
+
 def test_reaching_a_person_is_a_contact_question_in_any_inflection() -> None:
     from assistant.answering.assistant import question_types
 
@@ -318,3 +332,26 @@ def test_reaching_a_person_is_a_contact_question_in_any_inflection() -> None:
     for q in ("Mikä on uuden strategian tavoite?", "Mitä hyviä käytänteitä OECD:n työpajoissa oli tavoitteena oppia?",
               "Mihin voittoa tavoittelemattomat järjestöt käyttävät ylijäämänsä?", "När startade piloten?"):  # fmt: skip
         assert "contact" not in question_types(q), q
+
+
+def test_a_focus_question_leads_with_the_sentence_naming_the_focus_items() -> None:
+    base = {"heading": 0.0, "pair": 0.0}
+    a = passage("a", "")
+    naming_year = "Uusi strategia on voimassa vuoden 2024 alusta alkaen."
+    mentions = "Strategian painopisteet tukevat maakuntien kasvualoja, jotka luovat pohjaa kasvulle."
+    items = "Painopisteiksi on nostettu puhtaat ratkaisut, digitalisaation hyödyntäminen ja kestävä palvelutuotanto."
+    year = extractive.Candidate(0, a, naming_year, 0.5, 4.9, base, (naming_year,))
+    mention = extractive.Candidate(0, a, mentions, 0.6, 3.7, base, (mentions,))
+    listing = extractive.Candidate(0, a, items, 0.6, 3.6, base, (items,))
+    assert extractive.asks_focus("What are the priorities of the 2024 strategy?")
+    assert extractive.asks_focus("Mihin uusi strategia keskittyy?") and not extractive.asks_focus("Kuka vetää ELMOa?")
+    # the year's sentence covers the question's other words, the focus's items come first
+    chosen = [year, mention]
+    assert [c.text for c in extractive._focus_first(chosen, [year, mention, listing])] == [items, naming_year]
+    # a focus sentence already first, one naming the items within the margin: the items lead
+    assert [c.text for c in extractive._focus_first([mention], [mention, listing])] == [items, mentions]
+    # no sentence of the kind within SECOND_MARGIN, or one covering less of the question: the fitted order
+    far = extractive.Candidate(0, a, items, 0.6, 4.9 - extractive.SECOND_MARGIN - 0.1, base, (items,))
+    assert extractive._focus_first([year], [year, far]) == [year]
+    less = extractive.Candidate(0, a, items, 0.4, 4.0, base, (items,))
+    assert extractive._focus_first([year], [year, less]) == [year]
