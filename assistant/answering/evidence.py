@@ -16,7 +16,7 @@ from collections.abc import Set
 from dataclasses import dataclass, field
 
 from assistant.answering import refusal_weights
-from assistant.answering.retrieve import Passage, Snapshot
+from assistant.answering.retrieve import Passage, Snapshot, year_span
 from assistant.answering.vocabulary import correct
 from assistant.text import background, finnish, glossary
 from assistant.text.sentences import split_sentences
@@ -35,7 +35,6 @@ GENERIC = set(
 
 GENERAL_FROM, GENERAL_TO = 0.2, 0.6  # background shares between which a missing word's weight falls to 0
 GENERAL_HEAD = 0.5  # a word in half the background articles says nothing particular after a hyphen
-_YEAR = re.compile(r"1\d{3}|20\d{2}")
 _ROMAN = re.compile(r"[IVX]{2,5}")  # "ELMO III": a number, as specific as a digit (one letter is a word)
 _NOUNISH = {"nimisana", "paikannimi", "sukunimi", "etunimi", "nimi", "lyhenne"}
 _PROPER = {"paikannimi", "sukunimi", "etunimi", "nimi"}
@@ -321,7 +320,7 @@ def assess(question: str, language: str, snap: Snapshot) -> Evidence:
                 for t in terms:
                     reader.idf[t] = reader.weight(t)
             evidence.missing.append(word)
-            if _YEAR.fullmatch(word) and not snap.names_year(int(word)):
+            if (span := year_span(word)) and span[0] == span[1] and not snap.names_year(span[0]):
                 evidence.unknown_years.append(word)
             evidence.general[word] = _generality(word, terms, language)
             evidence.missing_idf[word] = reader.weight(terms[0]) * particularity(evidence.general[word])

@@ -682,15 +682,18 @@ def compose(
             if absent and lines:  # said plainly, inside the last card (its rows are verified against its passage)
                 lines[-1] += "".join(f"\n- {phrases[k]}: {NOT_STATED[language]}" for k in absent)
     if not lines:
-        candidates = sentence_candidates(passages, evidence, qtypes, similarities)
+        extra = focus_passages(snap, evidence.groups, passages) if asks_difference(question) else []
+        # scored once with the extra passages after the retrieved ones: their sentences score as they would
+        # alone, and only a difference question's sides are looked for among the extra ones
+        pool = sentence_candidates(passages + extra, evidence, qtypes, similarities)
         if not similarities:
-            candidates = [c for c in candidates if c.coverage > 0]
+            pool = [c for c in pool if c.coverage > 0]
+        retrieved = {id(p) for p in passages}
+        candidates = [c for c in pool if id(c.passage) in retrieved]
         chosen = choose(candidates, qtypes)
         if compares(question):
             chosen = _other_side(chosen, candidates)
         if asks_difference(question):
-            extra = focus_passages(snap, evidence.groups, passages)
-            pool = sentence_candidates(passages + extra, evidence, qtypes, similarities) if extra else candidates
             chosen = _what_each_side_is_about(evidence.groups, chosen, pool)
         if ("define" in qtypes and asks_meaning(question)) or names_only_a_term(question):
             chosen = _definition_first(question, chosen, candidates)

@@ -36,14 +36,21 @@ from assistant.knowledge.sentence_vectors import SCHEME as SENTENCE_SCHEME
 from assistant.knowledge.store import Hit, SourceRecord, Store
 from assistant.text import finnish, glossary
 
-__all__ = ["JOIN", "KnowledgeBase", "LexicalIndex", "Passage", "Retrieval", "Retriever", "Snapshot", "query_terms"]
+__all__ = ["JOIN", "KnowledgeBase", "LexicalIndex", "Passage", "Retrieval", "Retriever", "Snapshot", "query_terms", "year_span"]
 
 log = logging.getLogger("assistant.answering.retrieve")
 
 ROW_CACHE = 4096  # parsed artefact rows kept per snapshot (~1 KB each)
-_YEARS = re.compile(r"(1\d{3}|20\d{2})(?:[-–](1\d{3}|20\d{2}))?")
 JOIN = "+"  # the id of a passage of joined chunks: theirs, joined by this
 MODES = ("hybrid", "dense", "bm25", "bm25-snowball")
+_YEARS = re.compile(r"(1\d{3}|20\d{2})(?:[-–](1\d{3}|20\d{2}))?")
+
+
+def year_span(word: str) -> tuple[int, int] | None:
+    """(first, last) of a year (1000–2099) or a range of years written as one word; None for other words."""
+    if m := _YEARS.fullmatch(word):
+        return int(m.group(1)), int(m.group(2) or m.group(1))
+    return None
 
 
 @dataclass
@@ -207,12 +214,7 @@ class Snapshot:
     @cached_property
     def year_spans(self) -> list[tuple[int, int]]:
         """The years the sources name, each as (first, last): a year alone, or a range ("2019-2023")."""
-        spans = []
-        for word in self.words:
-            if m := _YEARS.fullmatch(word):
-                first = int(m.group(1))
-                spans.append((first, int(m.group(2) or first)))
-        return spans
+        return [span for word in self.words if (span := year_span(word))]
 
     def names_year(self, year: int) -> bool:
         return any(first <= year <= last for first, last in self.year_spans)
