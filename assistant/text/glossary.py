@@ -103,7 +103,7 @@ _GLOSSARY: dict[str, list[str]] = {
     "region ": ["maakunta"],
     "projektledare": ["projektipäällikkö"],
     "telefon": ["puhelin", "puh"],
-    "kontakt": ["lisätieto"],
+    "kontakt": ["lisätieto", "yhteystieto"],  # as "contact": kontaktuppgifter are yhteystiedot
     "når": ["lisätieto"],  # "Hur når jag henne?": to reach a person is to contact them ("nå" alone: någon, något)
     "nås": ["lisätieto"],
     "e-post": ["sähköposti"],

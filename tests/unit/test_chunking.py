@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from support.documents import make_pdf
 
-from assistant.knowledge.chunking import CHUNKER_VERSION, chunk, source_key_hash, text_hash
+from assistant.knowledge.chunking import CHUNKER_VERSION, LONG_SENTENCE, chunk, source_key_hash, text_hash
 from assistant.knowledge.loaders import load_file
 from assistant.text.normalise import normalise
 
@@ -88,15 +88,28 @@ def test_offsets_fuzz_random_messy_text() -> None:
         assert_maps_to_original(original, chunks)
 
 
-def test_chunk_size_and_long_sentences_cut_at_word_boundaries() -> None:
+def test_chunk_size_and_long_sentences_cut_evenly_at_word_boundaries() -> None:
     words = [f"sana{i}" for i in range(200)]
-    long_sentence = " ".join(words) + "."
+    long_sentence = " ".join(words) + "."  # 1,390 characters: past LONG_SENTENCE × 100, cut
     text = "Lyhyt alku.\n\n" + long_sentence + "\n\nLyhyt loppu."
     chunks = chunk(normalise(text), source="long.txt", version=VERSION, max_chars=100)
-    assert all(len(c.text) <= 100 for c in chunks)
+    pieces = [c.text for c in chunks if "sana" in c.text]
+    assert all(len(p) <= LONG_SENTENCE * 100 for p in pieces)
+    assert max(map(len, pieces)) - min(map(len, pieces)) <= 12  # even: no one-word tail
     # no word is broken in two
     tokens = [t for c in chunks for t in c.text.replace(".", " ").split()]
     assert [t for t in tokens if t.startswith("sana")] == words
+    assert_maps_to_original(text, chunks)
+
+
+def test_a_sentence_a_little_over_the_limit_stays_whole() -> None:
+    # a cut sentence is shown cut in an answer ("… kuten Axe, Brue, Cary, [1]"), its tail a word on its own
+    long_sentence = "Kreivikunnassa on monia jokia, kuten " + ", ".join(f"Joki{i}" for i in range(20)) + " ja Yeo."
+    assert 100 < len(long_sentence) <= LONG_SENTENCE * 100
+    text = f"Lyhyt alku on tässä. {long_sentence} Lyhyt loppu tulee tähän."
+    chunks = chunk(normalise(text), source="whole.txt", version=VERSION, max_chars=100)
+    assert long_sentence in [c.text for c in chunks]
+    assert [c.text for c in chunks] == ["Lyhyt alku on tässä.", long_sentence, "Lyhyt loppu tulee tähän."]
     assert_maps_to_original(text, chunks)
 
 
@@ -231,11 +244,16 @@ def test_ids_are_stable_and_encode_source_and_version() -> None:
 
 
 def test_edit_at_the_end_keeps_earlier_chunk_texts() -> None:
-    base = " ".join(f"Lause numero {i} kertoo asiasta {i}." for i in range(20))
+    # a paragraph is split as a whole (evenly), so what an edit at the end keeps is the earlier paragraphs
+    paragraphs = [" ".join(f"Kappaleen {p} lause kertoo asiasta {'tarkasti ' * i}nyt." for i in range(6)) for p in range(5)]
+    base = "\n\n".join(paragraphs)
     edited = base + " Uusi lause lopussa."
     a = chunk(normalise(base), source="e.txt", version=VERSION, max_chars=120)
     b = chunk(normalise(edited), source="e.txt", version="1" * 20, max_chars=120)
-    assert [c.text_hash for c in a[:-1]] == [c.text_hash for c in b[: len(a) - 1]]
+    last = sum(c.text in paragraphs[-1] for c in a)  # the last paragraph's chunks
+    assert len(a) > 8 and 0 < last < len(a)
+    assert [c.text_hash for c in a[:-last]] == [c.text_hash for c in b[: len(a) - last]]
+    assert a[-1].text_hash != b[-1].text_hash
 
 
 def test_ids_stable_across_processes(tmp_path: Path) -> None:
