@@ -20,7 +20,7 @@ from typing import Any
 
 from assistant.answering import extractive, smalltalk
 from assistant.answering.conversation import FollowUp, resolve_follow_up
-from assistant.answering.did_you_mean import with_corrections
+from assistant.answering.did_you_mean import as_written, with_corrections
 from assistant.answering.evidence import Evidence, assess_turn, decide, refusal_text
 from assistant.answering.retrieve import KnowledgeBase, Passage, Retrieval, Retriever, Snapshot
 from assistant.answering.verify import VerifiedAnswer, verify
@@ -231,6 +231,7 @@ class Assistant:
         evidence = assess_turn(q, language, snap, follow.context)
         if evidence.corrected:  # look again for what the words were read as
             retrieval, timings = self._retrieve(corrected_question(q, evidence.corrected), language, follow, mode)
+            evidence.corrected = as_written(evidence.corrected, (p.text for p in retrieval.passages))
         qtypes = question_types(q)
         passages = retrieval.passages
         chunks = retrieval.chunks or passages  # the refusal model was fitted on chunks, not joined passages

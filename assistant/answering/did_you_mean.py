@@ -8,8 +8,30 @@ and a first line in the user's language.
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+from collections.abc import Iterable
+
 from assistant.i18n import t
 from assistant.schema import Answer
+
+
+def as_written(corrected: dict[str, str], texts: Iterable[str]) -> dict[str, str]:
+    """The readings as the sources write them inside a sentence, most often (the vocabulary is lower case:
+    *avicenna* is shown as *Avicenna*, *icrisat* as *ICRISAT*, while *Strategian* opening a sentence stays
+    *strategian*); a reading the texts do not write as a word inside a sentence is kept as it is."""
+    texts = list(texts)
+    out: dict[str, str] = {}
+    for word, reading in corrected.items():
+        pattern = re.compile(rf"(?<!\w){re.escape(reading)}(?!\w)", re.IGNORECASE)
+        forms = Counter(
+            m.group()
+            for text in texts
+            for m in pattern.finditer(text)
+            if text[: m.start()].rstrip()[-1:] not in ("", ".", "!", "?")
+        )
+        out[word] = forms.most_common(1)[0][0] if forms else reading
+    return out
 
 
 def with_corrections(answer: Answer, corrected: dict[str, str]) -> Answer:

@@ -11,7 +11,7 @@ import threading
 import weakref
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
@@ -31,6 +31,7 @@ TWO_EDITS_FROM = 8  # words this long may be two edits off (*projektipäälikkö
 class Vocabulary:
     words: tuple[str, ...]
     freq: dict[str, int]
+    by_initial: dict[str, tuple[str, ...]] = field(default_factory=dict)  # ``words`` by their first letter
 
     @classmethod
     def of(cls, texts: Iterable[str], lemmas: Mapping[str, int]) -> Vocabulary:
@@ -45,18 +46,25 @@ class Vocabulary:
         # a fixed order (most frequent first), so that a generation built incrementally from the previous one
         # and one built from scratch correct a typo the same way when several words tie
         words = tuple(sorted(counts, key=lambda w: (-counts[w], w)))
-        return cls(words, dict(counts))
+        by_initial: dict[str, list[str]] = {}
+        for w in words:
+            by_initial.setdefault(w[:1], []).append(w)
+        return cls(words, dict(counts), {k: tuple(v) for k, v in by_initial.items()})
 
     def nearest(self, word: str) -> str | None:
         """The corpus word closest to ``word`` (≤ 1 edit, ≤ 2 for long words; the most frequent on a
-        tie), or None. A word the corpus has is its own nearest."""
+        tie) that begins with the same letter, or None. A word the corpus has is its own nearest.
+
+        Typing seldom gets a word's first letter wrong, while a real word the corpus lacks is often an edit
+        or two from another that differs there (*oodi* → *koodi*, *fuusiota* → *uusista*)."""
         low = word.lower()
         if low in self.freq:
             return low
         if len(low) < MIN_CHARS or low.isdigit() or not self.words:
             return None
         limit = 2 if len(low) >= TWO_EDITS_FROM else 1
-        found = process.extract(low, self.words, scorer=OSA.distance, score_cutoff=limit, limit=8)
+        same_initial = self.by_initial.get(low[:1], ())
+        found = process.extract(low, same_initial, scorer=OSA.distance, score_cutoff=limit, limit=8)
         if not found:
             return None
         best = min(found, key=lambda hit: (hit[1], -self.freq[hit[0]]))

@@ -13,6 +13,7 @@ ABBREVIATIONS: frozenset[str] = frozenset(
     """
     mm esim puh ns n ks kts jne yms ym tms s dos prof klo tri ts vrt eli nk em ao oy ry milj mrd
     v huom nro n:o os mk lk ed alk yht engl ruots suom lyh
+    k synt kuol lat kreik ransk saks ven esp ital kiin jap
     e.g i.e etc dr mr mrs ms vs no p pp st jr sr inc ltd approx cf fig al
     t.ex bl.a m.m o.s.v s.k dvs
     """.split()

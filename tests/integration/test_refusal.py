@@ -103,6 +103,12 @@ def test_did_you_mean_comes_from_the_one_assessment_of_the_question(
     assert answer.answer.startswith("*Tarkoititko: strategian?*") and not answer.refused
 
 
+def test_did_you_mean_writes_a_name_as_the_sources_do(assistant: Assistant) -> None:
+    answer = assistant.ask("gitte merilisen puhelin numero")
+    assert answer.corrections == {"merilisen": "Meriläinen"}  # the vocabulary's reading is lower case
+    assert answer.answer.startswith("*Tarkoititko: Meriläinen?*")
+
+
 @pytest.mark.parametrize(
     ("question", "refused"),
     [

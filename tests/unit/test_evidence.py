@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.answering import refusal_weights
+from assistant.answering.did_you_mean import as_written
 from assistant.answering.evidence import (
     Decision,
     Evidence,
@@ -72,6 +73,23 @@ def test_vocabulary_reads_a_typo_as_the_nearest_corpus_word() -> None:
     assert vocab.nearest("kutsumme") == "kutsumme"  # a corpus word is its own nearest
     assert vocab.nearest("maa") is None  # short words have too many neighbours
     assert vocab.nearest("budjetti") is None
+
+
+def test_a_correction_keeps_the_first_letter() -> None:
+    # a real word the corpus lacks is often an edit or two from a corpus word that differs in its first letter
+    vocab = Vocabulary.of(["Lähdekoodi on avoin.", "Uusista hankkeista kerrotaan.", "Hanke alkoi."], {})
+    assert vocab.nearest("oodi") is None  # not "koodi"
+    assert vocab.nearest("fuusiota") is None  # not "uusista"
+    assert vocab.nearest("lähdekodi") == "lähdekoodi"  # a dropped letter is still read
+    assert vocab.nearest("alkio") == "alkoi"  # a swap inside the word is still read
+
+
+def test_a_reading_is_shown_as_the_sources_write_it_inside_a_sentence() -> None:
+    texts = ["Filosofi Avicenna kirjoitti paljon. Laitos ICRISAT toimii Intiassa.", "Strategian laati ryhmä. Uuden strategian painopisteet."]
+    corrected = {"avicena": "avicenna", "icristat": "icrisat", "startegian": "strategian", "x": "elmo"}
+    assert as_written(corrected, texts) == {
+        "avicena": "Avicenna", "icristat": "ICRISAT", "startegian": "strategian", "x": "elmo"
+    }  # fmt: skip
 
 
 def test_spoken_forms_have_written_forms() -> None:

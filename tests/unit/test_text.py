@@ -170,6 +170,19 @@ def test_split_abbreviations() -> None:
     ]
 
 
+def test_split_encyclopaedic_abbreviations() -> None:
+    # life dates and language names as encyclopaedias write them: "(k. 1169)" cut "1169) piti …" off
+    text = (
+        "Historioitsija al-Bayhaqī (k. 1169) piti Avicennaa kannattajana. "
+        "Sveitsin valaliitto (lat. Confoederatio Helvetica) on liittovaltio. Paavi (synt. 1897) valittiin 1963."
+    )
+    assert _sents(text) == [
+        "Historioitsija al-Bayhaqī (k. 1169) piti Avicennaa kannattajana.",
+        "Sveitsin valaliitto (lat. Confoederatio Helvetica) on liittovaltio.",
+        "Paavi (synt. 1897) valittiin 1963.",
+    ]
+
+
 def test_split_ordinals_dates_decimals() -> None:
     text = (
         "Haku päättyy 5. kesäkuuta 2024. Päätös tehdään 1. päivänä heinäkuuta. Hanke on 2. vaihe. "
