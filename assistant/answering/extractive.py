@@ -11,6 +11,7 @@ stored vectors (an old index, BM25-only retrieval) the model fitted without the 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Callable
@@ -436,6 +437,40 @@ def _lead_with(
     return [lead] + rest[: max(len(chosen) - 1, 1)]
 
 
+# A sentence opening with a pronoun that refers back ("Se on ainoa single, joka …", "Hänen äitinsä …", "Tästä
+# huolimatta …") says nothing by itself: its subject is in the sentence before. Not "Sen lisäksi, että …",
+# whose "sen" points forward to the että clause.
+_REFERS_BACK_AT_START = re.compile(
+    r"^(?:se|sen|sitä|siitä|siihen|sillä|siinä|siltä|sille|ne|niiden|niitä|niistä|niihin|niillä|niissä|hän|hänen|"
+    r"häntä|hänestä|häneen|hänellä|hänet|hänelle|he|heidän|heitä|heistä|heihin|heillä|heille|heidät|tämä|tämän|"
+    r"tätä|tästä|tähän|tällä|tässä|tältä|tälle|nämä|näiden|näitä|näistä|näihin|näillä|näissä)\b(?![^,]{0,30}, että)",
+    re.IGNORECASE,
+)
+
+
+ANTECEDENT_STEPS = 2  # "Se …" after "Se …": look back one sentence more, no further (one short paragraph)
+
+
+def with_antecedent(chosen: list[Candidate]) -> list[Candidate]:
+    """The leading sentence, when it opens by referring back, shown after the sentence before it in its passage
+    — and that one after its own when it refers back too, ANTECEDENT_STEPS at most (never a heading; a sentence
+    brought forward leaves any later place it had in the answer)."""
+    if not chosen:
+        return chosen
+    lead = chosen[0]
+    parts = lead.sentences or (lead.text,)
+    sentences = chunk_sentences(lead.passage.text)
+    i = sentences.index(parts[0]) if parts[0] in sentences else 0
+    before: list[str] = []
+    while len(before) < ANTECEDENT_STEPS and i > 0 and _REFERS_BACK_AT_START.match(sentences[i]) and not is_heading(sentences[i - 1]):
+        i -= 1
+        before.insert(0, sentences[i])
+    if not before:
+        return chosen
+    joined = dataclasses.replace(lead, text=" ".join([*before, lead.text]), sentences=(*before, *parts))
+    return [joined] + [d for d in chosen[1:] if not set(before) & set(d.sentences or (d.text,))]
+
+
 def choose(candidates: list[Candidate], qtypes: set[str]) -> list[Candidate]:
     """The sentence that answers first, then up to one more (two for a list question) that the model rates
     nearly as high (closer still when it would add a citation); never a heading, never a sentence already
@@ -699,6 +734,7 @@ def compose(
             chosen = _definition_first(question, chosen, candidates)
         if asks_focus(question) and not asks_difference(question) and not asks_meaning(question):
             chosen = _focus_first(chosen, candidates)
+        chosen = with_antecedent(chosen)
         lines.append(opener(language, chosen, qtypes, marker))
         body = [f"{c.text} {marker(c.passage)}" for c in chosen]
         if language != "fi" and body:

@@ -355,3 +355,36 @@ def test_a_focus_question_leads_with_the_sentence_naming_the_focus_items() -> No
     assert extractive._focus_first([year], [year, far]) == [year]
     less = extractive.Candidate(0, a, items, 0.4, 4.0, base, (items,))
     assert extractive._focus_first([year], [year, less]) == [year]
+
+
+def test_a_sentence_referring_back_is_shown_after_the_sentence_it_refers_to() -> None:
+    text = (
+        "Queen\n\nBohemian Rhapsody julkaistiin vuonna 1975. Se on ainoa single, joka on myynyt miljoona kappaletta "
+        "kahdesti. Sen lisäksi, että kappale myi, se voitti palkintoja. Albumi ilmestyi myöhemmin."
+    )
+    a = passage("a", text)
+    lead = _candidate(a, "Se on ainoa single, joka on myynyt miljoona kappaletta kahdesti.", 5.0)
+    earlier = _candidate(a, "Bohemian Rhapsody julkaistiin vuonna 1975.", 4.0)
+    chosen = extractive.with_antecedent([lead, earlier])
+    assert [c.text for c in chosen] == [
+        "Bohemian Rhapsody julkaistiin vuonna 1975. Se on ainoa single, joka on myynyt miljoona kappaletta kahdesti."
+    ]  # the sentence before leads, and leaves its later place
+    assert chosen[0].sentences[0] == "Bohemian Rhapsody julkaistiin vuonna 1975."
+    forward = _candidate(a, "Sen lisäksi, että kappale myi, se voitti palkintoja.", 5.0)  # "sen" points forward
+    assert extractive.with_antecedent([forward]) == [forward]
+    first = _candidate(a, "Bohemian Rhapsody julkaistiin vuonna 1975.", 5.0)
+    assert extractive.with_antecedent([first]) == [first]
+    opening = passage("b", "Se on ainoa single. Toinen lause.")
+    alone = _candidate(opening, "Se on ainoa single.", 5.0)
+    assert extractive.with_antecedent([alone]) == [alone]  # nothing before it in the passage
+    after_heading = passage("c", "Queen\n\nSe on ainoa single.")
+    under = _candidate(after_heading, "Se on ainoa single.", 5.0)
+    assert extractive.with_antecedent([under]) == [under]  # a heading is no antecedent
+
+
+def test_a_chain_of_sentences_referring_back_is_followed_back_two_sentences_at_most() -> None:
+    a = passage("a", "Bohemian Rhapsody ilmestyi 1975. Se nousi listoille. Se myi miljoona. Se palkittiin.")
+    chained = extractive.with_antecedent([_candidate(a, "Se myi miljoona.", 5.0)])
+    assert chained[0].text == "Bohemian Rhapsody ilmestyi 1975. Se nousi listoille. Se myi miljoona."
+    capped = extractive.with_antecedent([_candidate(a, "Se palkittiin.", 5.0)])
+    assert capped[0].text == "Se nousi listoille. Se myi miljoona. Se palkittiin."  # ANTECEDENT_STEPS = 2
