@@ -446,8 +446,6 @@ _REFERS_BACK_AT_START = re.compile(
     r"tätä|tästä|tähän|tällä|tässä|tältä|tälle|nämä|näiden|näitä|näistä|näihin|näillä|näissä)\b(?![^,]{0,30}, että)",
     re.IGNORECASE,
 )
-
-
 ANTECEDENT_STEPS = 2  # "Se …" after "Se …": look back one sentence more, no further (one short paragraph)
 
 
@@ -462,7 +460,9 @@ def with_antecedent(chosen: list[Candidate]) -> list[Candidate]:
     sentences = chunk_sentences(lead.passage.text)
     i = sentences.index(parts[0]) if parts[0] in sentences else 0
     before: list[str] = []
-    while len(before) < ANTECEDENT_STEPS and i > 0 and _REFERS_BACK_AT_START.match(sentences[i]) and not is_heading(sentences[i - 1]):
+    while len(before) < ANTECEDENT_STEPS and i > 0 and _REFERS_BACK_AT_START.match(sentences[i]):
+        if is_heading(sentences[i - 1]):
+            break
         i -= 1
         before.insert(0, sentences[i])
     if not before:
