@@ -449,16 +449,44 @@ _REFERS_BACK_AT_START = re.compile(
 ANTECEDENT_STEPS = 2  # "Se …" after "Se …": look back one sentence more, no further (one short paragraph)
 
 
-def with_antecedent(chosen: list[Candidate]) -> list[Candidate]:
+def previous_in_paragraph(snap: Snapshot, p: Passage) -> Passage | None:
+    """The chunk just before passage ``p`` when ``p`` goes on with its paragraph (the chunker's ``continues``),
+    read from the snapshot; None otherwise. Chunk ids end in the chunk's index within its source version."""
+    first = p.members[0] if p.members else p.id
+    i = snap.index_of(first)
+    head, _, number = first.rpartition("-")
+    if i is None or not number.isdigit() or int(number) == 0 or not snap.chunk(i)[1].get("continues"):
+        return None
+    before = f"{head}-{int(number) - 1:0{len(number)}d}"
+    j = snap.index_of(before)
+    if j is None:
+        return None
+    text, meta = snap.chunk(j)
+    return Passage.from_chunk(before, text, meta)
+
+
+def with_antecedent(
+    chosen: list[Candidate], previous: Callable[[Passage], Passage | None] | None = None
+) -> list[Candidate]:
     """The leading sentence, when it opens by referring back, shown after the sentence before it in its passage
     — and that one after its own when it refers back too, ANTECEDENT_STEPS at most (never a heading; a sentence
-    brought forward leaves any later place it had in the answer)."""
+    brought forward leaves any later place it had in the answer). When the sentence opens its passage, the
+    passage takes in the chunk before it in the paragraph (``previous``), so that the citation holds what is
+    quoted."""
     if not chosen:
         return chosen
     lead = chosen[0]
     parts = lead.sentences or (lead.text,)
     sentences = chunk_sentences(lead.passage.text)
-    i = sentences.index(parts[0]) if parts[0] in sentences else 0
+    if parts[0] not in sentences:
+        return chosen
+    i = sentences.index(parts[0])
+    if i == 0 and previous is not None and _REFERS_BACK_AT_START.match(parts[0]):
+        earlier = previous(lead.passage)
+        if earlier is not None:
+            lead.passage.absorb(earlier)
+            grown = chunk_sentences(lead.passage.text)
+            i, sentences = len(grown) - len(sentences), grown
     before: list[str] = []
     while len(before) < ANTECEDENT_STEPS and i > 0 and _REFERS_BACK_AT_START.match(sentences[i]):
         if is_heading(sentences[i - 1]):
@@ -734,7 +762,13 @@ def compose(
             chosen = _definition_first(question, chosen, candidates)
         if asks_focus(question) and not asks_difference(question) and not asks_meaning(question):
             chosen = _focus_first(chosen, candidates)
-        chosen = with_antecedent(chosen)
+        held = {m for p in passages for m in p.members or [p.id]}
+
+        def previous(p: Passage) -> Passage | None:  # not a chunk another passage holds: never quoted twice
+            earlier = previous_in_paragraph(snap, p) if snap is not None else None
+            return earlier if earlier is not None and earlier.id not in held else None
+
+        chosen = with_antecedent(chosen, previous)
         lines.append(opener(language, chosen, qtypes, marker))
         body = [f"{c.text} {marker(c.passage)}" for c in chosen]
         if language != "fi" and body:

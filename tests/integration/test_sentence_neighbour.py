@@ -56,3 +56,33 @@ def test_a_pair_completes_when_the_naming_sentence_lacks_the_asked_type() -> Non
     assert not completes(dated, naming, (0.0, 0.9), {"what"})  # nothing the question asks a type for
     assert not completes(naming, "Se on auki sunnuntaisin.", (0.9, 0.0), {"when"})  # no year in either
     assert not completes("Museo avattiin 2016.", dated, (0.9, 0.0), {"when"})  # the naming one has it already
+
+
+TOOLS = """Kylän muistitupa
+
+Kalliojärven kyläyhdistys perusti vanhan sepänpajan yhteyteen pienen museon vuonna 2016. Museon nimeksi tuli \
+Pajamäen muistitupa kylän vanhan nimen mukaan. Se on ainoa museo, jossa on esillä sepän alkuperäiset työkalut. \
+Kesäisin tupa on auki sunnuntaisin, ja talkooväki keittää kahvit.
+"""
+
+
+@pytest.mark.slow
+def test_a_sentence_referring_back_across_a_chunk_boundary_brings_its_antecedent_and_the_citation_grows(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    # 180-character chunks put "Se on ainoa museo, …" first in the paragraph's second chunk; with one passage
+    # retrieved and no neighbours joined, the sentence it refers back to is in a chunk the answerer was not given
+    root = tmp_path_factory.mktemp("antecedent")
+    (root / "sources").mkdir()
+    (root / "sources" / "tyokalut.txt").write_text(TOOLS, encoding="utf-8")
+    settings = Settings(sources=root / "sources", index=root / "index", chunk_chars=180, top_k=1, join_chars=0)
+    assert not refresh(settings).failed
+    answer = Assistant(settings).ask("Missä museossa on esillä sepän alkuperäiset työkalut?")
+    assert not answer.refused, answer.answer
+    lead = MARKER.split(answer.answer)[0]
+    assert lead.startswith("Museon nimeksi tuli Pajamäen muistitupa"), answer.answer
+    assert "Se on ainoa museo" in lead
+    cited = answer.citations[0]
+    assert "Museon nimeksi tuli" in cited.text and "Se on ainoa museo" in cited.text  # the citation holds both
+    spanned = TOOLS[cited.start : cited.end]  # the offsets span both chunks of the original text
+    assert spanned.startswith("Kylän muistitupa") and spanned.rstrip().endswith("keittää kahvit.")
