@@ -23,6 +23,7 @@ import pyvoikko
 
 from assistant.answering.retrieve import Passage, Snapshot
 from assistant.answering.verify import NOT_STATED
+from assistant.knowledge.chunking import neighbour_id
 from assistant.knowledge.sentence_vectors import VectorSource, chunk_sentences, sentence_key
 from assistant.text import finnish, glossary
 from assistant.text.contacts import _org_candidates as organisation_mentions  # the extractor's own reading
@@ -451,13 +452,11 @@ ANTECEDENT_STEPS = 2  # "Se …" after "Se …": look back one sentence more, no
 
 def previous_in_paragraph(snap: Snapshot, p: Passage) -> Passage | None:
     """The chunk just before passage ``p`` when ``p`` goes on with its paragraph (the chunker's ``continues``),
-    read from the snapshot; None otherwise. Chunk ids end in the chunk's index within its source version."""
+    read from the snapshot; None otherwise."""
     first = p.members[0] if p.members else p.id
-    i = snap.index_of(first)
-    head, _, number = first.rpartition("-")
-    if i is None or not number.isdigit() or int(number) == 0 or not snap.chunk(i)[1].get("continues"):
+    i, before = snap.index_of(first), neighbour_id(first, -1)
+    if i is None or before is None or not snap.chunk(i)[1].get("continues"):
         return None
-    before = f"{head}-{int(number) - 1:0{len(number)}d}"
     j = snap.index_of(before)
     if j is None:
         return None

@@ -47,6 +47,18 @@ def source_key_hash(source: str) -> str:
     return hashlib.sha1(source.encode("utf-8")).hexdigest()[:10]
 
 
+def chunk_id(prefix: str, index: int) -> str:
+    """A chunk's id: its source and version (``prefix``) and its index among that version's chunks."""
+    return f"{prefix}-{index:05d}"
+
+
+def neighbour_id(cid: str, step: int) -> str | None:
+    """The id of the chunk ``step`` places from chunk ``cid`` in the same source version; None before the first."""
+    prefix, _, number = cid.rpartition("-")
+    index = int(number) + step if number.isdigit() else -1
+    return chunk_id(prefix, index) if index >= 0 else None
+
+
 def _page_of(pages: list[tuple[int, int, int]], starts: list[int], orig_pos: int) -> int | None:
     if not pages:
         return None
@@ -186,7 +198,7 @@ def chunk(
         continues = bool(chunks) and "\n\n" not in text[groups[i - 1][-1][1] : s] and page == chunks[-1].page
         chunks.append(
             Chunk(
-                id=f"{prefix}-{i:05d}",
+                id=chunk_id(prefix, i),
                 index=i,
                 text=body,
                 start=o_start,

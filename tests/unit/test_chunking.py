@@ -15,7 +15,14 @@ from pathlib import Path
 import pytest
 from support.documents import make_pdf
 
-from assistant.knowledge.chunking import CHUNKER_VERSION, LONG_SENTENCE, chunk, source_key_hash, text_hash
+from assistant.knowledge.chunking import (
+    CHUNKER_VERSION,
+    LONG_SENTENCE,
+    chunk,
+    neighbour_id,
+    source_key_hash,
+    text_hash,
+)
 from assistant.knowledge.loaders import load_file
 from assistant.text.normalise import normalise
 
@@ -275,6 +282,13 @@ def test_ids_stable_across_processes(tmp_path: Path) -> None:
             capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": seed},
         )  # fmt: skip
         assert json.loads(out.stdout) == here
+
+
+def test_a_chunks_neighbours_are_found_by_id() -> None:
+    chunks = chunk(normalise(MESSY), source="docs/messy.txt", version=VERSION, max_chars=80)
+    assert len(chunks) >= 3
+    assert neighbour_id(chunks[1].id, -1) == chunks[0].id and neighbour_id(chunks[1].id, 1) == chunks[2].id
+    assert neighbour_id(chunks[0].id, -1) is None
 
 
 def test_chunker_version_is_a_string() -> None:
