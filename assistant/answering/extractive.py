@@ -482,10 +482,12 @@ def with_antecedent(
     i = sentences.index(parts[0])
     if i == 0 and previous is not None and _REFERS_BACK_AT_START.match(parts[0]):
         earlier = previous(lead.passage)
-        if earlier is not None:
-            lead.passage.absorb(earlier)
-            grown = chunk_sentences(lead.passage.text)
-            i, sentences = len(grown) - len(sentences), grown
+        if earlier is not None and earlier.text.rstrip()[-1:] in _TERMINAL:  # not a piece of a long sentence
+            grown = chunk_sentences(f"{earlier.text} {lead.passage.text}")  # what ``absorb`` makes of the two
+            k = len(grown) - len(sentences)
+            if k > 0 and grown[k] == parts[0] and not is_heading(grown[k - 1]):
+                lead.passage.absorb(earlier)
+                i, sentences = k, grown
     before: list[str] = []
     while len(before) < ANTECEDENT_STEPS and i > 0 and _REFERS_BACK_AT_START.match(sentences[i]):
         if is_heading(sentences[i - 1]):
