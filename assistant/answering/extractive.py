@@ -483,7 +483,9 @@ def with_antecedent(
     if i == 0 and previous is not None and _REFERS_BACK_AT_START.match(parts[0]):
         earlier = previous(lead.passage)
         if earlier is not None and earlier.text.rstrip()[-1:] in _TERMINAL:  # not a piece of a long sentence
-            grown = chunk_sentences(f"{earlier.text} {lead.passage.text}")  # what ``absorb`` makes of the two
+            trial = dataclasses.replace(lead.passage)  # absorb joins on a copy first: the passage changes only if it fits
+            trial.absorb(earlier)
+            grown = chunk_sentences(trial.text)
             k = len(grown) - len(sentences)
             if k > 0 and grown[k] == parts[0] and not is_heading(grown[k - 1]):
                 lead.passage.absorb(earlier)
