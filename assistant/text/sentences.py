@@ -26,6 +26,15 @@ _TOKEN_BEFORE_RE = re.compile(r"[\w.:]*\Z")
 _PARA_RE = re.compile(r"\n[^\S\n]*\n")
 _NUMBERED_RE = re.compile(r"(?:\d+[.)]|[-\u2013\u2014\u2022*\u25aa\u25cf])\s")
 _TERMINAL = ".!?\u2026:;"
+# chained initials as names and acronyms write them: "George H.W. Bush", "A.I. Virtanen", "U.S. Census"
+_INITIALS_RE = re.compile(r"(?:[A-ZÅÄÖ]\.)+[A-ZÅÄÖ]")
+# an era after a year; it ends a sentence that says more than the date ("… noin vuonna 300 eaa. Nämä …"), not
+# one that is the date alone, the adverbial opening a sentence: "Vuonna 587 eKr. Nebukadnessar II valloitti …"
+ERAS: frozenset[str] = frozenset({"ekr", "jkr", "eaa", "jaa"})
+_DATE_ONLY_RE = re.compile(
+    r"(?:(?:noin|n\.|jo|vasta|ennen|vuonna|vuosina|vuodesta|vuoteen|viimeistään)\s+)*"
+    r"\d[\d\s\u2013-]*(?:-luvulla|-luvun\s+\w+)?\s+(?:ekr|jkr|eaa|jaa)"
+)
 _LABEL_BEFORE_RE = re.compile(r"(?:\b[A-ZÅÄÖ]\w*|\b(?i:sivu|kohta|liite|luku|kuva|taulukko|nro|numero|no))\s+\Z")
 
 
@@ -51,6 +60,12 @@ def _is_real_end(text: str, m: re.Match[str], last_cut: int) -> bool:
         return False
     if len(token) == 1 and token.isupper():  # initial: "A. Virtanen"
         return False
+    if _INITIALS_RE.fullmatch(token):
+        return False
+    if low in ERAS:
+        start = max(last_cut, text.rfind("\n", last_cut, m.start()) + 1)
+        if _DATE_ONLY_RE.fullmatch(text[start : m.start()].strip().lower()):
+            return False
     if token.isdigit():
         # "1. Johdanto": a number that is the whole sentence so far is list numbering, not an end
         start = max(last_cut, text.rfind("\n", last_cut, m.start()) + 1)

@@ -183,6 +183,26 @@ def test_split_encyclopaedic_abbreviations() -> None:
     ]
 
 
+def test_split_chained_initials_and_eras() -> None:
+    # real squad2fi-dev sentences: "H.W." cut a list of presidents in two, "Vuonna 587 eKr." stood alone
+    text = (
+        "Vuonna 1922 H.M. Evans ja L.S. Bishop löysivät E-vitamiinin. Presidenttejä ovat olleet George H.W. Bush "
+        "ja Bill Clinton. Vuonna 587 eKr. Nebukadnessar II valloitti Jerusalemin. Noin vuonna 260 jKr. Alamannit "
+        "tuhosivat sen. Toinen temppeli valmistui vuonna 515 eaa. Jehudin maakunta oli rauhallinen. "
+        "Temppeli valmistui 515 eaa. Se oli suuri."
+    )
+    assert _sents(text) == [
+        "Vuonna 1922 H.M. Evans ja L.S. Bishop löysivät E-vitamiinin.",
+        "Presidenttejä ovat olleet George H.W. Bush ja Bill Clinton.",
+        "Vuonna 587 eKr. Nebukadnessar II valloitti Jerusalemin.",
+        "Noin vuonna 260 jKr. Alamannit tuhosivat sen.",
+        "Toinen temppeli valmistui vuonna 515 eaa.",
+        "Jehudin maakunta oli rauhallinen.",
+        "Temppeli valmistui 515 eaa.",
+        "Se oli suuri.",
+    ]
+
+
 def test_split_ordinals_dates_decimals() -> None:
     text = (
         "Haku päättyy 5. kesäkuuta 2024. Päätös tehdään 1. päivänä heinäkuuta. Hanke on 2. vaihe. "
