@@ -18,7 +18,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -393,6 +393,24 @@ def query_terms(query: str, language: str) -> list[str]:
     return list(dict.fromkeys(terms))
 
 
+def lexical_share(query: str, language: str, vocabulary: Container[str]) -> float:
+    """How much of a question BM25 can read: the share of its content words the corpus or the glossary knows.
+    1.0 for a Finnish question. An English or Swedish question about a document the glossary does not cover
+    matches little but names, so its BM25 ranking is mostly noise: fused at full weight, it pushed the dense
+    side's better ranking down (`evals/README.md`, cross-lingual questions on squad2fi-dev)."""
+    if language == "fi":
+        return 1.0
+    words = [w for w, _, _ in finnish.words(query)]
+    content = [w for w in words if not finnish.is_stopword(w.lower())]
+    if not content:
+        return 1.0
+    known = sum(
+        1 for w in content
+        if glossary.concepts(w) or any(t in vocabulary for t in finnish.terms(w) if not finnish.is_stopword(t))
+    )  # fmt: skip
+    return known / len(content)
+
+
 def dense_live(store: Store, snap: Snapshot, vector: np.ndarray, n: int) -> list[Hit]:
     """The ``n`` nearest live chunks: Chroma gives ids and scores, the snapshot their text and metadata
     (what ``Store.dense`` reads back from Chroma, at a fraction of the CPU). Over-fetched by 8 as there:
@@ -465,6 +483,8 @@ class Retriever:
             metas[hit.id] = hit.meta
             p.dense = hit.score
         lexical_weight = self.kb.settings.lexical_weight
+        if lexical_hits:
+            lexical_weight *= lexical_share(query, language, snap.lexical.vocab)
         for rank, (i, score) in enumerate(lexical_hits):
             cid = snap.ids[i]
             fused[cid] = fused.get(cid, 0.0) + lexical_weight / (rrf_k + rank + 1)

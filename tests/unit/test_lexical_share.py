@@ -1,0 +1,40 @@
+"""How much of a question BM25 can read, which sets its weight in the fusion (retrieve.lexical_share)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.answering.retrieve import lexical_share
+from assistant.text import finnish
+
+KNOWLEDGE = Path(__file__).resolve().parents[2] / "knowledge"
+
+
+@pytest.fixture(scope="module")
+def vocabulary() -> set[str]:
+    """The default knowledge base's lemmas, as the BM25 index holds them."""
+    return set(finnish.terms(" ".join(p.read_text(encoding="utf-8") for p in KNOWLEDGE.glob("*.txt"))))
+
+
+def test_a_finnish_question_is_read_whole(vocabulary: set[str]) -> None:
+    assert lexical_share("Mikä väri laaksolla oli neoliittisella kaudella?", "fi", vocabulary) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [("Who is the project manager of the ELMO pilot?", "en"), ("Vem är projektledare för ELMO-piloten?", "sv")],
+)
+def test_a_question_the_glossary_covers_keeps_bm25(vocabulary: set[str], question: str, language: str) -> None:
+    assert lexical_share(question, language, vocabulary) == 1.0
+
+
+def test_a_foreign_question_about_what_the_sources_lack_is_not_read(vocabulary: set[str]) -> None:
+    assert lexical_share("What colour was the famous valley in the Neolithic period?", "en", vocabulary) == 0.0
+
+
+def test_partly_readable_question(vocabulary: set[str]) -> None:
+    # "pilot" and "part" (osallistua) are glossary words; "whole", "countries", "took" are not
+    share = lexical_share("Which whole countries took part in the pilot?", "en", vocabulary)
+    assert 0.2 < share < 0.7
