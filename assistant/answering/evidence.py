@@ -393,7 +393,10 @@ ASKS: dict[str, re.Pattern[str]] = {
         r"\bmilloin\b|\bminä vuonna\b|\bminä (?:kuukautena|päivänä|ajankohtana|vuosikymmenenä)\b|"
         r"\b(?:which|what) month\b|\bvilken månad\b|"
         r"\bmihin (?:aikaan|vuoteen|asti)\b|\bmistä lähtien\b|\bmonen(?:ne)?ko\b|"
-        r"\bwhen\b|\bwhat (?:year|date)\b|\bwhich year\b|\bwhat date\b|\bnär\b|\bvilket (?:år|datum)\b",
+        # "when" and "när" ask only opening the question or after a preposition: mid-question they join a
+        # clause ("Why did one stay when the others had left?")
+        r"^\W*(?:(?:and|but|so|och|men)\s+)?(?:when|när)\b|\b(?:from|since|until|till|från|sedan)\s+(?:when|när)\b|"
+        r"\bwhat (?:year|date)\b|\bwhich year\b|\bwhat date\b|\bvilket (?:år|datum)\b",
         re.I,
     ),
     "who": re.compile(r"\bkuka\b|\bketkä\b|\bkenen\b|\bkeneltä\b|\bkenelle\b|\bkeneen\b|\bwho\b|\bwhom\b|\bvem\b", re.I),

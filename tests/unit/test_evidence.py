@@ -186,6 +186,15 @@ def test_the_question_says_what_kind_of_answer_it_wants() -> None:
     assert asked_types("Missä osassa maata sataa?") == set()  # "missä" asks for a part as often as a place
 
 
+def test_when_asks_only_opening_the_question_or_after_a_preposition() -> None:
+    assert asked_types("and when did it start?") == {"when"}
+    assert asked_types("From when is the new strategy valid?") == {"when"}
+    assert asked_types("Från när gäller den nya strategin?") == {"when"}
+    # a clause's "when" asks for no date (a squad2fi-dev question in English was refused for it)
+    assert asked_types("Why did one person stay on Norfolk Island when the others had already left?") == set()
+    assert asked_types("Vad hände när piloten slutade?") == set()
+
+
 def test_a_sentence_holds_an_answer_only_when_it_is_new_to_the_question() -> None:
     asked = {"vuosi", "2024", "strategia", "voimassa"}
     assert not holds_answer("when", "Uusi strategia on voimassa vuoden 2024 alusta alkaen.", asked)
