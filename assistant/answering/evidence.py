@@ -449,6 +449,8 @@ def holds_answer(kind: str, sentence: str, asked: set[str]) -> bool:
         words = (w for w, _, _ in finnish.words(sentence) if finnish.cardinal_numeral(w))
         if any(w.lower() not in asked and not set(finnish.terms(w)) & asked for w in words):
             return True
+    if kind == "who" and _opens_with_a_name(sentence, asked):
+        return True
     for m in HOLDS[kind].finditer(sentence):
         start = sentence.rfind(" ", 0, m.start()) + 1
         end = sentence.find(" ", m.end())
@@ -456,6 +458,21 @@ def holds_answer(kind: str, sentence: str, asked: set[str]) -> bool:
         if word and word.lower() not in asked and not set(finnish.terms(word)) & asked:
             return True
     return False
+
+
+def _opens_with_a_name(sentence: str, asked: set[str]) -> bool:
+    """The sentence's first word is a name the question does not give: "Konfutseismi kannatti …", "Burke
+    kirjoitti …". HOLDS' capitals skip the first word (every sentence opens with one), so a who-question
+    answered by its subject looked unanswered. A name here: Voikko's proper-noun classes, or a capitalised
+    word Voikko does not know (a foreign name in a Finnish text)."""
+    words = finnish.words(sentence)
+    if not words:
+        return False
+    first = words[0][0]
+    if not first[:1].isupper() or first.lower() in asked or set(finnish.terms(first)) & asked:
+        return False
+    classes = finnish.word_classes(first)
+    return not classes or bool(classes & _PROPER)
 
 
 def type_missing(question: str, ranked: list[Sentence], n: int = TYPE_SENTENCES, near: float = 0.8) -> float:

@@ -206,6 +206,12 @@ def test_a_sentence_holds_an_answer_only_when_it_is_new_to_the_question() -> Non
     assert not holds_answer("number", "Paavi Pius XII asui toisessa kerroksessa.", set())  # a regnal and an ordinal
     assert not holds_answer("number", "Hankkeessa oli kolme osaa.", {"kolme", "osa"})  # the question's own count
     assert holds_answer("who", "Ryhmää johtaa Gitte Meriläinen.", {"ryhmä", "johtaa"})
+    # the answer as the sentence's subject: a name Voikko knows as one, or a capitalised word it does not know
+    assert holds_answer("who", "Konfutseismi kannatti hierarkkista hallintoa.", {"kannattaa", "hallinto"})
+    assert holds_answer("who", "Nikolai lähetti armeijan Pruth-joen yli.", {"lähettää", "armeija"})
+    assert not holds_answer("who", "Se kannatti hierarkkista hallintoa.", {"kannattaa", "hallinto"})
+    assert not holds_answer("who", "Presidentti lähetti armeijan.", {"lähettää", "armeija"})
+    assert not holds_answer("who", "Nikolai lähetti armeijan.", {"nikolai", "lähettää"})  # the question's own name
     assert asked_types("Minä päivänä haku päättyy?") == {"when"}  # "which day/month" asks for a date too
     assert asked_types("In which month did it start?") == {"when"}
 
