@@ -404,9 +404,10 @@ def lexical_share(query: str, language: str, vocabulary: Container[str]) -> floa
     content = [w for w in words if not finnish.is_stopword(w.lower())]
     if not content:
         return 1.0
+    glossed = glossary.read_words(query)
     known = sum(
         1 for w in content
-        if glossary.concepts(w) or any(t in vocabulary for t in finnish.terms(w) if not finnish.is_stopword(t))
+        if w.lower() in glossed or any(t in vocabulary for t in finnish.terms(w) if not finnish.is_stopword(t))
     )  # fmt: skip
     return known / len(content)
 

@@ -55,7 +55,10 @@ _GLOSSARY: dict[str, list[str]] = {
     "chair": ["puheenjohtajamaakunta", "puheenjohtaja"],
     "fund": ["rahoittaa", "rahoitushaku"],
     "financ": ["rahoittaa", "rahoitushaku"],
-    "call": ["rahoitushaku"],
+    # a funding call, the noun: "call" alone is mostly the verb ("Who should I call?", "What is X called?")
+    "funding call": ["rahoitushaku"],
+    "call for": ["rahoitushaku"],
+    "open call": ["rahoitushaku"],
     "expert": ["asiantuntijaryhmä", "asiantuntija"],
     "group": ["ryhmä", "asiantuntijaryhmä"],
     "internation": ["kansainvälistyä", "kansainvälisyys", "kansainvälisesti"],
@@ -156,6 +159,21 @@ def concepts(question: str) -> list[list[str]]:
     """The glossary concepts of a question, each as its list of alternative Finnish terms."""
     low = " " + " ".join(_WORD.findall(question.lower())) + " "
     return [lemmas for key, lemmas in _GLOSSARY.items() if " " + key.rstrip(" ") in low]
+
+
+def read_words(question: str) -> set[str]:
+    """The question's words (lower case) that a glossary key reads, a multi-word key's every word included."""
+    words = _WORD.findall(question.lower())
+    low = " " + " ".join(words) + " "
+    out: set[str] = set()
+    for key in _GLOSSARY:
+        parts = key.split()
+        if " " + " ".join(parts) not in low:
+            continue
+        for i in range(len(words) - len(parts) + 1):  # where the key matches: its last part a prefix
+            if words[i : i + len(parts) - 1] == parts[:-1] and words[i + len(parts) - 1].startswith(parts[-1]):
+                out.update(words[i : i + len(parts)])
+    return out
 
 
 def covered(question: str) -> int:
