@@ -80,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--judge", action="store_true", help="with an LLM: also ask it to judge faithfulness (slow)")
     p.add_argument("--squad", type=Path, help="a squad2fi-dev-format folder to evaluate on (alone unless --suite)")
     p.add_argument("--limit", type=int, help="with --squad: score N questions spread over the set")
+    p.add_argument(
+        "--squad-questions",
+        type=Path,
+        help="with --squad: a JSON object of question id → question asking those questions in other words "
+        "(evals/squad2fi-dev-en.json, -sv.json: English and Swedish)",
+    )
     p.add_argument("--llm-url")
     p.add_argument("--llm-model")
 

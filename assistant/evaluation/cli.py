@@ -1,7 +1,7 @@
 """``assistant eval``: argument handling around suites → runner → gate → report.
 
 ``assistant eval [--suite FILE...] [--report-dir DIR] [--compare REPORT] [--gate] [--no-ablations]``
-``[--judge] [--squad DIR [--limit N]]`` — 0 when done (and the gate, if asked, passed), 1 on a gate failure,
+``[--judge] [--squad DIR [--limit N] [--squad-questions FILE]]`` — 0 when done (and the gate, if asked, passed), 1 on a gate failure,
 2 on bad input. Reports go to ``evals/reports/<YYYYmmdd-HHMMSS>/`` (report.json, report.md, report.html).
 """
 
@@ -76,7 +76,7 @@ def _inputs(args: Any, env: EvalSettings) -> tuple[list[Path], list[Item], Squad
     squad = None
     if getattr(args, "squad", None):
         try:
-            squad = load_squad(args.squad, getattr(args, "limit", None))
+            squad = load_squad(args.squad, getattr(args, "limit", None), getattr(args, "squad_questions", None))
         except (SquadError, OSError, ValueError, KeyError) as exc:
             raise InputError(str(exc)) from exc
     paths = list(args.suite or ([] if squad else default_suite_paths()))

@@ -224,6 +224,8 @@ def _squad(section: Mapping[str, Any]) -> dict[str, Any]:
         f"chunks embedded now) · hit = {section.get('hit_rule')} · spans shorter than "
         f"{section.get('min_span_chars')} characters ignored · {section.get('runtime_s')} s"
     )
+    if section.get("questions_file"):
+        intro += f" · questions asked as in {section['questions_file']}"
     return {
         "dataset": section.get("dataset"),
         "intro": intro,

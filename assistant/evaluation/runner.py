@@ -576,6 +576,7 @@ def run_squad(
     }
     return {
         "dataset": str(squad.root),
+        "questions_file": squad.questions_file,
         "corpus_hash": squad.corpus_hash,
         "index": str(s.index),
         "chunks": len(snap.ids),

@@ -6,6 +6,7 @@ answer must contain (each a list of accepted alternatives) or that it must refus
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -357,6 +358,7 @@ class SquadSet:
     questions: list[SquadQuestion]
     paragraphs: dict[tuple[str, int], Paragraph]
     total_questions: int
+    questions_file: str | None = None  # the questions asked in other words (load_squad)
 
     def gold(self, q: SquadQuestion) -> Paragraph:
         return self.paragraphs[(q.source, q.paragraph_index)]
@@ -378,7 +380,9 @@ def _spread(items: Sequence[Any], limit: int | None) -> list[Any]:
     return [items[int(i * step)] for i in range(limit)]
 
 
-def load_squad(root: Path | str, limit: int | None = None) -> SquadSet:
+def load_squad(root: Path | str, limit: int | None = None, questions_file: Path | str | None = None) -> SquadSet:
+    """A squad2fi-dev-format folder. ``questions_file``: a JSON object of question id → question text (the set's
+    questions in another language, evals/squad2fi-dev-en.json): only those questions, asked in those words."""
     root = Path(root)
     corpus = root / "corpus"
     missing = [p.name for p in (corpus, root / "questions.jsonl", root / "paragraphs.json") if not p.exists()]
@@ -403,5 +407,16 @@ def load_squad(root: Path | str, limit: int | None = None) -> SquadSet:
         if (q.source, q.paragraph_index) not in paragraphs:
             raise SquadError(f"questions.jsonl:{lineno}: paragraph {q.paragraph_index} of {q.source} unknown")
         questions.append(q)
-    return SquadSet(root, corpus, corpus_hash(corpus), _spread(questions, limit), paragraphs, len(questions))
+    if questions_file is not None:
+        asked = json.loads(Path(questions_file).read_text(encoding="utf-8"))
+        if not isinstance(asked, dict) or not all(isinstance(v, str) for v in asked.values()):
+            raise SquadError(f"{questions_file}: expected a JSON object of question id → question")
+        unknown = sorted(set(asked) - {q.id for q in questions})
+        if unknown:
+            raise SquadError(f"{questions_file}: unknown question ids {', '.join(unknown[:5])}")
+        questions = [dataclasses.replace(q, question=asked[q.id]) for q in questions if q.id in asked]
+    return SquadSet(
+        root, corpus, corpus_hash(corpus), _spread(questions, limit), paragraphs, len(questions),
+        str(questions_file) if questions_file is not None else None,
+    )  # fmt: skip
 

@@ -560,6 +560,31 @@ def test_squad_sample_loads_with_true_offsets() -> None:
         load_squad(REPO / "evals")
 
 
+def test_squad_questions_asked_in_other_words(tmp_path: Path) -> None:
+    """``--squad-questions``: the set's questions in another language, by id (evals/squad2fi-dev-en.json)."""
+    from assistant.cli import main
+    from assistant.evaluation.suites import SquadError, load_squad
+
+    ids = [q.id for q in load_squad(SQUAD_SAMPLE).questions][:2]
+    asked = tmp_path / "en.json"
+    asked.write_text(json.dumps({ids[0]: "Which state is it?", ids[1]: "When was it founded?"}), encoding="utf-8")
+    squad = load_squad(SQUAD_SAMPLE, questions_file=asked)
+    assert [(q.id, q.question) for q in squad.questions] == [(ids[0], "Which state is it?"), (ids[1], "When was it founded?")]
+    assert squad.gold(squad.questions[0]) == load_squad(SQUAD_SAMPLE).gold(load_squad(SQUAD_SAMPLE).questions[0])
+    assert squad.questions_file == str(asked)
+    for bad in ({"no-such-id": "Who?"}, [ids[0]], {ids[0]: 3}):
+        asked.write_text(json.dumps(bad), encoding="utf-8")
+        with pytest.raises(SquadError):
+            load_squad(SQUAD_SAMPLE, questions_file=asked)
+    args = ["eval", "--squad", str(SQUAD_SAMPLE), "--squad-questions", str(asked), "--index", str(tmp_path / "idx")]
+    assert main(args) == 2  # a clear message, nothing indexed
+    assert not (tmp_path / "idx").exists()
+    # the repository's translations name real dev-set questions (the dev set itself lives in ../shared)
+    for name in ("squad2fi-dev-en.json", "squad2fi-dev-sv.json"):
+        translated = json.loads((REPO / "evals" / name).read_text(encoding="utf-8"))
+        assert len(translated) == 35 and all(k.startswith("a") and isinstance(v, str) for k, v in translated.items())
+
+
 def test_eval_squad_flag_scores_all_systems_and_caches_the_index(tmp_path: Path) -> None:
     """`assistant eval --squad DIR --limit N`: real model, real Chroma; the second run embeds nothing."""
     from assistant.cli import main
