@@ -74,6 +74,8 @@ def squad_only_report(settings: Settings) -> dict[str, Any]:
 def _inputs(args: Any, env: EvalSettings) -> tuple[list[Path], list[Item], SquadSet | None, Any, Any]:
     """(suite paths, items, squad set, the report to compare with, thresholds) — or InputError."""
     squad = None
+    if getattr(args, "squad_questions", None) and not getattr(args, "squad", None):
+        raise InputError("--squad-questions rephrases a squad set's questions: give the set with --squad DIR")
     if getattr(args, "squad", None):
         try:
             squad = load_squad(args.squad, getattr(args, "limit", None), getattr(args, "squad_questions", None))

@@ -578,6 +578,7 @@ def test_squad_questions_asked_in_other_words(tmp_path: Path) -> None:
             load_squad(SQUAD_SAMPLE, questions_file=asked)
     args = ["eval", "--squad", str(SQUAD_SAMPLE), "--squad-questions", str(asked), "--index", str(tmp_path / "idx")]
     assert main(args) == 2  # a clear message, nothing indexed
+    assert main(["eval", "--squad-questions", str(REPO / "evals" / "squad2fi-dev-en.json")]) == 2  # no set to rephrase
     assert not (tmp_path / "idx").exists()
     # the repository's translations name real dev-set questions (the dev set itself lives in ../shared)
     for name in ("squad2fi-dev-en.json", "squad2fi-dev-sv.json"):
