@@ -463,16 +463,15 @@ def holds_answer(kind: str, sentence: str, asked: set[str]) -> bool:
 def _opens_with_a_name(sentence: str, asked: set[str]) -> bool:
     """The sentence's first word is a name the question does not give: "Konfutseismi kannatti …", "Burke
     kirjoitti …". HOLDS' capitals skip the first word (every sentence opens with one), so a who-question
-    answered by its subject looked unanswered. A name here: Voikko's proper-noun classes, or a capitalised
-    word Voikko does not know (a foreign name in a Finnish text)."""
+    answered by its subject looked unanswered. A name as `_is_specific` reads a sentence's first word: Voikko's
+    proper-noun classes, or a word Voikko does not know (a foreign name in a Finnish text)."""
     words = finnish.words(sentence)
     if not words:
         return False
     first = words[0][0]
     if not first[:1].isupper() or first.lower() in asked or set(finnish.terms(first)) & asked:
         return False
-    classes = finnish.word_classes(first)
-    return not classes or bool(classes & _PROPER)
+    return _is_specific(first, True, "fi")
 
 
 def type_missing(question: str, ranked: list[Sentence], n: int = TYPE_SENTENCES, near: float = 0.8) -> float:
