@@ -226,9 +226,21 @@ def _squad(section: Mapping[str, Any]) -> dict[str, Any]:
     )
     if section.get("questions_file"):
         intro += f" · questions asked as in {section['questions_file']}"
+    away = section.get("elsewhere")
+    elsewhere = None
+    if away and away.get("questions"):
+        elsewhere = {
+            "line": (
+                f"The same {away['questions']} questions asked against the default knowledge base ({away['sources']}, "
+                f"index {away['index']}), which answers none of them: refused {away['refused']}/{away['questions']} "
+                f"({_pct(away['refused_share'])})."
+            ),
+            "rows": away.get("answered", []),
+        }
     return {
         "dataset": section.get("dataset"),
         "intro": intro,
+        "elsewhere": elsewhere,
         "header": SQUAD_HEADER,
         "rows": squad_table(section),
         "misses": _squad_misses(section),
@@ -359,4 +371,8 @@ def compare_text(cmp_: Mapping[str, Any]) -> str:
 
 def squad_summary_text(section: Mapping[str, Any]) -> str:
     head = f"squad ({section.get('questions_scored')} questions, {section.get('chunks')} chunks):"
-    return "\n".join([head, *_columns(list(SQUAD_HEADER), squad_table(section))])
+    lines = [head, *_columns(list(SQUAD_HEADER), squad_table(section))]
+    away = section.get("elsewhere")
+    if away and away.get("questions"):
+        lines.append(f"asked against the default knowledge base (none answerable): refused {away['refused']}/{away['questions']}")
+    return "\n".join(lines)

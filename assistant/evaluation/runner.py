@@ -536,8 +536,40 @@ def _squad_row(
     return row
 
 
+ELSEWHERE_SHOWN = 40  # answered questions listed in the report
+
+
+def ask_elsewhere(settings: Settings, squad: SquadSet, log: Callable[[str], None] = log_stderr) -> dict[str, Any]:
+    """The set's questions asked against the default knowledge base (``settings``' own index, built from its
+    sources when empty), which answers none of them: how many are refused, and what the others were answered
+    with. The unanswerable counterpart of the squad run, in whatever language ``--squad-questions`` asks."""
+    ensure_index(settings, log)
+    assistant = Assistant(settings.model_copy(update={"llm_url": None, "llm_model": None}))
+    log(f"squad: the {len(squad.questions)} questions against {settings.chroma_url or settings.index} ...")
+    answered = []
+    for q in squad.questions:
+        got = assistant.ask(q.question)
+        if not got.refused:
+            first = got.citations[0].source if got.citations else None
+            answered.append({"id": q.id, "question": q.question, "answer": got.answer, "source": first})
+    n = len(squad.questions)
+    return {
+        "index": str(settings.chroma_url or settings.index),
+        "sources": str(settings.sources),
+        "questions": n,
+        "refused": n - len(answered),
+        "refused_share": (n - len(answered)) / n if n else None,
+        "answered": answered[:ELSEWHERE_SHOWN],
+    }
+
+
 def run_squad(
-    settings: Settings, squad: SquadSet, *, anchor: bool = True, log: Callable[[str], None] = log_stderr
+    settings: Settings,
+    squad: SquadSet,
+    *,
+    anchor: bool = True,
+    elsewhere: bool = True,
+    log: Callable[[str], None] = log_stderr,
 ) -> dict[str, Any]:
     """Indexes the corpus (cached), asks every question and returns the report's ``squad`` section."""
     t_start = time.perf_counter()
@@ -588,5 +620,6 @@ def run_squad(
         "min_span_chars": MIN_SPAN_CHARS,
         "systems": systems,
         "items": rows,
+        "elsewhere": ask_elsewhere(settings, squad, log) if elsewhere else None,
         "runtime_s": round(time.perf_counter() - t_start, 2),
     }

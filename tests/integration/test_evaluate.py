@@ -612,6 +612,13 @@ def test_eval_squad_flag_scores_all_systems_and_caches_the_index(tmp_path: Path)
     md = (folder / "report.md").read_text(encoding="utf-8")
     assert "ours, answers" in md and "ours, retrieval only" in md and "bm25-snowball" in md
     assert "External data" in (folder / "report.html").read_text(encoding="utf-8")
+    # the same questions against the default knowledge base (knowledge/, built into --index), which answers none
+    away = sq["elsewhere"]
+    assert away["questions"] == 20 and away["index"] == str(tmp_path / "idx")
+    assert away["refused"] >= 19, away["answered"]  # measured 20/20
+    assert away["refused"] + len(away["answered"]) == 20
+    assert f"refused {away['refused']}/20" in md and "Asked elsewhere" in md
+    assert second["squad"]["elsewhere"]["questions"] == 8
     # bad input: not a squad folder, or a gate with no suite to gate
     assert main(["eval", "--squad", str(tmp_path), "--index", str(tmp_path / "idx")]) == 2
     assert main(["eval", "--squad", str(SQUAD_SAMPLE), "--gate", "--index", str(tmp_path / "idx")]) == 2
