@@ -305,7 +305,7 @@ def assess(question: str, language: str, snap: Snapshot) -> Evidence:
                 reader.idf[t] = reader.weight(t)
             groups.append(numeral)
             continue
-        fixed = correct(word, snap) if field_kind is None and language == "fi" else None
+        fixed = correct(word, snap, inside=i > 0) if field_kind is None and language == "fi" else None
         fixed_terms = reader.terms(fixed)[0] if fixed else []
         if fixed and fixed_terms and reader.known(fixed, fixed_terms):
             evidence.corrected[word] = fixed

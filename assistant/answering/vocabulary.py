@@ -85,10 +85,10 @@ def vocabulary(snap: Snapshot) -> Vocabulary:
         return _cache[key]
 
 
-def correct(word: str, snap: Snapshot) -> str | None:
+def correct(word: str, snap: Snapshot, inside: bool = False) -> str | None:
     """A written-language or corpus spelling of ``word`` when it is a spoken form or a typo of a corpus
     word, else None: ``uus`` → ``uusi``, ``piloti`` → ``pilotti``. A verb or adjective Voikko knows is taken
-    as written."""
+    as written. ``inside``: the word does not open the question (a capital there marks a name)."""
     spoken = finnish.written_form(word)
     if spoken is not None:
         return spoken
@@ -98,7 +98,9 @@ def correct(word: str, snap: Snapshot) -> str | None:
         # away; a noun is still read as its nearest corpus form ("rahoittaja" → "rahoittama")
         return None
     near = vocabulary(snap).nearest(word)
-    if near is None and not classes:
+    if near is None and not classes and not (inside and word[:1].isupper()):
+        # a capitalised word inside the question is a name: the sources lack it, it is no form of theirs with a
+        # letter dropped (*Lapitan*, Lapita's, is not *Lapithan*, "Lappi, you know")
         near = restored_letter(word, snap.lexical.df)
     return near if near is not None and near != word.lower() else None
 

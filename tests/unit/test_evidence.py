@@ -321,3 +321,13 @@ def test_a_foreign_questions_glossary_cover_counts_as_far_as_the_question_is_rea
         decide(fi, passages, question=finnish_question, readable=0.2).signals
         == decide(fi, passages, question=finnish_question).signals
     )
+
+
+def test_a_capitalised_word_inside_the_question_is_a_name_not_a_dropped_letter() -> None:
+    """``restored_letter`` reads a form the sources never write, typed with a letter dropped; a name the sources
+    lack is no such form: *Lapitan* (Lapita's) read as *Lapithan* (Lappi + the clitic -han) answered a question on
+    the Lapita culture from the ELMO documents."""
+    snap = make_snap(["Strategian toimeenpano alkaa Lapin liiton vetämänä.", "Hanketta on rahoittanut Pohjois-Savon liitto."])
+    evidence = assess("Mikä vuosi merkitsee Lapitan itäisen laajentumisen loppua?", "fi", snap)
+    assert evidence.corrected == {} and "Lapitan" in evidence.missing
+    assert correct("rahotti", snap, inside=True) == "rahoitti"  # a lower-case form with a letter dropped still is
