@@ -228,7 +228,9 @@ def _squad(section: Mapping[str, Any]) -> dict[str, Any]:
         intro += f" · questions asked as in {section['questions_file']}"
     away = section.get("elsewhere")
     elsewhere = None
-    if away and away.get("questions"):
+    if away and away.get("error"):
+        elsewhere = {"line": f"Asking the same questions against the default knowledge base ({away['index']}) could not run: {away['error']}", "rows": []}
+    elif away and away.get("questions"):
         elsewhere = {
             "line": (
                 f"The same {away['questions']} questions asked against the default knowledge base ({away['sources']}, "

@@ -542,10 +542,19 @@ ELSEWHERE_SHOWN = 40  # answered questions listed in the report
 def ask_elsewhere(settings: Settings, squad: SquadSet, log: Callable[[str], None] = log_stderr) -> dict[str, Any]:
     """The set's questions asked against the default knowledge base (``settings``' own index, built from its
     sources when empty), which answers none of them: how many are refused, and what the others were answered
-    with. The unanswerable counterpart of the squad run, in whatever language ``--squad-questions`` asks."""
-    ensure_index(settings, log)
+    with. The unanswerable counterpart of the squad run, in whatever language ``--squad-questions`` asks.
+    A knowledge base that cannot be opened or holds nothing is reported, not fatal: the squad figures stand."""
+    from assistant.knowledge.store import Store
+
+    where = str(settings.chroma_url or settings.index)
+    try:
+        ensure_index(settings, log)
+        if not Store.open(settings).live_sources():
+            return {"index": where, "sources": str(settings.sources), "error": "the knowledge base holds no sources"}
+    except Exception as exc:  # noqa: BLE001 - reported beside the squad figures
+        return {"index": where, "sources": str(settings.sources), "error": f"{type(exc).__name__}: {exc}"}
     assistant = Assistant(settings.model_copy(update={"llm_url": None, "llm_model": None}))
-    log(f"squad: the {len(squad.questions)} questions against {settings.chroma_url or settings.index} ...")
+    log(f"squad: the {len(squad.questions)} questions against {where} ...")
     answered = []
     for q in squad.questions:
         got = assistant.ask(q.question)
@@ -554,7 +563,7 @@ def ask_elsewhere(settings: Settings, squad: SquadSet, log: Callable[[str], None
             answered.append({"id": q.id, "question": q.question, "answer": got.answer, "source": first})
     n = len(squad.questions)
     return {
-        "index": str(settings.chroma_url or settings.index),
+        "index": where,
         "sources": str(settings.sources),
         "questions": n,
         "refused": n - len(answered),

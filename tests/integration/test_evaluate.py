@@ -586,10 +586,11 @@ def test_squad_questions_asked_in_other_words(tmp_path: Path) -> None:
         assert len(translated) == 35 and all(k.startswith("a") and isinstance(v, str) for k, v in translated.items())
 
 
-def test_eval_squad_flag_scores_all_systems_and_caches_the_index(tmp_path: Path) -> None:
+def test_eval_squad_flag_scores_all_systems_and_caches_the_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`assistant eval --squad DIR --limit N`: real model, real Chroma; the second run embeds nothing."""
     from assistant.cli import main
 
+    monkeypatch.setenv("ASSISTANT_SOURCES", str(REPO / "knowledge"))  # the default knowledge base, asked too
     args = ["eval", "--squad", str(SQUAD_SAMPLE), "--index", str(tmp_path / "idx"), "--report-dir"]
     assert main([*args, str(tmp_path / "r1")]) == 0
     assert main([*args, str(tmp_path / "r2"), "--limit", "8"]) == 0
@@ -614,11 +615,19 @@ def test_eval_squad_flag_scores_all_systems_and_caches_the_index(tmp_path: Path)
     assert "External data" in (folder / "report.html").read_text(encoding="utf-8")
     # the same questions against the default knowledge base (knowledge/, built into --index), which answers none
     away = sq["elsewhere"]
-    assert away["questions"] == 20 and away["index"] == str(tmp_path / "idx")
+    assert away.get("questions") == 20 and away["index"] == str(tmp_path / "idx"), away
     assert away["refused"] >= 19, away["answered"]  # measured 20/20
     assert away["refused"] + len(away["answered"]) == 20
     assert f"refused {away['refused']}/20" in md and "Asked elsewhere" in md
     assert second["squad"]["elsewhere"]["questions"] == 8
+    # a default knowledge base with nothing in it is reported beside the squad figures, not fatal
+    empty = tmp_path / "empty-sources"
+    empty.mkdir()
+    monkeypatch.setenv("ASSISTANT_SOURCES", str(empty))
+    assert main([*args, str(tmp_path / "r3"), "--limit", "2", "--index", str(tmp_path / "idx-empty")]) == 0
+    third = load_report(next((tmp_path / "r3").iterdir()))
+    assert "holds no sources" in third["squad"]["elsewhere"]["error"]
+    assert third["squad"]["questions_scored"] == 2
     # bad input: not a squad folder, or a gate with no suite to gate
     assert main(["eval", "--squad", str(tmp_path), "--index", str(tmp_path / "idx")]) == 2
     assert main(["eval", "--squad", str(SQUAD_SAMPLE), "--gate", "--index", str(tmp_path / "idx")]) == 2
