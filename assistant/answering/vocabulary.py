@@ -92,6 +92,11 @@ def correct(word: str, snap: Snapshot, inside: bool = False) -> str | None:
     spoken = finnish.written_form(word)
     if spoken is not None:
         return spoken
+    if len(word) > 1 and word.isupper():
+        # an acronym is a name: it may be a typo of another name (ICRISTAT of the sources' ICRISAT), never of a
+        # Finnish word ("ELMO" is not "elo": a corpus without ELMO lacks it)
+        near = vocabulary(snap).nearest(word)
+        return near if near is not None and near != word.lower() and not finnish.word_classes(near) else None
     classes = finnish.word_classes(word)
     if classes and not any(c.startswith("nimisana") or c in _NAMES for c in classes):
         # a verb or an adjective Finnish has ("pidettiin", "alennettu") is no typo of a corpus word one edit

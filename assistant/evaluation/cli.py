@@ -145,7 +145,7 @@ def run_cli(settings: Settings, args: Any) -> int:
     else:
         report = squad_only_report(settings)
     if squad is not None:
-        report["squad"] = run_squad(settings, squad, anchor=ablations)
+        report["squad"] = run_squad(settings, squad, anchor=ablations, suite_items=items)
         if not items:
             report["index"] = {"chunks": report["squad"]["chunks"]}
             report["runtime_s"] = report["squad"]["runtime_s"]

@@ -239,6 +239,15 @@ def _squad(section: Mapping[str, Any]) -> dict[str, Any]:
             ),
             "rows": away.get("answered", []),
         }
+    here = section.get("suites_here")
+    if here and here.get("questions"):
+        line = (
+            f"Our suites' {here['questions']} single-turn questions asked against this corpus, which answers none of "
+            f"them: refused {here['refused']}/{here['questions']} ({_pct(here['refused_share'])})."
+        )
+        elsewhere = elsewhere or {"line": "", "rows": []}
+        elsewhere["here_line"] = line
+        elsewhere["here_rows"] = here.get("answered", [])
     return {
         "dataset": section.get("dataset"),
         "intro": intro,
@@ -377,4 +386,7 @@ def squad_summary_text(section: Mapping[str, Any]) -> str:
     away = section.get("elsewhere")
     if away and away.get("questions"):
         lines.append(f"asked against the default knowledge base (none answerable): refused {away['refused']}/{away['questions']}")
+    here = section.get("suites_here")
+    if here and here.get("questions"):
+        lines.append(f"our suites' questions asked against this corpus (none answerable): refused {here['refused']}/{here['questions']}")
     return "\n".join(lines)

@@ -572,12 +572,31 @@ def ask_elsewhere(settings: Settings, squad: SquadSet, log: Callable[[str], None
     }
 
 
+def ask_suites_here(assistant: Assistant, items: Sequence[Item]) -> dict[str, Any]:
+    """The other direction: our suites' single-turn questions asked against the squad corpus, which answers
+    none of them (an officer's question about documents the knowledge base does not hold)."""
+    asked = [i for i in items if not i.history]
+    answered = []
+    for item in asked:
+        got = assistant.ask(item.question)
+        if not got.refused:
+            answered.append({"id": item.id, "question": item.question, "answer": got.answer})
+    n = len(asked)
+    return {
+        "questions": n,
+        "refused": n - len(answered),
+        "refused_share": (n - len(answered)) / n if n else None,
+        "answered": answered[:ELSEWHERE_SHOWN],
+    }
+
+
 def run_squad(
     settings: Settings,
     squad: SquadSet,
     *,
     anchor: bool = True,
     elsewhere: bool = True,
+    suite_items: Sequence[Item] = (),
     log: Callable[[str], None] = log_stderr,
 ) -> dict[str, Any]:
     """Indexes the corpus (cached), asks every question and returns the report's ``squad`` section."""
@@ -606,6 +625,7 @@ def run_squad(
     embedder.clear()
     log(f"squad: {len(squad.questions)} questions over {len(snap.ids)} chunks × {len(others) + 1} systems ...")
     rows = [_squad_row(q, squad.gold(q), assistant, recorder, others, offsets) for q in squad.questions]
+    suites_here = ask_suites_here(assistant, suite_items) if suite_items else None
     systems = {
         name: (
             {"label": label, "error": errors[name]}
@@ -630,5 +650,6 @@ def run_squad(
         "systems": systems,
         "items": rows,
         "elsewhere": ask_elsewhere(settings, squad, log) if elsewhere else None,
+        "suites_here": suites_here,
         "runtime_s": round(time.perf_counter() - t_start, 2),
     }

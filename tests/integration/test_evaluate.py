@@ -620,6 +620,14 @@ def test_eval_squad_flag_scores_all_systems_and_caches_the_index(tmp_path: Path,
     assert away["refused"] + len(away["answered"]) == 20
     assert f"refused {away['refused']}/20" in md and "Asked elsewhere" in md
     assert second["squad"]["elsewhere"]["questions"] == 8
+    # with --suite too, our suites' questions are asked against the squad corpus, which answers none of them
+    both = [*args, str(tmp_path / "r4"), "--limit", "2", "--suite", str(REPO / "evals" / "contacts.yaml"), "--no-ablations"]
+    assert main(both) == 0
+    fourth = load_report(next((tmp_path / "r4").iterdir()))
+    here = fourth["squad"]["suites_here"]
+    assert here["questions"] == 14 and here["refused"] >= 13, here["answered"]  # measured 14/14; all are single-turn
+    assert f"refused {here['refused']}/14" in (next((tmp_path / "r4").iterdir()) / "report.md").read_text(encoding="utf-8")
+    assert first["squad"]["suites_here"] is None  # no suite given
     # a default knowledge base with nothing in it is reported beside the squad figures, not fatal
     empty = tmp_path / "empty-sources"
     empty.mkdir()

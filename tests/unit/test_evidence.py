@@ -331,3 +331,19 @@ def test_a_capitalised_word_inside_the_question_is_a_name_not_a_dropped_letter()
     evidence = assess("Mikä vuosi merkitsee Lapitan itäisen laajentumisen loppua?", "fi", snap)
     assert evidence.corrected == {} and "Lapitan" in evidence.missing
     assert correct("rahotti", snap, inside=True) == "rahoitti"  # a lower-case form with a letter dropped still is
+
+
+def test_an_acronym_is_a_name_not_a_typo_of_a_common_word() -> None:
+    """Asked of Wikipedia articles, *ELMO?* was read as *elo* (one letter off) and answered; an acronym the
+    sources lack is missing, and one they have is known as written."""
+    wiki = make_snap(["Elo on vuoden kahdeksas kuukausi.", "Elokuussa vietetään monia juhlia."])
+    assert correct("ELMO", wiki) is None
+    evidence = assess("ELMO?", "fi", wiki)
+    assert evidence.missing == ["ELMO"] and evidence.specific == ["ELMO"] and not evidence.known
+    assert correct("elmo", wiki) == "elo"  # a lower-case word one letter off is still read as the corpus word
+    # ... and an acronym one letter off another name is that name (a question's typo of the sources' ICRISAT)
+    assert correct("ICRISTAT", make_snap(["ICRISAT tutkii kuivien alueiden viljelyä."])) == "icrisat"
+    assert "elmo" in assess("Mikä on ELMO?", "fi", make_snap(TEXTS)).known
+    # a hyphen compound of an acronym the sources lack and a general head weighs as the acronym, not as "asia"
+    about = assess("Kenelle soitan ELMO-asioissa?", "fi", wiki)
+    assert about.missing == ["ELMO-asioissa"] and about.missing_idf["ELMO-asioissa"] > 0
