@@ -546,42 +546,33 @@ def ask_elsewhere(settings: Settings, squad: SquadSet, log: Callable[[str], None
     A knowledge base that cannot be opened or holds nothing is reported, not fatal: the squad figures stand."""
     from assistant.knowledge.store import Store
 
-    where = str(settings.chroma_url or settings.index)
+    where = {"index": str(settings.chroma_url or settings.index), "sources": str(settings.sources)}
     try:
         ensure_index(settings, log)
         if not Store.open(settings).live_sources():
-            return {"index": where, "sources": str(settings.sources), "error": "the knowledge base holds no sources"}
+            return {**where, "error": "the knowledge base holds no sources"}
     except Exception as exc:  # noqa: BLE001 - reported beside the squad figures
-        return {"index": where, "sources": str(settings.sources), "error": f"{type(exc).__name__}: {exc}"}
+        return {**where, "error": f"{type(exc).__name__}: {exc}"}
     assistant = Assistant(settings.model_copy(update={"llm_url": None, "llm_model": None}))
-    log(f"squad: the {len(squad.questions)} questions against {where} ...")
-    answered = []
-    for q in squad.questions:
-        got = assistant.ask(q.question)
-        if not got.refused:
-            first = got.citations[0].source if got.citations else None
-            answered.append({"id": q.id, "question": q.question, "answer": got.answer, "source": first})
-    n = len(squad.questions)
-    return {
-        "index": where,
-        "sources": str(settings.sources),
-        "questions": n,
-        "refused": n - len(answered),
-        "refused_share": (n - len(answered)) / n if n else None,
-        "answered": answered[:ELSEWHERE_SHOWN],
-    }
+    log(f"squad: the {len(squad.questions)} questions against {where['index']} ...")
+    return {**where, **refusal_tally(assistant, [(q.id, q.question) for q in squad.questions])}
 
 
 def ask_suites_here(assistant: Assistant, items: Sequence[Item]) -> dict[str, Any]:
     """The other direction: our suites' single-turn questions asked against the squad corpus, which answers
     none of them (an officer's question about documents the knowledge base does not hold)."""
-    asked = [i for i in items if not i.history]
+    return refusal_tally(assistant, [(i.id, i.question) for i in items if not i.history])
+
+
+def refusal_tally(assistant: Assistant, questions: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """Questions ``assistant``'s sources do not answer, asked: how many it refuses, and the others' answers."""
     answered = []
-    for item in asked:
-        got = assistant.ask(item.question)
+    for qid, question in questions:
+        got = assistant.ask(question)
         if not got.refused:
-            answered.append({"id": item.id, "question": item.question, "answer": got.answer})
-    n = len(asked)
+            first = got.citations[0].source if got.citations else None
+            answered.append({"id": qid, "question": question, "answer": got.answer, "source": first})
+    n = len(questions)
     return {
         "questions": n,
         "refused": n - len(answered),
