@@ -79,7 +79,7 @@ def read(assistant: Assistant, question: str, history: list[str]) -> tuple[Any, 
         )
     # the product decides on the retrieved chunks, not the joined passages (Assistant.stream)
     chunks = retrieval.chunks or retrieval.passages
-    return retrieval, decide(evidence, chunks, question=q, language=language, candidates=True, readable=retrieval.readable)
+    return retrieval, decide(evidence, chunks, question=q, language=language, candidates=True)
 
 
 def row(assistant: Assistant, group: str, item_id: str, q: str, history: list[str], answerable: bool | None, fit: bool) -> Row:

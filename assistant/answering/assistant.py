@@ -237,9 +237,7 @@ class Assistant:
         chunks = retrieval.chunks or passages  # the refusal model was fitted on chunks, not joined passages
         retrieved = [{"id": p.id, "source": p.source, "score": round(p.score, 5)} for p in chunks]
 
-        decision = decide(
-            evidence, chunks, question=q, language=language, embedder=self.kb.embedder.id, readable=retrieval.readable
-        )
+        decision = decide(evidence, chunks, question=q, language=language, embedder=self.kb.embedder.id)
         if decision.refuse:
             text = refusal_text(evidence, decision, phrases)
             cited = self._citations(decision.closest, snap)

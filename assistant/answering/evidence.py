@@ -607,7 +607,6 @@ def signals(
     embedder: str = refusal_weights.EMBEDDER,
     ranked: list[Sentence] | None = None,
     candidates: bool = False,
-    readable: float = 1.0,
 ) -> dict[str, float | None]:
     """The refusal model's inputs; None where a retriever did not run (that signal takes its mean).
 
@@ -655,10 +654,7 @@ def signals(
         means = dict(zip(FEATURES, refusal_weights.MEAN, strict=True))
         for name in ("passage_cover", "sentence_cover"):
             if name in means:
-                # the glossary's cover counts as far as the question is read: one glossary word of five
-                # covered is no evidence that the other four are in the sources
-                raised = max(float(values[name] or 0.0), means[name]) - means[name]
-                values[name] = means[name] + raised * readable
+                values[name] = max(float(values[name] or 0.0), means[name])
         values["foreign_dense"] = values["dense_top"]
     return values
 
@@ -695,13 +691,12 @@ def decide(
     language: str = "fi",
     embedder: str = refusal_weights.EMBEDDER,
     candidates: bool = False,
-    readable: float = 1.0,
 ) -> Decision:
     """Refuse when nothing of a Finnish question is in the sources, when it names a year they do not cover, or
     when the fitted score is below the operating point (an English or Swedish question may share no word with
     the Finnish corpus)."""
     ranked = rank_sentences(evidence, passages)
-    values = signals(evidence, passages, question, language, embedder, ranked, candidates, readable)
+    values = signals(evidence, passages, question, language, embedder, ranked, candidates)
     p = score(values) if passages else 0.0
     cut = refusal_weights.THRESHOLD if threshold is None else threshold
     hard = not passages or (language == "fi" and not evidence.known) or bool(evidence.unknown_years)

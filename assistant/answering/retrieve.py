@@ -274,7 +274,6 @@ class Retrieval:
     query_vector: np.ndarray | None = None  # the embedded query, for sentence choice
     # the best chunks before neighbours were joined: what the refusal model (evidence.decide) was fitted on
     chunks: list[Passage] = field(default_factory=list)
-    readable: float = 1.0  # lexical_share of the question: how much of it the corpus and the glossary read
 
 
 class KnowledgeBase:
@@ -394,20 +393,6 @@ def query_terms(query: str, language: str) -> list[str]:
     return list(dict.fromkeys(terms))
 
 
-# English and Swedish function words beyond finnish.STOPWORDS (which also decides the index's terms, so it is
-# kept small): they carry no content, so a foreign question is neither read nor unread by them.
-_FOREIGN_FUNCTION_WORDS = frozenset(
-    """
-    more most much many some any all each every other another also just only very than then into onto over
-    under up out off not no nor so such same own it him her them us his hers its theirs ours yours mine
-    me myself may might must shall get got let one ones something anything there here
-    mer mest mycket många någon något några alla varje annan andra också bara än sedan in ut upp ej inte nej
-    sådan samma egen den det dem honom henne hennes hans deras oss ska skall får fick kunde skulle måste
-    jag mig dig er ni där här
-    """.split()
-)
-
-
 def lexical_share(query: str, language: str, vocabulary: Container[str]) -> float:
     """How much of a question BM25 can read: the share of its content words the corpus or the glossary knows.
     1.0 for a Finnish question. An English or Swedish question about a document the glossary does not cover
@@ -416,7 +401,7 @@ def lexical_share(query: str, language: str, vocabulary: Container[str]) -> floa
     if language == "fi":
         return 1.0
     words = [w for w, _, _ in finnish.words(query)]
-    content = [w for w in words if not finnish.is_stopword(w.lower()) and w.lower() not in _FOREIGN_FUNCTION_WORDS]
+    content = [w for w in words if not finnish.is_stopword(w.lower())]
     if not content:
         return 1.0
     glossed = glossary.read_words(query)
@@ -498,8 +483,9 @@ class Retriever:
             p = found.setdefault(hit.id, Passage.from_chunk(hit.id, hit.text, hit.meta))
             metas[hit.id] = hit.meta
             p.dense = hit.score
-        readable = lexical_share(query, language, snap.lexical.vocab)
-        lexical_weight = self.kb.settings.lexical_weight * readable
+        lexical_weight = self.kb.settings.lexical_weight
+        if lexical_hits:
+            lexical_weight *= lexical_share(query, language, snap.lexical.vocab)
         for rank, (i, score) in enumerate(lexical_hits):
             cid = snap.ids[i]
             fused[cid] = fused.get(cid, 0.0) + lexical_weight / (rrf_k + rank + 1)
@@ -525,6 +511,6 @@ class Retriever:
         timings["fusion"] = (time.perf_counter() - t) * 1000
         return Retrieval(
             query=query, terms=terms, passages=passages, timings_ms=timings, snapshot=snap, degraded=degraded,
-            chunks=chunks, readable=readable,
+            chunks=chunks,
             query_vector=vector if mode in ("hybrid", "dense") else None,
         )

@@ -120,26 +120,3 @@ def test_did_you_mean_writes_a_name_as_the_sources_do(assistant: Assistant) -> N
 )
 def test_a_contact_field_is_answered_only_where_the_sources_give_it(assistant: Assistant, question: str, refused: bool) -> None:
     assert assistant.ask(question).refused is refused
-
-
-@pytest.mark.parametrize(
-    "question",
-    [
-        "Ann Arbor was a supply centre for which war?",  # "centre" is in the glossary, nothing else is
-        "To which Italian city was Montini appointed archbishop?",
-        "Churches from which country are mostly either Presbyterian or Methodist?",
-    ],
-)
-def test_a_foreign_question_about_other_documents_is_refused(assistant: Assistant, question: str) -> None:
-    """English questions of squad2fi-dev (Wikipedia) asked against knowledge/: the glossary reads a word or two
-    of them, which covered alone said "all of it is in the sources" (answered before 2026-12-04)."""
-    readable = assistant.retriever.retrieve(question, language="en").readable
-    assert 0.0 < readable < 0.5
-    assert assistant.ask(question).refused
-
-
-def test_a_foreign_question_the_glossary_reads_keeps_its_full_cover(assistant: Assistant) -> None:
-    question = "Who is the project manager of the ELMO pilot?"
-    assert assistant.retriever.retrieve(question, language="en").readable == 1.0
-    answer = assistant.ask(question)
-    assert not answer.refused and "Gitte Meriläinen" in answer.answer

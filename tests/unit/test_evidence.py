@@ -301,28 +301,6 @@ def test_a_year_no_source_names_or_spans_refuses_whatever_the_score() -> None:
     assert evidence.unknown_years == ["2030"]
 
 
-def test_a_foreign_questions_glossary_cover_counts_as_far_as_the_question_is_read(snap: Snapshot) -> None:
-    """One glossary word of five covered is no evidence that the other four are in the sources: the cover an
-    English question's glossary words earn above the fitted mean is scaled by ``readable`` (lexical_share)."""
-    means = dict(zip(refusal_weights.FEATURES, refusal_weights.MEAN, strict=True))
-    question = "Who is the project manager of the pilot?"
-    evidence = assess(question, "en", snap)
-    passages = [passage(0), passage(1)]
-    read = decide(evidence, passages, question=question, language="en", readable=1.0)
-    partly = decide(evidence, passages, question=question, language="en", readable=0.2)
-    for name in ("passage_cover", "sentence_cover"):
-        assert read.signals[name] > means[name]
-        assert partly.signals[name] == pytest.approx(means[name] + 0.2 * (read.signals[name] - means[name]))
-    assert partly.score < read.score
-    # a Finnish question is read by BM25 itself: its cover is what it is
-    finnish_question = "Kuka on ELMO-pilotin projektipäällikkö?"
-    fi = assess(finnish_question, "fi", snap)
-    assert (
-        decide(fi, passages, question=finnish_question, readable=0.2).signals
-        == decide(fi, passages, question=finnish_question).signals
-    )
-
-
 def test_a_capitalised_word_inside_the_question_is_a_name_not_a_dropped_letter() -> None:
     """``restored_letter`` reads a form the sources never write, typed with a letter dropped; a name the sources
     lack is no such form: *Lapitan* (Lapita's) read as *Lapithan* (Lappi + the clitic -han) answered a question on

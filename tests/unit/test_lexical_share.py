@@ -36,7 +36,7 @@ def test_a_foreign_question_about_what_the_sources_lack_is_not_read(vocabulary: 
 
 def test_partly_readable_question(vocabulary: set[str]) -> None:
     # "pilot" is a glossary word; "produce", "patents", "inventions" are neither the glossary's nor the corpus's
-    assert lexical_share("Did the pilot produce any patents or inventions?", "en", vocabulary) == pytest.approx(0.25)
+    assert lexical_share("Did the pilot produce any patents or inventions?", "en", vocabulary) == pytest.approx(0.2)
     # a multi-word key reads all its words: "took part" (osallistua), and "countries" (maa)
     assert lexical_share("Which whole countries took part in the pilot?", "en", vocabulary) == pytest.approx(0.8)
 
@@ -52,15 +52,3 @@ def test_a_multi_word_key_reads_each_of_its_words() -> None:
     assert glossary.read_words("Who is the project manager of ELMO?") >= {"project", "manager", "elmo"}
     assert glossary.read_words("Which countries took part?") == {"countries", "took", "part"}
     assert glossary.read_words("What is the study of algae called?") == set()
-
-
-@pytest.mark.parametrize(
-    ("question", "language", "share"),
-    [
-        ("Where is more information about the funding calls published?", "en", 0.75),  # "more" is no content
-        ("Who funded it?", "en", 1.0),  # "it" is no content; the glossary reads "funded"
-        ("Vad är hennes telefonnummer?", "sv", 1.0),  # "hennes" is no content
-    ],
-)
-def test_function_words_are_neither_read_nor_unread(vocabulary: set[str], question: str, language: str, share: float) -> None:
-    assert lexical_share(question, language, vocabulary) == pytest.approx(share)
