@@ -259,7 +259,7 @@ def _generality(word: str, terms: list[str], language: str) -> float:
         return 0.0
     if "-" in word.strip("-"):
         first, rest = word.strip("-").rsplit("-", 1)
-        if first.isupper() and len(first) > 1:
+        if finnish.is_acronym(first):
             return 0.0  # an acronym the sources lack is what is missing ("ELMO-asioissa" over other documents)
         head = finnish.terms(rest)
         return background.share(head[0]) if head else 0.0

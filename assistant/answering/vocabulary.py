@@ -92,7 +92,7 @@ def correct(word: str, snap: Snapshot, inside: bool = False) -> str | None:
     spoken = finnish.written_form(word)
     if spoken is not None:
         return spoken
-    if len(word) > 1 and word.isupper():
+    if finnish.is_acronym(word):
         # an acronym is a name: it may be a typo of another name (ICRISTAT of the sources' ICRISAT), never of a
         # Finnish word ("ELMO" is not "elo": a corpus without ELMO lacks it)
         near = vocabulary(snap).nearest(word)

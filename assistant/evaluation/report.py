@@ -215,6 +215,29 @@ def _squad_misses(section: Mapping[str, Any], limit: int = 40) -> list[dict[str,
     ]
 
 
+def _asked_elsewhere(section: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The questions no corpus here answers, one block a direction: a line, then the ones answered anyway."""
+    blocks = []
+    away, here = section.get("elsewhere"), section.get("suites_here")
+    if away and away.get("error"):
+        line = f"Asking the same questions against the default knowledge base ({away['index']}) could not run: {away['error']}"
+        blocks.append({"line": line, "where": "there", "rows": []})
+    elif away and away.get("questions"):
+        line = (
+            f"The same {away['questions']} questions asked against the default knowledge base ({away['sources']}, "
+            f"index {away['index']}), which answers none of them: refused {away['refused']}/{away['questions']} "
+            f"({_pct(away['refused_share'])})."
+        )
+        blocks.append({"line": line, "where": "there", "rows": away.get("answered", [])})
+    if here and here.get("questions"):
+        line = (
+            f"Our suites' {here['questions']} single-turn questions asked against this corpus, which answers none of "
+            f"them: refused {here['refused']}/{here['questions']} ({_pct(here['refused_share'])})."
+        )
+        blocks.append({"line": line, "where": "here", "rows": here.get("answered", [])})
+    return blocks
+
+
 def _squad(section: Mapping[str, Any]) -> dict[str, Any]:
     r = section.get("refresh", {})
     intro = (
@@ -226,32 +249,10 @@ def _squad(section: Mapping[str, Any]) -> dict[str, Any]:
     )
     if section.get("questions_file"):
         intro += f" · questions asked as in {section['questions_file']}"
-    away = section.get("elsewhere")
-    elsewhere = None
-    if away and away.get("error"):
-        elsewhere = {"line": f"Asking the same questions against the default knowledge base ({away['index']}) could not run: {away['error']}", "rows": []}
-    elif away and away.get("questions"):
-        elsewhere = {
-            "line": (
-                f"The same {away['questions']} questions asked against the default knowledge base ({away['sources']}, "
-                f"index {away['index']}), which answers none of them: refused {away['refused']}/{away['questions']} "
-                f"({_pct(away['refused_share'])})."
-            ),
-            "rows": away.get("answered", []),
-        }
-    here = section.get("suites_here")
-    if here and here.get("questions"):
-        line = (
-            f"Our suites' {here['questions']} single-turn questions asked against this corpus, which answers none of "
-            f"them: refused {here['refused']}/{here['questions']} ({_pct(here['refused_share'])})."
-        )
-        elsewhere = elsewhere or {"line": "", "rows": []}
-        elsewhere["here_line"] = line
-        elsewhere["here_rows"] = here.get("answered", [])
     return {
         "dataset": section.get("dataset"),
         "intro": intro,
-        "elsewhere": elsewhere,
+        "asked": _asked_elsewhere(section),
         "header": SQUAD_HEADER,
         "rows": squad_table(section),
         "misses": _squad_misses(section),

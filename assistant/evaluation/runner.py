@@ -548,8 +548,8 @@ def ask_elsewhere(settings: Settings, squad: SquadSet, log: Callable[[str], None
 
     where = {"index": str(settings.chroma_url or settings.index), "sources": str(settings.sources)}
     try:
-        ensure_index(settings, log)
-        if not Store.open(settings).live_sources():
+        # ensure_index builds only an empty index: one it built from no sources is still empty
+        if ensure_index(settings, log) and not Store.open(settings).live_sources():
             return {**where, "error": "the knowledge base holds no sources"}
     except Exception as exc:  # noqa: BLE001 - reported beside the squad figures
         return {**where, "error": f"{type(exc).__name__}: {exc}"}
@@ -586,7 +586,6 @@ def run_squad(
     squad: SquadSet,
     *,
     anchor: bool = True,
-    elsewhere: bool = True,
     suite_items: Sequence[Item] = (),
     log: Callable[[str], None] = log_stderr,
 ) -> dict[str, Any]:
@@ -640,7 +639,7 @@ def run_squad(
         "min_span_chars": MIN_SPAN_CHARS,
         "systems": systems,
         "items": rows,
-        "elsewhere": ask_elsewhere(settings, squad, log) if elsewhere else None,
+        "elsewhere": ask_elsewhere(settings, squad, log),
         "suites_here": suites_here,
         "runtime_s": round(time.perf_counter() - t_start, 2),
     }

@@ -263,8 +263,13 @@ def word_classes(word: str) -> set[str]:
     return set(_word_classes(_nfc(word)))
 
 
+def is_acronym(word: str) -> bool:
+    """All capitals, two letters or more ("ELMO", "EAKR", "RIS3"): a name, written alike in every form."""
+    return len(word) > 1 and word.isupper()
+
+
 def _match_case(written: str, base: str) -> str:
-    if len(written) > 1 and written.isupper():
+    if is_acronym(written):
         return base.upper()
     if written[:1].isupper():
         return base[:1].upper() + base[1:]
@@ -293,7 +298,7 @@ def lemma(word: str) -> str:
     base = _clean(analyses[0].BASEFORM)
     if not base:
         return w
-    if len(w) > 1 and w.isupper():
+    if is_acronym(w):
         return base.upper()
     if capital:
         # keep the input's capitalisation of hyphen parts ("Pohjois-Pohjanmaan" -> "Pohjois-Pohjanmaa")
