@@ -33,7 +33,7 @@ EVALS_DIR = REPO_ROOT / "evals"
 REPORTS_DIR = EVALS_DIR / "reports"
 THRESHOLDS_FILE = EVALS_DIR / "thresholds.yaml"
 
-AREAS = ("elmo", "strategy-2019", "strategy-2024", "contacts", "out-of-scope", "feedback")
+AREAS = ("elmo", "strategy-2019", "strategy-2024", "contacts", "out-of-scope", "feedback", "uploads")
 LANGUAGES = ("fi", "en", "sv")
 KINDS = frozenset(
     {"who", "what", "when", "where", "why", "count", "list", "contact", "inflected", "follow-up", "refusal"}

@@ -519,6 +519,27 @@ def test_realistic_suite_is_broad_and_outside_the_gate() -> None:
     assert view["items_scored"] == 1 and view["systems"]["hybrid"]["figures"]["items"] == 1
 
 
+def test_uploads_suite_quotes_its_own_documents() -> None:
+    """evals/uploads: questions in three languages about documents an officer adds (Markdown, HTML, text),
+    run with --sources; every quote and fact is in the documents as the loaders read them."""
+    from assistant.knowledge.loaders import load_file
+
+    root = REPO / "evals" / "uploads"
+    items = load_suite(root / "suite.yaml")
+    assert {i.language for i in items} == {"fi", "en", "sv"} and {i.area for i in items} == {"uploads"}
+    assert sum(i.must_refuse for i in items) >= 5 and sum("contact" in i.kind for i in items) >= 5
+    assert all(p.stem != "suite" for p in default_suite_paths())  # not asked against knowledge/
+    texts = {p.name: load_file(p).text for p in (root / "documents").iterdir()}
+    assert {p.rsplit(".", 1)[1] for p in texts} == {"md", "html", "txt"}
+    for i in items:
+        assert ("refusal" in i.kind) == i.must_refuse and ("follow-up" in i.kind) == bool(i.history), i.id
+        assert i.must_refuse or (i.facts and i.expected_passages), i.id
+        for e in i.expected_passages:
+            assert locate(texts[e.source], e.quote) is not None, (i.id, e.quote)
+        for alternatives in i.facts:
+            assert fact_match(alternatives, "\n".join(texts.values())) is not None, (i.id, alternatives)
+
+
 def test_squad_hit_rule_spans_and_answer_scores() -> None:
     from assistant.evaluation.metrics import answer_figures, passage_hits, span_in
     from assistant.evaluation.suites import Paragraph, SquadQuestion
