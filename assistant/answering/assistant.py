@@ -21,7 +21,7 @@ from typing import Any
 from assistant.answering import extractive, smalltalk
 from assistant.answering.conversation import FollowUp, resolve_follow_up
 from assistant.answering.did_you_mean import as_written, with_corrections
-from assistant.answering.evidence import Evidence, assess_turn, decide, refusal_text
+from assistant.answering.evidence import Evidence, assess, assess_turn, decide, refusal_text
 from assistant.answering.retrieve import KnowledgeBase, Passage, Retrieval, Retriever, Snapshot
 from assistant.answering.verify import VerifiedAnswer, verify
 from assistant.config import Settings
@@ -94,7 +94,10 @@ PHRASES: dict[str, dict[str, str]] = {
 QTYPE_PATTERNS: dict[str, re.Pattern[str]] = {
     "contact": re.compile(
         r"puhelin|numero|numeron|sähköpost|yhteystie|yhteyshenkil|soittaa|soitan|phone|e-?mail|"
-        r"contact|reach|call\b|telefon|kontakt|e-post|\bnå[rs]?\b|ottaa yhteyttä|yhteyden|"
+        # "call" as a verb ("Who should I call?", "call her"), not the noun of a funding call ("the call",
+        # "call for proposals")
+        r"contact|reach|(?:\b(?:i|we|you|to|can|could|should|shall|do|may|might|would|must)\s+call\b|^\W*call\b(?!\s+for\b)|"
+        r"\bcall\s+(?:me|him|her|them|someone|somebody|anyone)\b)|telefon|kontakt|e-post|\bnå[rs]?\b|ottaa yhteyttä|yhteyden|"
         r"\byhteyttä|kääntyä|puoleen|keneltä kysy|in touch|get hold|who (?:do|should|can) i ask|\bring\w*\b|"
         r"vänd[ae]? mig|vem (?:kan|ska) jag fråga",
         re.I,
@@ -102,7 +105,9 @@ QTYPE_PATTERNS: dict[str, re.Pattern[str]] = {
     "who": re.compile(r"\bkuka\b|\bketkä\b|\bkenen\b|\bkeneltä\b|\bkenelle\b|\bwho\b|\bwhom\b|\bvem\b", re.I),
     "when": re.compile(
         r"\bmilloin\b|\bmihin asti\b|\bmistä lähtien\b|\bminä vuonna\b|\bmonenako\b|\bvuonna\b|\bwhen\b|"
-        r"\bwhat year\b|\bwhich year\b|\bsince when\b|\bnär\b|\bvilket år\b",
+        r"\bwhat year\b|\bwhich year\b|\bsince when\b|\bnär\b|\bvilket år\b|"
+        # a deadline is a date
+        r"\bdeadline|\bmääräai\w*|\btakara\w*|\bsista (?:dag|ansökningsdag)\w*|\btidsfrist\w*",
         re.I,
     ),
     # "what is X" and every way of asking what X means (extractive.MEANING: those answers lead with the
@@ -252,7 +257,8 @@ class Assistant:
             verified, llm_dropped = yield from self._generative(q, language, passages, history or [])
         mode_name, contacts = "generative", []
         if verified is None:
-            draft, contacts = self._extract(q, language, passages, evidence, qtypes, snap, retrieval.query_vector)
+            referent = assess(follow.context, detect_language(follow.context), snap) if follow.context else None
+            draft, contacts = self._extract(q, language, passages, evidence, qtypes, snap, retrieval.query_vector, referent)
             verified = verify(draft, passages, language, boilerplate={phrases["quoted"], phrases["disagree"]})
             verified.dropped = llm_dropped + verified.dropped
             mode_name = "extractive"
@@ -354,9 +360,11 @@ class Assistant:
         qtypes: set[str],
         snap: Snapshot,
         query_vector: Any = None,
+        referent: Evidence | None = None,
     ) -> tuple[str, list[dict[str, Any]]]:
         similarities = extractive.sentence_similarities(self.kb.sentence_vectors(snap), passages, query_vector)
-        return extractive.compose(q, language, passages, evidence, qtypes, snap, PHRASES[language], similarities)
+        phrases = PHRASES[language]
+        return extractive.compose(q, language, passages, evidence, qtypes, snap, phrases, similarities, referent)
 
     def _finish(
         self,

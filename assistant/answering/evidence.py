@@ -19,7 +19,7 @@ from assistant.answering import refusal_weights
 from assistant.answering.retrieve import Passage, Snapshot, year_span
 from assistant.answering.vocabulary import correct
 from assistant.text import background, finnish, glossary
-from assistant.text.sentences import split_sentences
+from assistant.text.sentences import is_heading, is_title, split_sentences
 
 # Question words and verbs that say how something is asked, not what: never "missing" from the sources.
 GENERIC = set(
@@ -363,6 +363,7 @@ class Sentence:
     share: float  # of the question's IDF mass (Evidence.share)
     text: str
     passage: int  # index of its passage in the retrieval order
+    heading: bool = False  # a title or heading line: it names a topic and states nothing
 
 
 def rank_sentences(evidence: Evidence, passages: list[Passage]) -> list[Sentence]:
@@ -372,14 +373,17 @@ def rank_sentences(evidence: Evidence, passages: list[Passage]) -> list[Sentence
     for n, p in enumerate(passages[:SENTENCE_PASSAGES]):
         for s, e in split_sentences(p.text):
             text = " ".join(p.text[s:e].split())
-            scored.append(Sentence(evidence.share(set(finnish.terms(text))), text, n))
+            heading = is_heading(text) or is_title(text, p.title)
+            scored.append(Sentence(evidence.share(set(finnish.terms(text))), text, n, heading))
     scored.sort(key=lambda x: -x.share)  # stable: ties keep the text order
     return scored
 
 
 def best_sentence(ranked: list[Sentence], passage: int) -> str:
-    """The passage's sentence that covers most of the question ("" when it has none ranked)."""
-    return next((r.text for r in ranked if r.passage == passage), "")
+    """The passage's sentence that covers most of the question, a statement before a heading ("" when it has
+    none ranked)."""
+    own = [r for r in ranked if r.passage == passage]
+    return next((r.text for r in own if not r.heading), own[0].text if own else "")
 
 
 # -- the answer-type check: does the best sentence hold the kind of thing the question asks for? ----------
@@ -481,8 +485,9 @@ def type_missing(question: str, ranked: list[Sentence], n: int = TYPE_SENTENCES,
     """1.0 when the question asks for a kind of answer that none of the near-best sentences (the first ``n``
     with ≥ ``near`` × the best share) holds (as something the question does not already name)."""
     kinds = asked_types(question)
-    if not kinds or not ranked:
-        return 0.0
+    ranked = [r for r in ranked if not r.heading]  # a title covers the question's words and holds no answer
+    if not kinds or not ranked or ranked[0].share <= 0.0:
+        return 0.0  # no sentence shares a word with the question: "near-best" would be the first in text order
     best = ranked[0].share
     sentences = [r.text for r in ranked[:n] if r.share >= near * best]
     asked = _question_words(question)

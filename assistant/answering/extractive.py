@@ -27,8 +27,8 @@ from assistant.knowledge.chunking import neighbour_id
 from assistant.knowledge.sentence_vectors import VectorSource, chunk_sentences, sentence_key
 from assistant.text import finnish, glossary
 from assistant.text.contacts import _org_candidates as organisation_mentions  # the extractor's own reading
-from assistant.text.contacts import disagree, distinct_records, extract_contacts
-from assistant.text.sentences import split_sentences
+from assistant.text.contacts import disagree, distinct_records, extract_contacts, person_key
+from assistant.text.sentences import is_heading, is_title, split_sentences
 
 _DEFINITION = re.compile(r"nimellä|kutsu|tarkoitta|tuttavallisesti|lyhenne|\beli\b|\bns\.", re.I)
 _YEAR = re.compile(r"\b(19|20)\d{2}\b")
@@ -103,13 +103,6 @@ class Candidate:
     features: dict[str, float] = field(default_factory=dict)
     sentences: tuple[str, ...] = ()  # the one or two sentences it is made of
     terms: frozenset[str] = frozenset()  # their lemmas
-
-
-def is_heading(sentence: str) -> bool:
-    """A title or heading line, not a statement: short, no terminal punctuation, no clause or label
-    punctuation inside ("Lisätietoa: Projektipäällikkö …, puh. 040 …" is a statement)."""
-    text = sentence.rstrip()
-    return text[-1:] not in _TERMINAL and len(text.split()) <= 10 and not any(ch in text for ch in ",:;@")
 
 
 def type_features(sentence: str, qtypes: set[str]) -> dict[str, float]:
@@ -195,6 +188,7 @@ def sentence_candidates(
     for rank, p in enumerate(passages):
         spans = split_sentences(p.text)
         sentences = [" ".join(p.text[s:e].split()) for s, e in spans]
+        headings = [is_heading(s) or is_title(s, p.title) for s in sentences]
         sentence_terms = [set(finnish.terms(s)) for s in sentences]
         for i in range(len(spans)):
             for j in (i, i + 1):
@@ -207,7 +201,7 @@ def sentence_candidates(
                 covered = sentence_terms[i] | sentence_terms[j]
                 coverage = evidence.sentence_coverage(covered)
                 if j > i:
-                    if is_heading(sentences[i]) or is_heading(sentences[j]):
+                    if headings[i] or headings[j]:
                         continue  # a heading is never glued to a sentence
                     each = (evidence.sentence_coverage(sentence_terms[i]), evidence.sentence_coverage(sentence_terms[j]))
                     if coverage - max(each) < 0.15 and not completes(sentences[i], sentences[j], each, qtypes):
@@ -221,7 +215,7 @@ def sentence_candidates(
                     # the weights were fitted on
                     "rank": 1.0 / (1 + min(p.rank_at(spans[i][0], rank), p.rank_at(spans[j][0], rank))),
                     "pair": float(j > i),
-                    "heading": float(is_heading(sentences[i])),
+                    "heading": float(headings[i]),
                     "length": math.log1p(len(text)) / 6,
                     **type_features(text, qtypes),
                     "passage_dense": context[id(p)],
@@ -539,6 +533,10 @@ def cards(
     """The contact cards to show, and whether sources disagree. Each card is one record of one passage
     (never fields merged across passages); a record another one already states in full is left out.
     Cards go round-robin by source, so one source's many records cannot push another source's out."""
+    # a mention of a person the same source also gives a phone or e-mail for ("… sanoo projektipäällikkö Petri
+    # Lahti." in one chunk, "Lisätietoja: … Petri Lahti, puh. …" in the next) adds no way to reach them
+    reachable = {(person_key(c), p.source) for c, p in contacts if c.get("phone") or c.get("email")}
+    contacts = [(c, p) for c, p in contacts if c.get("phone") or c.get("email") or (person_key(c), p.source) not in reachable]
     distinct = distinct_records(contacts, lambda item: item[0])
     conflict = any(
         disagree(a, b) and pa.source != pb.source
@@ -722,9 +720,12 @@ def compose(
     snap: Snapshot,
     phrases: dict[str, str],
     similarities: dict[str, float] | None = None,
+    referent: Coverage | None = None,
 ) -> tuple[str, list[dict[str, Any]]]:
     """The draft answer (Markdown with [n] numbered in order of appearance) and the contacts shown.
-    Reorders ``passages`` in place to citation order, so the verifier's [n] means passages[n-1]."""
+    Reorders ``passages`` in place to citation order, so the verifier's [n] means passages[n-1].
+    ``referent``: the assessment of the turn a follow-up refers back to; "her phone number?" asks for the
+    person that turn asked about, so its words, not the new ones ("phone"), rank the contacts."""
     cited: list[Passage] = []
 
     def marker(p: Passage) -> str:
@@ -735,9 +736,10 @@ def compose(
     lines: list[str] = []
     contacts: list[tuple[dict[str, Any], Passage]] = []
     if "contact" in qtypes or "who" in qtypes:
-        contacts = contacts_for(passages, evidence, snap, similarities)
+        back = bool(_REFERS_BACK.search(question))
+        contacts = contacts_for(passages, referent if back and referent is not None else evidence, snap, similarities)
         shown, conflict = cards(contacts)
-        if _REFERS_BACK.search(question) and not conflict:
+        if back and not conflict:
             shown = shown[:1]  # "her e-mail?": the person the conversation is about, not their neighbours
         # a who-question is answered by its sentences, unless the sources disagree on who/which details
         if "contact" in qtypes or conflict:

@@ -38,7 +38,7 @@ from assistant.knowledge.sentence_vectors import SCHEME as SENTENCE_SCHEME
 from assistant.knowledge.sentence_vectors import embed_missing as embed_missing_sentences
 from assistant.knowledge.store import ModelMismatch, SourceRecord, Store, StoreError, new_key
 from assistant.text import finnish
-from assistant.text.contacts import extract_contacts
+from assistant.text.contacts import CONTACTS_VERSION, extract_contacts
 from assistant.text.normalise import normalise
 
 log = logging.getLogger("assistant.knowledge.ingest")
@@ -207,7 +207,7 @@ class Refresher:
         self.settings = settings
         self._embedder = embedder
         self.progress = progress
-        self.config_hash = _hash(CHUNKER_VERSION, finnish.TERMS_VERSION, str(settings.chunk_chars))
+        self.config_hash = _hash(CHUNKER_VERSION, finnish.TERMS_VERSION, CONTACTS_VERSION, str(settings.chunk_chars))
         self._changes: dict[str, SourceRecord | None] = {}  # committed (record) or removed (None) by this run
         self._current: tuple[int, int, str] = (0, 0, "")  # the source being looked at (index, total, name)
         self._reported: tuple[int, float] = (-1, -1e9)  # the last index reported to ``progress``, and when

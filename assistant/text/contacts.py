@@ -23,6 +23,8 @@ __all__ = ["Contact", "adds_nothing", "disagree", "distinct_records", "extract_c
 
 T = TypeVar("T")
 
+CONTACTS_VERSION = "2"  # bump when extract_contacts changes: a refresh then re-derives every source's contacts
+
 
 @dataclass
 class Contact:
@@ -117,6 +119,21 @@ def _namelike(tok: str, *, require_known: bool = False) -> bool:
     return not classes and not require_known
 
 
+def _name_pair(first: str, last: str) -> bool:
+    """Two capitalised words in the nominative, the first a first name or the second a surname Voikko knows,
+    are a person's name whatever else Voikko reads the other as: many Finnish surnames are common nouns or
+    places (Lahti, Salo, Koski, Järvi), and some first names are places too (Mari)."""
+    if not all(w[:1].isupper() and not w.isupper() and not is_stopword(w.lower()) for w in (first, last)):
+        return False
+    if word_classes(first) & {"etunimi"}:
+        return _nominative(last)
+    return bool(word_classes(last) & {"sukunimi"}) and _nominative(first)
+
+
+def _nominative(word: str) -> bool:
+    return any(a.SIJAMUOTO == "nimento" for a in pyvoikko.analyse(word.lower()))
+
+
 def _nominative_name(tok: str) -> str:
     """'Meriläiseltä' -> 'Meriläinen' when Voikko knows it only as an inflected name; else as written."""
     analyses = _name_analyses(tok)
@@ -168,9 +185,10 @@ def _title_names(text: str) -> list[_Name]:
     out: list[_Name] = []
     for m in _TITLE_NAME_RE.finditer(text):
         toks = m.group("name").split()
-        if not _namelike(toks[0]):
+        pair = len(toks) > 1 and _name_pair(toks[0], toks[1])
+        if not (_namelike(toks[0]) or pair):
             continue
-        if len(toks) > 1 and not _namelike(toks[1]):
+        if len(toks) > 1 and not (_namelike(toks[1]) or pair):
             toks = toks[:1]
         name_end = m.start("name") + m.group("name").index(toks[-1]) + len(toks[-1])
         title = _cap(m.group("title").strip())
@@ -186,7 +204,7 @@ def _name_before(text: str, pos: int, lo: int) -> _Name | None:
         gap = text[lo + e1 : lo + s2]
         if gap.strip() or "\n" in gap:
             continue
-        if not (_namelike(w1) and _namelike(w2)):
+        if not ((_namelike(w1) and _namelike(w2)) or _name_pair(w1, w2)):
             continue
         if not (word_classes(w1) & _NAME_CLASSES or word_classes(w2) & _NAME_CLASSES):
             continue
@@ -216,12 +234,13 @@ def _org_candidates(text: str, lo: int, hi: int) -> list[tuple[int, int, str]]:
             if between.strip() or "\n" in between or not ptok[:1].isupper():
                 break
             classes = word_classes(ptok)
-            if classes and not (classes & _PROPER_CLASSES) and not ptok.isupper():
+            # a company's name is any capitalised words before its tag ("Kokkolanseudun Kehitys Oy")
+            if classes and not (classes & _PROPER_CLASSES) and not ptok.isupper() and not is_tag:
                 break
             j -= 1
         mods = [t for t, _, _ in toks[j:i]]
-        if not mods and not tok[:1].isupper():
-            continue
+        if not mods and (is_tag or not tok[:1].isupper()):
+            continue  # a tag alone names no company
         head = tok if is_tag else _cap(lemma(tok)) if tok[:1].isupper() else lemma(tok).lower()
         out.append((lo + toks[j][1], lo + e, " ".join([*mods, head])))
     for m in _EN_ORG_RE.finditer(seg):
@@ -312,6 +331,11 @@ def extract_contacts(text: str) -> list[Contact]:
             end=end,
         )
         prev = seen.get(c.name)
+        if prev is not None and _conflicts(prev, c) and _only_the_organisation_of_a_mention(prev, c):
+            # "… sanoo projektipäällikkö Petri Lahti." then "Lisätietoja: … Petri Lahti, Centria, puh. …": the
+            # mention's organisation was only guessed from a neighbouring sentence; the reachable one states it
+            prev.organisation = None if prev.phone is None and prev.email is None else prev.organisation
+            c.organisation = None if c.phone is None and c.email is None else c.organisation
         if prev is not None and not _conflicts(prev, c):
             # same person mentioned again in this text, nothing contradicting: fill in what was missing
             for f in ("title", "organisation", "phone", "phone_raw", "email"):
@@ -322,6 +346,12 @@ def extract_contacts(text: str) -> list[Contact]:
         seen.setdefault(c.name, c)
         out.append(c)
     return out
+
+
+def _only_the_organisation_of_a_mention(a: Contact, b: Contact) -> bool:
+    """The two records of one person differ only in organisation, and one of them gives no phone or e-mail."""
+    differ = [k for k in DETAILS if _norm(getattr(a, k)) and _norm(getattr(b, k)) and _norm(getattr(a, k)) != _norm(getattr(b, k))]
+    return differ == ["organisation"] and any(x.phone is None and x.email is None for x in (a, b))
 
 
 def _conflicts(a: Contact, b: Contact) -> bool:

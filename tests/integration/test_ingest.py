@@ -404,6 +404,27 @@ def test_contacts_tied_to_their_passage(tmp_path: Path) -> None:
     assert moved["chunk_id"] in stored_chunks(settings, "porotalous.txt")
 
 
+def test_a_new_contact_reader_rereads_every_source_without_embedding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Contacts are read at refresh: when extract_contacts changes (CONTACTS_VERSION), the next refresh
+    re-derives every source's contacts and reuses every vector."""
+    import assistant.knowledge.ingest as ingest_module
+
+    settings = make_settings(tmp_path)
+    write(settings, "uutinen.txt", "Lisätietoja: projektipäällikkö Petri Lahti, puh. 050 441 9087.\n")
+    monkeypatch.setattr(ingest_module, "extract_contacts", lambda text: [])  # an older reader that found none
+    refresh(settings)
+    assert live(settings)["uutinen.txt"].contacts == []
+    monkeypatch.undo()
+    assert refresh(settings).chunks_embedded == 0 and live(settings)["uutinen.txt"].contacts == []  # same version
+    monkeypatch.setattr(ingest_module, "CONTACTS_VERSION", ingest_module.CONTACTS_VERSION + "-next")
+    summary = refresh(settings)
+    assert summary.chunks_embedded == 0
+    [contact] = live(settings)["uutinen.txt"].contacts
+    assert contact["name"] == "Petri Lahti" and contact["phone_raw"] == "050 441 9087"
+
+
 # --------------------------------------------------------------------------------------------------
 # formats
 # --------------------------------------------------------------------------------------------------

@@ -126,6 +126,36 @@ def test_places_are_not_names() -> None:
     assert extract_contacts(text) == []
 
 
+def test_surnames_that_are_also_words_or_places() -> None:
+    """Many Finnish surnames are common nouns or places (Lahti, Salo, Koski) and some first names are places
+    (Mari): next to a first or last name Voikko knows, a capitalised nominative word is the rest of the name."""
+    [c] = extract_contacts(
+        "Lisätietoja: projektipäällikkö Petri Lahti, Centria-ammattikorkeakoulu, puh. 050 441 9087, petri.lahti@centria.fi"
+    )
+    assert (c.name, c.title, c.organisation, c.email) == (
+        "Petri Lahti", "Projektipäällikkö", "Centria-ammattikorkeakoulu", "petri.lahti@centria.fi"
+    )
+    assert [c.name for c in extract_contacts("Yhteyshenkilö: Matti Salo, puh. 040 123 4567.")] == ["Matti Salo"]
+    assert [c.name for c in extract_contacts("Lisätietoja: asiantuntija Mari Virtanen, puh. 040 123 4567")] == ["Mari Virtanen"]
+    assert [c.name for c in extract_contacts("Lisätietoja: Anna Koski, p. 040 123 4567")] == ["Anna Koski"]
+    # an inflected place after a first name is not a surname ("Anna Oulusta" = Anna from Oulu)
+    assert [c.name for c in extract_contacts("Johtaja Anna Oulusta, puh. 040 123 4567.")] == ["Anna"]
+
+
+def test_a_company_is_named_by_the_words_before_its_tag_and_a_mention_yields_to_the_reachable_record() -> None:
+    [c] = extract_contacts("Lisätietoja: Kainuun Etu Oy, toimitusjohtaja Pekka Kauppinen, puh. 044 551 2345")
+    assert c.organisation == "Kainuun Etu Oy"  # not "Oy" (common nouns name companies too)
+    assert extract_contacts("Yhteyshenkilö: Anna Korhonen, Oy, puh. 040 123 4567")[0].organisation is None
+    text = (
+        "Osatoteuttajina ovat Kokkolan yliopistokeskus Chydenius ja Kokkolanseudun Kehitys Oy.\n\n"
+        "– Vety on mahdollisuus, sanoo hankkeen projektipäällikkö Petri Lahti.\n\n"
+        "Lisätietoja: projektipäällikkö Petri Lahti, Centria-ammattikorkeakoulu, puh. 050 441 9087"
+    )
+    # the quote's organisation is only guessed from the sentence before; one record, the one that reaches him
+    [one] = extract_contacts(text)
+    assert (one.name, one.organisation, one.phone_raw) == ("Petri Lahti", "Centria-ammattikorkeakoulu", "050 441 9087")
+
+
 def test_returns_contact_objects() -> None:
     out = extract_contacts("Johtaja Anna Korhonen, Kainuun liitto.")
     assert all(isinstance(c, Contact) for c in out)

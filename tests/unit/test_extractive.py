@@ -334,6 +334,27 @@ def test_reaching_a_person_is_a_contact_question_in_any_inflection() -> None:
         assert "contact" not in question_types(q), q
 
 
+def test_a_funding_call_is_no_phone_call_and_a_deadline_is_a_date() -> None:
+    from assistant.answering.assistant import question_types
+
+    for q in ("Who should I call about the seminar?", "Whom can I call?", "who do I call about funding?",
+              "Call Gitte?", "whom to call about ELMO"):  # fmt: skip
+        assert "contact" in question_types(q), q
+    for q in ("What is the deadline for the circular economy funding call?", "Is the call open to companies?",
+              "Call for proposals: what is funded?"):  # fmt: skip
+        assert "contact" not in question_types(q), q
+    for q in ("What is the deadline for the call?", "mikä on haun määräaika", "Vad är sista ansökningsdag?"):
+        assert "when" in question_types(q), q
+
+
+def test_a_title_line_is_a_heading_even_with_a_colon() -> None:
+    from assistant.text.sentences import is_title
+
+    title = "Rahoitushaku: kiertotalouden kehittämishankkeet 2025"
+    assert is_title(title, title) and is_title(f"# {title}", title) and not extractive.is_heading(title)
+    assert not is_title("Hakuaika on 3.2.–14.3.2025.", title) and not is_title(title, "")
+
+
 def test_a_focus_question_leads_with_the_sentence_naming_the_focus_items() -> None:
     base = {"heading": 0.0, "pair": 0.0}
     a = passage("a", "")

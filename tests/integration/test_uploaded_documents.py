@@ -1,0 +1,59 @@
+"""Documents an officer uploads (evals/uploads/documents: a Markdown seminar invitation, an HTML funding call,
+a text memo and news item — invented, nobody tuned for them) indexed with the real model in a real Chroma;
+questions in Finnish and English that failed on them before (issue 12, evals/README.md "Uploaded documents")."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assistant.answering.assistant import Assistant
+from assistant.config import Settings
+from assistant.knowledge.ingest import refresh
+
+DOCUMENTS = Path(__file__).resolve().parents[2] / "evals" / "uploads" / "documents"
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
+    root = tmp_path_factory.mktemp("uploads")
+    shutil.copytree(DOCUMENTS, root / "sources")
+    settings = Settings(sources=root / "sources", index=root / "index")
+    assert not refresh(settings).failed
+    return Assistant(settings)
+
+
+def test_an_english_question_no_word_of_which_the_sources_share_is_answered(assistant: Assistant) -> None:
+    # "spring" and "seminar" are in no glossary: with no sentence sharing a word, the answer-type check read
+    # the first sentences in text order (the programme) and refused
+    answer = assistant.ask("When is the spring seminar?")
+    assert not answer.refused and "8.4.2025" in answer.answer, answer.answer
+
+
+def test_headings_do_not_crowd_out_the_sentence_that_answers(assistant: Assistant) -> None:
+    # the memo's title and "5. Seuraava kokous" cover the question best and hold no date
+    answer = assistant.ask("Milloin asiantuntijaryhmä kokoontuu seuraavan kerran?")
+    assert not answer.refused and answer.answer.startswith("Seuraava kokous pidetään 11.3.2025"), answer.answer
+    refusal = assistant.ask("Milloin syysseminaari pidetään?")  # only a spring seminar is announced
+    assert refusal.refused and "# " not in refusal.answer  # the closest passages are statements, not headings
+
+
+def test_the_page_title_is_never_quoted_and_a_funding_call_is_no_phone_call(assistant: Assistant) -> None:
+    answer = assistant.ask("What is the deadline for the circular economy funding call?")
+    assert not answer.contacts and "Jussi Heikkinen" not in answer.answer
+    assert "> Rahoitushaku: kiertotalouden kehittämishankkeet 2025" not in answer.answer
+
+
+def test_a_surname_that_is_also_a_place_is_shown_whole(assistant: Assistant) -> None:
+    answer = assistant.ask("Mikä on vetyhankkeen projektipäällikön puhelinnumero?")
+    assert [c["name"] for c in answer.contacts] == ["Petri Lahti"] and "050 441 9087" in answer.answer
+
+
+def test_her_phone_number_is_the_phone_of_the_person_the_last_turn_asked_for(assistant: Assistant) -> None:
+    # the new words ("puhelinnumero") match the news item's "puh." line better than the seminar's "p."
+    answer = assistant.ask("entä hänen puhelinnumeronsa?", ["Keneltä saa lisätietoja kevätseminaarista?"])
+    assert [c["name"] for c in answer.contacts] == ["Marja Pesonen"] and "050 312 7788" in answer.answer
+    english = assistant.ask("what is his email address?", ["Who is the project manager of the hydrogen project?"])
+    assert [c["name"] for c in english.contacts] == ["Petri Lahti"] and "petri.lahti@centria.fi" in english.answer
