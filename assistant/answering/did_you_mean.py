@@ -34,10 +34,26 @@ def as_written(corrected: dict[str, str], texts: Iterable[str]) -> dict[str, str
     return out
 
 
+# Finnish case endings (and -kin/-han), after a colon or a linking i for an acronym ("ICRISATin", "EU:n"):
+# "Centrian" is Centria's, not a typo of it
+_CASE_ENDING = re.compile(
+    r":?i?(?:n|a|ä|ta|tä|ssa|ssä|sta|stä|lla|llä|lta|ltä|lle|ksi|na|nä|han|hin|seen|kin|ne|t)", re.IGNORECASE
+)
+
+
+def inflected(word: str, reading: str) -> bool:
+    """``word`` is ``reading`` with a case ending: a name Voikko does not know, inflected — the sources'
+    word read as written, not a typo to point out."""
+    return word.lower().startswith(reading.lower()) and bool(_CASE_ENDING.fullmatch(word[len(reading) :]))
+
+
 def with_corrections(answer: Answer, corrected: dict[str, str]) -> Answer:
-    """``answer`` with its corrections and "Tarkoititko: …?" first, when the question had a typo."""
+    """``answer`` with its corrections and "Tarkoititko: …?" first, when the question had a typo (not when a
+    word was only an inflected form of the sources' word)."""
     if corrected:
         answer.corrections = dict(corrected)
-        note = t("did_you_mean", answer.language, words=", ".join(dict.fromkeys(corrected.values())))
-        answer.answer = f"*{note}*\n\n{answer.answer}"
+        typos = [reading for word, reading in corrected.items() if not inflected(word, reading)]
+        if typos:
+            note = t("did_you_mean", answer.language, words=", ".join(dict.fromkeys(typos)))
+            answer.answer = f"*{note}*\n\n{answer.answer}"
     return answer

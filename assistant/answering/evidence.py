@@ -143,7 +143,10 @@ class _Reader:
             if terms:  # an action noun is known through its verb ("toteutus" where the sources "toteuttavat")
                 terms += [v for v in finnish.derived_verbs(word) if v not in terms]
             classes = finnish.word_classes(word)
-            # adjectives and verbs only phrase the question ("kokonaiset" is also a noun to Voikko)
+            # adjectives and verbs only phrase the question ("kokonaiset" is also a noun to Voikko), and so does
+            # the verb a yes/no question opens with ("Maksaako seminaari …?" is also the noun maksa to Voikko)
+            if finnish.is_question_verb(word):
+                return terms, False
             return terms, not classes or (bool(classes & _NOUNISH) and "laatusana" not in classes)
         # a foreign word counts through its Finnish glossary terms, or as a name the corpus has ...
         terms = glossary.finnish_terms(word) or [t for t in finnish.terms(word) if t in self.lex.df]

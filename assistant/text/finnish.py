@@ -323,6 +323,16 @@ def compound_heads(word: str) -> frozenset[str]:
     return frozenset(heads)
 
 
+@lru_cache(maxsize=50_000)
+def is_question_verb(word: str) -> bool:
+    """A finite verb with the question clitic -ko/-kö ("Maksaako", "Kuuluuko", "Voiko"): the verb of a yes/no
+    question, whatever noun Voikko also reads in it (maksa "liver", kuu + luu "moon bone")."""
+    return any(
+        a.CLASS == "teonsana" and a.FOCUS == "ko" and a.MOOD in ("indicative", "conditional", "potential")
+        for a in _analyse(word.lower())
+    )
+
+
 def base_forms(word: str) -> list[str]:
     """Every whole-word base form Voikko gives (one per reading), no compound parts."""
     return _voikko_lemmas(word.lower())

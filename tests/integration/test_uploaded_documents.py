@@ -57,3 +57,12 @@ def test_her_phone_number_is_the_phone_of_the_person_the_last_turn_asked_for(ass
     assert [c["name"] for c in answer.contacts] == ["Marja Pesonen"] and "050 312 7788" in answer.answer
     english = assistant.ask("what is his email address?", ["Who is the project manager of the hydrogen project?"])
     assert [c["name"] for c in english.contacts] == ["Petri Lahti"] and "petri.lahti@centria.fi" in english.answer
+
+
+def test_an_inflected_name_the_sources_write_is_read_without_a_did_you_mean(assistant: Assistant) -> None:
+    from assistant.answering.did_you_mean import inflected
+
+    answer = assistant.ask("Ketkä muut toteuttavat vetyhanketta Centrian kanssa?")
+    assert answer.corrections == {"Centrian": "Centria"} and "Tarkoititko" not in answer.answer
+    assert inflected("Centrian", "Centria") and inflected("ICRISATin", "ICRISAT")
+    assert not inflected("startegian", "strategian") and not inflected("merilisen", "Meriläinen")
