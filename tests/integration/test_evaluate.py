@@ -525,10 +525,10 @@ def test_uploads_suite_quotes_its_own_documents() -> None:
     from assistant.knowledge.loaders import load_file
 
     root = REPO / "evals" / "uploads"
-    items = load_suite(root / "suite.yaml")
+    items = load_suite(root / "uploads.yaml")
     assert {i.language for i in items} == {"fi", "en", "sv"} and {i.area for i in items} == {"uploads"}
     assert sum(i.must_refuse for i in items) >= 5 and sum("contact" in i.kind for i in items) >= 5
-    assert all(p.stem != "suite" for p in default_suite_paths())  # not asked against knowledge/
+    assert all(p.parent.name == "evals" for p in default_suite_paths())  # not asked against knowledge/
     texts = {p.name: load_file(p).text for p in (root / "documents").iterdir()}
     assert {p.rsplit(".", 1)[1] for p in texts} == {"md", "html", "txt"}
     for i in items:
