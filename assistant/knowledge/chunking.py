@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from assistant.text.normalise import Normalised
 from assistant.text.sentences import ABBREVIATIONS, split_sentences
 
-CHUNKER_VERSION = "7"  # 2: pieces of over-long sentences trimmed, not cut after an abbreviation; 3: ``continues``;
+CHUNKER_VERSION = "8"  # 2: pieces of over-long sentences trimmed, not cut after an abbreviation; 3: ``continues``;
 # 4: a long paragraph is split evenly and its last chunk does not run into the next paragraph; 5: a sentence
 # up to LONG_SENTENCE chunks long stays whole, a longer one is cut into even pieces; 6: the sentence splitter
 # knows life-date and language abbreviations ("(k. 1169)", "(lat. …)"); a refresh embeds only the new sentences;
-# 7: chained initials ("George H.W. Bush") and a date alone before an era ("Vuonna 587 eKr. Nebukadnessar …") end none
+# 7: chained initials ("George H.W. Bush") and a date alone before an era ("Vuonna 587 eKr. Nebukadnessar …") end none;
+# 8: a PDF page's printed line wrapping is undone before chunking (loaders.pdf.unwrap_lines)
 
 # A sentence is cut only past this many chunks' worth of characters: a cut sentence is shown cut in an answer
 # ("… kuten Axe, Brue, Cary, [1]") and its tail may be one word in a chunk of its own. 52 of squad2fi-dev's

@@ -530,7 +530,7 @@ def test_uploads_suite_quotes_its_own_documents() -> None:
     assert sum(i.must_refuse for i in items) >= 5 and sum("contact" in i.kind for i in items) >= 5
     assert all(p.parent.name == "evals" for p in default_suite_paths())  # not asked against knowledge/
     texts = {p.name: load_file(p).text for p in (root / "documents").iterdir()}
-    assert {p.rsplit(".", 1)[1] for p in texts} == {"md", "html", "txt"}
+    assert {p.rsplit(".", 1)[1] for p in texts} == {"md", "html", "txt", "pdf"}
     for i in items:
         assert ("refusal" in i.kind) == i.must_refuse and ("follow-up" in i.kind) == bool(i.history), i.id
         assert i.must_refuse or (i.facts and i.expected_passages), i.id

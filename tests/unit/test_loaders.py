@@ -245,6 +245,36 @@ def test_pdf_three_pages(tmp_path: Path) -> None:
     assert got.pages[-1][1] == len(got.text)
 
 
+def test_pdf_printed_line_wrapping_is_undone(tmp_path: Path) -> None:
+    lines = [
+        "KAINUUN LIITTO                                        PÄÄTÖS 14/2025",
+        "Maakuntahallitus 10.2.2025",
+        "Kajaanin ammattikorkeakoulu on hakenut Euroopan aluekehitysrahaston rahoitusta",
+        "Digitaalinen matkailu Kainuussa -hankkeelle. Tavoitteena on auttaa yrityksiä",
+        "ottamaan käyttöön myynti- ja varauspalvelu-",
+        "ja sekä yhteistä markkinointia. Linja-",
+        "autoyhteydet ja linja-",
+        "autot mainitaan.",
+        "- ensimmäinen kohta",
+        "- toinen kohta",
+        "Lisätietoja antaa asiantuntija Tiina Räsänen, puh. 044 797 4477,",
+        "tiina.rasanen@kainuu.fi.",
+    ]
+    p = tmp_path / "paatos.pdf"
+    p.write_bytes(make_pdf([lines]))
+    text = load_file(p).text
+    # a sentence wrapped by the layout is one line again; a word hyphenated at a line end is one word
+    assert "rahoitusta Digitaalinen matkailu Kainuussa -hankkeelle." in text
+    assert "auttaa yrityksiä ottamaan käyttöön myynti- ja varauspalveluja sekä" in text
+    assert "linja-autot mainitaan." in text  # the same vowel on both sides: the compound's own hyphen
+    assert "Linja-autoyhteydet" in text
+    assert "puh. 044 797 4477, tiina.rasanen@kainuu.fi." in text
+    # headings, a column layout and list items keep their lines
+    assert text.startswith("KAINUUN LIITTO")
+    assert "PÄÄTÖS 14/2025\nMaakuntahallitus 10.2.2025\nKajaanin" in text
+    assert "\n- ensimmäinen kohta\n- toinen kohta\n" in text
+
+
 def test_pdf_encrypted_with_user_password(tmp_path: Path) -> None:
     p = tmp_path / "salattu.pdf"
     p.write_bytes(make_pdf(["salainen"], encrypt="salasana"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import time
 import warnings
 from typing import Any
@@ -65,6 +66,41 @@ def _title(reader: Any) -> str | None:
     return None
 
 
+_TERMINAL = ".!?:;…"
+_BULLET = re.compile(r"(?:[-–•*▪●]|\d{1,3}[.)])\s")
+_COLUMNS = re.compile(r"\S {3,}\S")  # a layout line: "KAINUUN LIITTO        PÄÄTÖS 14/2025"
+_WRAPPED = 0.7  # of the page's longest line: a line that long that ends mid-sentence was wrapped
+
+
+def unwrap_lines(page: str) -> str:
+    """A page's text with its printed line wrapping undone. PDF text comes line by line as printed: a
+    sentence wrapped over two lines would otherwise read as two (the splitter takes a line break for a
+    boundary), and a word hyphenated at a line end as two words. A line continues into the next when it
+    ends mid-sentence and is long (wrapped by the layout), ends with a comma, or the next line opens in
+    lower case; a line end hyphen between two lower-case letters is a break of one word ("varauspalvelu-" +
+    "ja"), kept when the letters are the same vowel, as Finnish compounds write them ("linja-" + "auto").
+    Headings, list items and column layouts keep their lines."""
+    lines = page.split("\n")
+    longest = max((len(line.strip()) for line in lines), default=0)
+    out = [lines[0]]
+    for line in lines[1:]:
+        prev, nxt = out[-1].rstrip(), line.lstrip()
+        if not prev or not nxt or prev[-1] in _TERMINAL or _BULLET.match(nxt) or _COLUMNS.search(prev):
+            out.append(line)
+            continue
+        if prev[-1] == "-" and len(prev) > 1 and prev[-2].isalpha() and prev[-2].islower() and nxt[0].islower():
+            if prev[-2] == nxt[0] and prev[-2] in "aeiouyäö":
+                out[-1] = prev + nxt  # "linja-" + "auto": the compound's own hyphen
+            else:
+                out[-1] = prev[:-1] + nxt
+            continue
+        if prev[-1] == "," or nxt[0].islower() or len(prev) >= _WRAPPED * longest:
+            out[-1] = f"{prev} {nxt}"
+            continue
+        out.append(line)
+    return "\n".join(out)
+
+
 def load_pdf(
     data: bytes, max_pages: int, max_chars: int = MAX_TEXT_CHARS, max_seconds: float = MAX_LOAD_SECONDS
 ) -> Loaded:
@@ -87,7 +123,7 @@ def load_pdf(
                 failures += 1
                 log.debug("pypdf could not extract page %d: %s", i + 1, e)
                 continue
-            page_text = page_text.strip()
+            page_text = unwrap_lines(page_text.strip())
             if not page_text:
                 continue  # blank/scanned page: no span, no separator
             if parts:
