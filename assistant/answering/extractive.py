@@ -87,6 +87,7 @@ class Coverage(Protocol):
 
     known: list[str]
     groups: list[list[str]]  # one per question word: its alternative terms
+    idf: dict[str, float]
 
     def coverage(self, terms: set[str]) -> float: ...
 
@@ -565,6 +566,19 @@ def _contact_sentence(contact: dict[str, Any], text: str) -> str:
     return text
 
 
+_ASKING_FOR_CONTACT = frozenset({"lisätieto", "yhteystieto", "yhteystiedot", "yhteyshenkilö", "kontakti"})
+
+
+def _topic_coverage(topic: list[list[str]], evidence: Coverage, terms: set[str]) -> float:
+    """``strict_coverage`` over the question's topic words only (0 when it has none)."""
+    total = got = 0.0
+    for group in topic:
+        weight, top = max((evidence.idf.get(t, 1.0), t) for t in group)
+        total += weight
+        got += weight if top in terms else 0.0
+    return got / total if total else 0.0
+
+
 def contacts_for(
     passages: list[Passage],
     evidence: Coverage,
@@ -575,6 +589,9 @@ def contacts_for(
     it follows up) asks about — not every card that happens to sit in a retrieved passage — ranked by how
     well the sentence that names them matches the question (its lemmas, then its meaning)."""
     asked = set(evidence.known)
+    # the words that ask for a contact ("lisätietoja", "contact", "yhteystiedot") say nothing of the topic:
+    # every "Lisätietoja: …" line has them, so they must not make another document's card about the question
+    topic = [g for g in evidence.groups if not set(g) & _ASKING_FOR_CONTACT]
     found: list[tuple[float, int, tuple[dict[str, Any], Passage]]] = []
     for rank, p in enumerate(passages):
         # a passage of joined chunks holds its members' contacts, filed under the passage (what gets cited)
@@ -586,7 +603,7 @@ def contacts_for(
             reachable = bool(contact.get("phone") or contact.get("email"))
             # the person a source gives for reaching it ("Lisätietoja: …") is tied to what the source is about
             tied = reachable and p.source == passages[0].source
-            if not named and not tied and evidence.strict_coverage(set(p.terms) | set(finnish.terms(p.text))) < 0.5:
+            if not named and not tied and _topic_coverage(topic, evidence, set(p.terms) | set(finnish.terms(p.text))) < 0.5:
                 continue
             sentence = _contact_sentence(contact, p.text)
             fit = evidence.coverage(set(finnish.terms(sentence)) | set(finnish.terms(about)))
