@@ -257,7 +257,9 @@ class Assistant:
             verified, llm_dropped = yield from self._generative(q, language, passages, history or [])
         mode_name, contacts = "generative", []
         if verified is None:
-            referent = assess(follow.context, detect_language(follow.context), snap) if follow.context else None
+            # who a "her phone number?" is about: the turn it follows up, read on its own
+            asks_person = follow.context and qtypes & {"contact", "who"}
+            referent = assess(follow.context, detect_language(follow.context), snap) if asks_person else None
             draft, contacts = self._extract(q, language, passages, evidence, qtypes, snap, retrieval.query_vector, referent)
             verified = verify(draft, passages, language, boilerplate={phrases["quoted"], phrases["disagree"]})
             verified.dropped = llm_dropped + verified.dropped
