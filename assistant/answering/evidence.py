@@ -19,7 +19,7 @@ from assistant.answering import refusal_weights
 from assistant.answering.retrieve import Passage, Snapshot, year_span
 from assistant.answering.vocabulary import correct
 from assistant.text import background, finnish, glossary
-from assistant.text.sentences import is_heading, is_title, split_sentences
+from assistant.text.sentences import is_heading, split_sentences
 
 # Question words and verbs that say how something is asked, not what: never "missing" from the sources.
 GENERIC = set(
@@ -95,11 +95,12 @@ class Evidence:
                 got += max((w for t, w in zip(group, weights, strict=True) if t in terms), default=0.0)
         return got / total if total else 0.0
 
-    def strict_coverage(self, terms: set[str]) -> float:
+    def strict_coverage(self, terms: set[str], groups: list[list[str]] | None = None) -> float:
         """Like ``coverage``, but a question word counts only by its own most specific term: a generic part of
-        a compound name ("hanke" of "Revontulisilta-hanke") does not make a passage about that name."""
+        a compound name ("hanke" of "Revontulisilta-hanke") does not make a passage about that name. Over
+        ``groups`` (some of the question's) when given; 0 when there are none."""
         total = got = 0.0
-        for group in self.groups:
+        for group in self.groups if groups is None else groups:
             weight, top = max((self.idf.get(t, 1.0), t) for t in group)
             total += weight
             got += weight if top in terms else 0.0
@@ -376,8 +377,7 @@ def rank_sentences(evidence: Evidence, passages: list[Passage]) -> list[Sentence
     for n, p in enumerate(passages[:SENTENCE_PASSAGES]):
         for s, e in split_sentences(p.text):
             text = " ".join(p.text[s:e].split())
-            heading = is_heading(text) or is_title(text, p.title)
-            scored.append(Sentence(evidence.share(set(finnish.terms(text))), text, n, heading))
+            scored.append(Sentence(evidence.share(set(finnish.terms(text))), text, n, is_heading(text, p.title)))
     scored.sort(key=lambda x: -x.share)  # stable: ties keep the text order
     return scored
 

@@ -28,7 +28,7 @@ from assistant.knowledge.sentence_vectors import VectorSource, chunk_sentences, 
 from assistant.text import finnish, glossary
 from assistant.text.contacts import _org_candidates as organisation_mentions  # the extractor's own reading
 from assistant.text.contacts import disagree, distinct_records, extract_contacts, person_key
-from assistant.text.sentences import is_heading, is_title, split_sentences
+from assistant.text.sentences import STATEMENT_END, is_heading, split_sentences
 
 _DEFINITION = re.compile(r"nimellä|kutsu|tarkoitta|tuttavallisesti|lyhenne|\beli\b|\bns\.", re.I)
 _YEAR = re.compile(r"\b(19|20)\d{2}\b")
@@ -41,7 +41,6 @@ _TITLE_WORD = re.compile(r"päällikkö|johtaja|asiantuntija|koordinaattori|puhe
 _ORG = re.compile(r"\b[A-ZÅÄÖ][\w-]+(n|\s) (liitto|yliopisto|kaupunki|ELY-keskus)\b")
 _CAPS_NAME = re.compile(r"\b[A-ZÅÄÖ][a-zåäö]+ [A-ZÅÄÖ][a-zåäö]+(nen|la|lä|o|ö|a|ä|i)\b")
 _PHONE_OR_MAIL = re.compile(r"\d{3}.*\d{3}|@|\(at\)")
-_TERMINAL = ".!?…:;)\"”»"
 
 FEATURES = (
     "coverage", "similarity", "rank", "pair", "heading", "length",
@@ -91,9 +90,10 @@ class Coverage(Protocol):
 
     known: list[str]
     groups: list[list[str]]  # one per question word: its alternative terms
-    idf: dict[str, float]
 
     def coverage(self, terms: set[str]) -> float: ...
+
+    def strict_coverage(self, terms: set[str], groups: list[list[str]] | None = None) -> float: ...
 
     def sentence_coverage(self, terms: set[str]) -> float: ...
 
@@ -193,7 +193,7 @@ def sentence_candidates(
     for rank, p in enumerate(passages):
         spans = split_sentences(p.text)
         sentences = [" ".join(p.text[s:e].split()) for s, e in spans]
-        headings = [is_heading(s) or is_title(s, p.title) for s in sentences]
+        headings = [is_heading(s, p.title) for s in sentences]
         sentence_terms = [set(finnish.terms(s)) for s in sentences]
         for i in range(len(spans)):
             for j in (i, i + 1):
@@ -488,7 +488,7 @@ def with_antecedent(
     i = sentences.index(parts[0])
     if i == 0 and previous is not None and _REFERS_BACK_AT_START.match(parts[0]):
         earlier = previous(lead.passage)
-        if earlier is not None and earlier.text.rstrip()[-1:] in _TERMINAL:  # not a piece of a long sentence
+        if earlier is not None and earlier.text.rstrip()[-1:] in STATEMENT_END:  # not a piece of a long sentence
             trial = dataclasses.replace(lead.passage)  # absorb joins on a copy first: the passage changes only if it fits
             trial.absorb(earlier)
             grown = chunk_sentences(trial.text)
@@ -580,16 +580,6 @@ def _contact_sentence(contact: dict[str, Any], text: str) -> str:
 _ASKING_FOR_CONTACT = frozenset({"lisätieto", "yhteystieto", "yhteystiedot", "yhteyshenkilö", "kontakti"})
 
 
-def _topic_coverage(topic: list[list[str]], evidence: Coverage, terms: set[str]) -> float:
-    """``strict_coverage`` over the question's topic words only (0 when it has none)."""
-    total = got = 0.0
-    for group in topic:
-        weight, top = max((evidence.idf.get(t, 1.0), t) for t in group)
-        total += weight
-        got += weight if top in terms else 0.0
-    return got / total if total else 0.0
-
-
 def contacts_for(
     passages: list[Passage],
     evidence: Coverage,
@@ -614,7 +604,7 @@ def contacts_for(
             reachable = bool(contact.get("phone") or contact.get("email"))
             # the person a source gives for reaching it ("Lisätietoja: …") is tied to what the source is about
             tied = reachable and p.source == passages[0].source
-            if not named and not tied and _topic_coverage(topic, evidence, set(p.terms) | set(finnish.terms(p.text))) < 0.5:
+            if not named and not tied and evidence.strict_coverage(set(p.terms) | set(finnish.terms(p.text)), topic) < 0.5:
                 continue
             sentence = _contact_sentence(contact, p.text)
             fit = evidence.coverage(set(finnish.terms(sentence)) | set(finnish.terms(about)))

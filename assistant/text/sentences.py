@@ -138,22 +138,19 @@ def _spans(text: str) -> tuple[tuple[int, int], ...]:
 # Headings
 # --------------------------------------------------------------------------------------------------
 
-_HEADING_END = ".!?…:;)\"”»"
+STATEMENT_END = ".!?…:;)\"”»"  # what a statement (not a heading) ends with
 
 
-def is_heading(sentence: str) -> bool:
+def is_heading(sentence: str, title: str = "") -> bool:
     """A title or heading line, not a statement: short, no terminal punctuation, no clause or label
-    punctuation inside ("Lisätietoa: Projektipäällikkö …, puh. 040 …" is a statement)."""
+    punctuation inside ("Lisätietoa: Projektipäällikkö …, puh. 040 …" is a statement) — or the document's own
+    ``title`` repeated as a line (an HTML page's <h1>, a Markdown "# …"), even with a colon ("Rahoitushaku:
+    kiertotalouden kehittämishankkeet 2025")."""
     text = sentence.rstrip()
-    return text[-1:] not in _HEADING_END and len(text.split()) <= 10 and not any(ch in text for ch in ",:;@")
+    if text[-1:] not in STATEMENT_END and len(text.split()) <= 10 and not any(ch in text for ch in ",:;@"):
+        return True
 
-
-def is_title(sentence: str, title: str) -> bool:
-    """The document's own title repeated as a line (an HTML page's <h1>, a Markdown "# …"): a heading even
-    when it has a colon ("Rahoitushaku: kiertotalouden kehittämishankkeet 2025")."""
-
-    def norm(text: str) -> str:
-        return " ".join(text.strip().lstrip("#").split()).casefold()
+    def norm(line: str) -> str:
+        return " ".join(line.strip().lstrip("#").split()).casefold()
 
     return bool(title.strip()) and norm(sentence) == norm(title)
-

@@ -348,11 +348,9 @@ def test_a_funding_call_is_no_phone_call_and_a_deadline_is_a_date() -> None:
 
 
 def test_a_title_line_is_a_heading_even_with_a_colon() -> None:
-    from assistant.text.sentences import is_title
-
     title = "Rahoitushaku: kiertotalouden kehittämishankkeet 2025"
-    assert is_title(title, title) and is_title(f"# {title}", title) and not extractive.is_heading(title)
-    assert not is_title("Hakuaika on 3.2.–14.3.2025.", title) and not is_title(title, "")
+    assert extractive.is_heading(title, title) and extractive.is_heading(f"# {title}", title)
+    assert not extractive.is_heading(title) and not extractive.is_heading("Hakuaika on 3.2.–14.3.2025.", title)
 
 
 def test_a_focus_question_leads_with_the_sentence_naming_the_focus_items() -> None:
