@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 import pyvoikko
 
-from assistant.answering.retrieve import Passage, Snapshot
+from assistant.answering.retrieve import Passage, Snapshot, lexical_share
 from assistant.answering.verify import NOT_STATED
 from assistant.knowledge.chunking import neighbour_id
 from assistant.knowledge.sentence_vectors import VectorSource, chunk_sentences, sentence_key
@@ -78,8 +78,9 @@ SECOND_MARGIN = 4.0
 # gated citation precision fell 0.910 → 0.898, at 1.75 to 0.904; at 1.5 0.912, squad answers unchanged ...
 OTHER_PASSAGE_MARGIN = 1.5
 # e5 cosines of one question's sentences sit within ~0.1 of each other: a sentence 0.05 below the nearest counts
-# as covering nothing (evals/README.md, "Documents an officer uploads": Swedish squad answers showing the span
-# 0.629 → 0.686, English unchanged; 0.1: 0.657 and unchanged)
+# as covering nothing of what the lemmas do not read (evals/README.md, "Documents an officer uploads": for
+# questions no sentence shares a word with, Swedish squad answers showing the span 0.629 → 0.686, English
+# unchanged, 0.1: 0.657; for the part of an English question the lemmas do not read, English 0.486 → 0.600)
 MEANING_SPREAD = 0.05
 COVERAGE_SHARE = 0.6  # or when it covers 60 % of the lemma mass the first covers (the rule before the fit)
 FULL_COVERAGE = 0.99  # ... and the first leaves something uncovered
@@ -181,6 +182,7 @@ def sentence_candidates(
     evidence: Coverage,
     qtypes: set[str],
     similarities: dict[str, float] | None = None,
+    read_share: float = 1.0,
 ) -> list[Candidate]:
     """Sentences, and pairs of adjacent sentences (an answer often spans two: "... ELMO II -hanketta.
     Hanketta on rahoittanut Pohjois-Savon liitto."; or one names the subject and the other holds the year,
@@ -228,12 +230,16 @@ def sentence_candidates(
                 parts = tuple(dict.fromkeys((sentences[i], sentences[j])))
                 terms = frozenset(sentence_terms[i] | sentence_terms[j])
                 out.append(Candidate(rank, p, text, coverage, score(features, weights), features, parts, terms))
-    if similarities and out and not any(c.coverage > 0 for c in out):
-        # no sentence shares a word with the question (an English or Swedish one the glossary does not read):
-        # lemma coverage says nothing, so the sentence's meaning stands in for it — 1 for the sentence nearest
-        # the question, 0 from MEANING_SPREAD below it (the fitted weights otherwise rank by passage alone)
+    # Lemma coverage measures only the part of the question its lemmas read: all of a Finnish one, of an English or
+    # Swedish one the words the glossary or the corpus knows (``read_share``, retrieve.lexical_share) — "funding
+    # call" of "What is the deadline for the circular economy funding call?". The sentence's meaning (1 for the
+    # sentence nearest the question, 0 from MEANING_SPREAD below it) covers the rest; when no sentence shares a
+    # word with the question, it covers all (the fitted weights would otherwise rank by passage alone).
+    lexical = read_share if any(c.coverage > 0 for c in out) else 0.0
+    if similarities and lexical < 1.0:
         for c in out:
-            c.features["coverage"] = min(1.0, max(0.0, 1.0 + c.features["similarity"] / MEANING_SPREAD))
+            meaning = min(1.0, max(0.0, 1.0 + c.features["similarity"] / MEANING_SPREAD))
+            c.features["coverage"] = lexical * c.features["coverage"] + (1.0 - lexical) * meaning
             c.score = score(c.features, weights)
     out.sort(key=lambda c: -c.score)
     return out
@@ -771,7 +777,8 @@ def compose(
         extra = focus_passages(snap, evidence.groups, passages) if asks_difference(question) else []
         # scored once with the extra passages after the retrieved ones: their sentences score as they would
         # alone, and only a difference question's sides are looked for among the extra ones
-        pool = sentence_candidates(passages + extra, evidence, qtypes, similarities)
+        read = lexical_share(question, language, snap.lexical.vocab) if snap is not None else 1.0
+        pool = sentence_candidates(passages + extra, evidence, qtypes, similarities, read)
         if not similarities:
             pool = [c for c in pool if c.coverage > 0]
         retrieved = {id(p) for p in passages}

@@ -89,6 +89,24 @@ def test_sentence_vectors_decide_when_lemmas_do_not() -> None:
     assert extractive.sentence_candidates([p], Terms([]), {"what"}, sims)[0].text == sentences[0]
 
 
+def test_what_the_lemmas_do_not_read_is_covered_by_meaning() -> None:
+    """'What is the deadline for the … funding call?': the glossary reads only 'funding' (rahoittaa), which a
+    sentence of another project has; the sentence nearest in meaning holds the deadline. Lemma coverage counts
+    by the share of the question it reads."""
+    text = "Hanketta rahoittavat Euroopan aluekehitysrahasto ja liitto. Hakuaika päättyy 14.3.2025."
+    p = passage("a", text)
+    sentences = chunk_sentences(text)
+    sims = {sentences[0]: 0.80, sentences[1]: 0.86}
+    q = Terms(["rahoittaa"])
+
+    def singles(read_share: float) -> list[str]:
+        cands = extractive.sentence_candidates([p], q, {"what"}, sims, read_share=read_share)
+        return [c.text for c in cands if c.text in sentences]
+
+    assert singles(1.0) == sentences  # a Finnish question: its lemmas read all of it
+    assert singles(0.4) == sentences[::-1]
+
+
 def test_similarities_come_from_the_store_by_sentence_key() -> None:
     text = "Eka lause on tässä. Toka lause on tuossa."
     sentences = chunk_sentences(text)
