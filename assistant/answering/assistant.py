@@ -258,7 +258,7 @@ class Assistant:
         mode_name, contacts = "generative", []
         if verified is None:
             # who a "her phone number?" is about: the turn it follows up, read on its own
-            asks_person = follow.context and qtypes & {"contact", "who"}
+            asks_person = bool(follow.context and qtypes & {"contact", "who"})
             referent = assess(follow.context, detect_language(follow.context), snap) if asks_person else None
             draft, contacts = self._extract(q, language, passages, evidence, qtypes, snap, retrieval.query_vector, referent)
             verified = verify(draft, passages, language, boilerplate={phrases["quoted"], phrases["disagree"]})

@@ -130,6 +130,7 @@ def _name_pair(first: str, last: str) -> bool:
     return bool(word_classes(last) & {"sukunimi"}) and _nominative(first)
 
 
+@lru_cache(maxsize=20_000)
 def _nominative(word: str) -> bool:
     return any(a.SIJAMUOTO == "nimento" for a in pyvoikko.analyse(word.lower()))
 
@@ -331,11 +332,12 @@ def extract_contacts(text: str) -> list[Contact]:
             end=end,
         )
         prev = seen.get(c.name)
-        if prev is not None and _conflicts(prev, c) and _only_the_organisation_of_a_mention(prev, c):
-            # "… sanoo projektipäällikkö Petri Lahti." then "Lisätietoja: … Petri Lahti, Centria, puh. …": the
-            # mention's organisation was only guessed from a neighbouring sentence; the reachable one states it
-            prev.organisation = None if prev.phone is None and prev.email is None else prev.organisation
-            c.organisation = None if c.phone is None and c.email is None else c.organisation
+        if prev is not None and _differing(prev, c) == ["organisation"]:
+            # "… sanoo projektipäällikkö Petri Lahti." then "Lisätietoja: … Petri Lahti, Centria, puh. …": a
+            # mention's organisation is only guessed from a neighbouring sentence; the reachable record states it
+            for record in (prev, c):
+                if record.phone is None and record.email is None:
+                    record.organisation = None
         if prev is not None and not _conflicts(prev, c):
             # same person mentioned again in this text, nothing contradicting: fill in what was missing
             for f in ("title", "organisation", "phone", "phone_raw", "email"):
@@ -348,17 +350,13 @@ def extract_contacts(text: str) -> list[Contact]:
     return out
 
 
-def _only_the_organisation_of_a_mention(a: Contact, b: Contact) -> bool:
-    """The two records of one person differ only in organisation, and one of them gives no phone or e-mail."""
-    differ = [k for k in DETAILS if _norm(getattr(a, k)) and _norm(getattr(b, k)) and _norm(getattr(a, k)) != _norm(getattr(b, k))]
-    return differ == ["organisation"] and any(x.phone is None and x.email is None for x in (a, b))
+def _differing(a: Contact, b: Contact) -> list[str]:
+    """The details both records state, differently."""
+    return [k for k in DETAILS if _norm(getattr(a, k)) and _norm(getattr(b, k)) and _norm(getattr(a, k)) != _norm(getattr(b, k))]
 
 
 def _conflicts(a: Contact, b: Contact) -> bool:
-    return any(
-        _norm(getattr(a, k)) and _norm(getattr(b, k)) and _norm(getattr(a, k)) != _norm(getattr(b, k))
-        for k in DETAILS
-    )
+    return bool(_differing(a, b))
 
 
 # --------------------------------------------------------------------------------------------------
