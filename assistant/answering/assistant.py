@@ -41,6 +41,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "vastauksen lähteistä.",
         "refuse": "En löydä lähteistä vastausta tähän kysymykseen.",
         "refuse_missing": "Lähteissä ei mainita tätä ({missing}).",
+        "refuse_year": "Lähteet eivät kerro tätä vuodelta {years}.",
         "covers": "Lähteet käsittelevät: {titles}.",
         "closest": "Lähimmät kohdat:",
         "contact": "Yhteystiedot",
@@ -59,6 +60,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "too_long": "The question is too long ({n} characters; the limit is {limit}). Please ask more briefly.",
         "refuse": "I could not find an answer to this in the sources.",
         "refuse_missing": "The sources do not mention this ({missing}).",
+        "refuse_year": "The sources do not say this for {years}.",
         "covers": "The sources cover: {titles}.",
         "closest": "Closest passages:",
         "contact": "Contact",
@@ -77,6 +79,7 @@ PHRASES: dict[str, dict[str, str]] = {
         "too_long": "Frågan är för lång ({n} tecken; högst {limit}). Fråga kortare, tack.",
         "refuse": "Jag hittar inget svar på detta i källorna.",
         "refuse_missing": "Källorna nämner inte detta ({missing}).",
+        "refuse_year": "Källorna säger inte detta för år {years}.",
         "covers": "Källorna handlar om: {titles}.",
         "closest": "Närmaste avsnitt:",
         "contact": "Kontakt",
@@ -242,7 +245,9 @@ class Assistant:
         chunks = retrieval.chunks or passages  # the refusal model was fitted on chunks, not joined passages
         retrieved = [{"id": p.id, "source": p.source, "score": round(p.score, 5)} for p in chunks]
 
-        decision = decide(evidence, chunks, question=q, language=language, embedder=self.kb.embedder.id)
+        decision = decide(
+            evidence, chunks, question=q, language=language, embedder=self.kb.embedder.id, joined=passages
+        )
         if decision.refuse:
             text = refusal_text(evidence, decision, phrases)
             cited = self._citations(decision.closest, snap)

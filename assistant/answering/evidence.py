@@ -558,6 +558,54 @@ def number_apart(question: str, evidence: Evidence, ranked: list[Sentence], n: i
     return 0.0 if numbers <= seen else 1.0
 
 
+_YEAR_RANGE = re.compile(r"(?<!\d)(1\d{3}|20\d{2})\s*[-–—]\s*(1\d{3}|20\d{2})(?!\d)")
+_YEAR = re.compile(r"(?<!\d)(1\d{3}|20\d{2})(?!\d)")
+
+
+def _states_year(text: str, year: int) -> bool:
+    """Whether the text names the year: alone, in a date ("31.3.2027") or inside a range ("2022 – 2027")."""
+    if any(int(a) <= year <= int(b) for a, b in _YEAR_RANGE.findall(text)):
+        return True
+    return any(int(y) == year for y in _YEAR.findall(text))
+
+
+def years_apart(question: str, evidence: Evidence, passages: list[Passage], language: str = "fi") -> list[str]:
+    """The years the question names that no passage states beside another of its words (in the sentence naming
+    the year or the one before or after it in its paragraph: "Jo vuonna 1910 alkoi muodostua ryhmä … He
+    tapasivat … Fauconnierin ateljeessa"): the sources tell of the thing, but for another year ("Mikä maakunta
+    toimii puheenjohtajamaakuntana vuonna 2027?" over the sentence naming 2024's; SQuAD 2.0's changed years,
+    "24. heinäkuuta 1943" over "… 1934"). An English or Swedish question shares few words with the Finnish
+    sources: for it the year only has to be in a passage. Years no source names at all are
+    ``Evidence.unknown_years``."""
+    years = [
+        int(w) for w, _, _ in finnish.words(question)
+        if (span := year_span(w)) and span[0] == span[1] and w not in evidence.unknown_years
+    ]  # fmt: skip
+    if not years or not passages:
+        return []
+    others = [set(g) for g in evidence.groups if not any(year_span(t) for t in g)]
+    if language == "fi" and not others:  # "Mitä tapahtui vuonna 2019?": nothing to state it beside
+        return []
+
+    def cover(terms: set[str]) -> float:
+        return sum(max(evidence.idf.get(t, 1.0) for t in g) for g in others if g & terms)
+
+    dated = dict.fromkeys(years, -1.0)  # the most of the other words said beside each year; -1: never named
+    for p in passages:
+        spans = split_sentences(p.text)
+        for i, (s, e) in enumerate(spans):
+            named = [year for year in dated if _states_year(p.text[s:e], year)]
+            if not named:
+                continue
+            lo = i - 1 if i > 0 and "\n\n" not in p.text[spans[i - 1][1] : s] else i
+            hi = i + 1 if i + 1 < len(spans) and "\n\n" not in p.text[e : spans[i + 1][0]] else i
+            value = cover(set(finnish.terms(p.text[spans[lo][0] : spans[hi][1]])))
+            for year in named:
+                dated[year] = max(dated[year], value)
+    floor = -1.0 if language != "fi" else 0.0
+    return [str(y) for y, value in dated.items() if value <= floor]
+
+
 def pair_apart(question: str, evidence: Evidence, ranked: list[Sentence], language: str) -> float:
     """Share of the (named thing, other question word) pairs that no sentence of the top passages states
     together: the sources name the thing and use the word, but never say the one of the other ("OECD" and
@@ -686,6 +734,7 @@ class Decision:
     closest: list[Passage]  # what to show when refusing: the nearest passages, best first
     hard: bool = False  # refused whatever the score: no passage, or no word of the question in the corpus
     sentences: list[Sentence] = field(default_factory=list)  # rank_sentences of the passages
+    years_apart: list[str] = field(default_factory=list)  # years the question names that no passage states with it
 
 
 CLOSEST = 3
@@ -699,16 +748,19 @@ def decide(
     language: str = "fi",
     embedder: str = refusal_weights.EMBEDDER,
     candidates: bool = False,
+    joined: list[Passage] | None = None,
 ) -> Decision:
-    """Refuse when nothing of a Finnish question is in the sources, when it names a year they do not cover, or
-    when the fitted score is below the operating point (an English or Swedish question may share no word with
-    the Finnish corpus)."""
+    """Refuse when nothing of a Finnish question is in the sources, when it names a year they do not cover or
+    that no passage states with it, or when the fitted score is below the operating point (an English or
+    Swedish question may share no word with the Finnish corpus). ``joined``: the passages with their found
+    neighbours joined (a year's sentence may end the chunk before the one about the question's subject)."""
     ranked = rank_sentences(evidence, passages)
     values = signals(evidence, passages, question, language, embedder, ranked, candidates)
     p = score(values) if passages else 0.0
     cut = refusal_weights.THRESHOLD if threshold is None else threshold
-    hard = not passages or (language == "fi" and not evidence.known) or bool(evidence.unknown_years)
-    return Decision(hard or p < cut, p, values, passages[:CLOSEST], hard, ranked)
+    apart = years_apart(question, evidence, passages + (joined or []), language)
+    hard = not passages or (language == "fi" and not evidence.known) or bool(evidence.unknown_years) or bool(apart)
+    return Decision(hard or p < cut, p, values, passages[:CLOSEST], hard, ranked, apart)
 
 
 def refusal_text(evidence: Evidence, decision: Decision, phrases: dict[str, str]) -> str:
@@ -717,6 +769,8 @@ def refusal_text(evidence: Evidence, decision: Decision, phrases: dict[str, str]
     lines = [phrases["refuse"]]
     if evidence.missing:
         lines[0] += " " + phrases["refuse_missing"].format(missing=", ".join(evidence.missing[:3]))
+    elif decision.years_apart:
+        lines[0] += " " + phrases["refuse_year"].format(years=", ".join(decision.years_apart))
     if decision.closest:
         lines.append(phrases["closest"])
         ranked = decision.sentences or rank_sentences(evidence, decision.closest)

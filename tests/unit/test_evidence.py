@@ -17,6 +17,7 @@ from assistant.answering.evidence import (
     rank_sentences,
     refusal_text,
     score,
+    years_apart,
 )
 from assistant.answering.retrieve import LexicalIndex, Passage, Snapshot
 from assistant.answering.vocabulary import Vocabulary, correct
@@ -287,7 +288,9 @@ def test_a_year_no_source_names_or_spans_refuses_whatever_the_score() -> None:
     snap = make_snap([*TEXTS, "Älykkään erikoistumisen strategia 2019-2023 painottaa klustereita."])
     assert snap.names_year(2024) and snap.names_year(2021)  # named; inside the range 2019-2023
     assert not snap.names_year(2030) and not snap.names_year(2018)
-    passages = [passage(2)]
+    ranged = Passage.from_chunk("c4", snap.texts[4], {"source": "a.txt", "title": "A", "start": 0, "end": len(snap.texts[4])})
+    ranged.terms, ranged.dense, ranged.lexical = finnish.terms(snap.texts[4]), 0.85, 4.0
+    passages = [passage(2), ranged]
     for question, refused in (
         ("Mitkä ovat strategian 2030 painopisteet?", True),
         ("Mitkä olivat strategian painopisteet vuonna 2021?", False),  # a year the range covers: the score decides
@@ -299,6 +302,49 @@ def test_a_year_no_source_names_or_spans_refuses_whatever_the_score() -> None:
         assert decision.refuse == refused and decision.hard == refused, question
     evidence = assess("Which region chairs in 2030?", "en", snap)  # a year is a year in any language
     assert evidence.unknown_years == ["2030"]
+
+
+def test_a_year_the_passages_state_only_apart_from_the_question_refuses_with_a_note() -> None:
+    """SQuAD 2.0's changed years and our near misses: the sources name the year, but never beside what the
+    question asks of it ("24. heinäkuuta 1943" over "… 24. heinäkuuta 1934"; chair in 2027 over the project
+    period "2022 – 2027")."""
+    texts = [
+        "Vuonna 2024 puheenjohtajana toimii Keski-Pohjanmaa.",
+        "Strategia on laadittu osana Älykäs erikoistuminen Itä- ja Pohjois-Suomessa 2022 – 2027 (ELMO II) -hanketta.",
+        "Jo vuonna 1910 alkoi muodostua ryhmä, johon kuuluivat Metzinger ja Léger.",
+        "He tapasivat säännöllisesti Fauconnierin ateljeessa.",
+    ]
+    snap = make_snap(texts)
+
+    def chunk(i: int) -> Passage:
+        p = Passage.from_chunk(f"c{i}", texts[i], {"source": "a.txt", "title": "A", "start": 0, "end": len(texts[i])})
+        p.terms, p.dense, p.lexical = finnish.terms(texts[i]), 0.85, 4.0
+        return p
+
+    question = "Kuka toimii puheenjohtajana vuonna 2027?"
+    evidence = assess(question, "fi", snap)
+    assert evidence.unknown_years == []  # 2027 is named: inside the project's period
+    decision = decide(evidence, [chunk(0), chunk(1)], threshold=0.0, question=question)
+    assert decision.refuse and decision.hard and decision.years_apart == ["2027"]
+    text = refusal_text(evidence, decision, {**PHRASES, "refuse_year": "Lähteet eivät kerro tätä vuodelta {years}."})
+    assert text.startswith("En löydä lähteistä vastausta tähän kysymykseen. Lähteet eivät kerro tätä vuodelta 2027.")
+    question = "Kuka toimii puheenjohtajana vuonna 2024?"  # stated beside its subject: the score decides
+    decision = decide(assess(question, "fi", snap), [chunk(0), chunk(1)], threshold=0.0, question=question)
+    assert not decision.refuse and decision.years_apart == []
+    # the year's sentence, the subject in the next one of its paragraph (found as the neighbouring chunk)
+    question = "Ketkä tapasivat Fauconnierin ateljeessa vuonna 1910?"
+    evidence = assess(question, "fi", snap)
+    joined = chunk(2)
+    joined.absorb(chunk(3))
+    assert decide(evidence, [chunk(3), chunk(2)], threshold=0.0, question=question).years_apart == ["1910"]
+    decision = decide(evidence, [chunk(3), chunk(2)], threshold=0.0, question=question, joined=[joined])
+    assert not decision.refuse and decision.years_apart == []
+    # a question with no other word the sources have: nothing to state the year beside, the score decides
+    assert years_apart("Mitä tapahtui vuonna 2027?", assess("Mitä tapahtui vuonna 2027?", "fi", snap), [chunk(0)]) == []
+    # English or Swedish: the year has to be in a passage, the words need not be Finnish
+    question = "Which region chairs in 2027?"
+    assert years_apart(question, assess(question, "en", snap), [chunk(1)], "en") == []
+    assert years_apart(question, assess(question, "en", snap), [chunk(0)], "en") == ["2027"]
 
 
 def test_a_capitalised_word_inside_the_question_is_a_name_not_a_dropped_letter() -> None:
