@@ -138,6 +138,47 @@ _GLOSSARY: dict[str, list[str]] = {
     "norra": ["pohjois"],
     "finland ": ["suomi"],
     "år": ["vuosi"],
+    # the Swedish counterparts of the English keys above: a Swedish question is read as far as an English one
+    "projekt": ["hanke", "projekti"],
+    "chef": ["päällikkö", "projektipäällikkö"],
+    "nummer": ["numero", "puh"],
+    "börja": ["alkaa", "käynnistää"],
+    "inled": ["alkaa", "käynnistää"],
+    "slutar": ["päättyä"],
+    "slutade": ["päättyä"],
+    "upphör": ["päättyä"],
+    "vald": ["valita"],
+    "valde": ["valita"],
+    "utvald": ["valita"],
+    "delta": ["osallistua", "mukaan"],
+    "deltog": ["osallistua", "mukaan"],
+    "medverka": ["osallistua", "mukaan"],
+    "länder": ["maa"],
+    "lär": ["oppia"],
+    "energi": ["energiatalous", "energiamurros"],
+    "klimat": ["ilmastopolitiikka"],
+    "publicer": ["julkaista"],
+    "mål": ["tavoite"],
+    "syfte": ["tavoite"],
+    "rapport": ["raportti"],
+    "förbund": ["liitto"],
+    "landskapsförbund": ["maakuntaliitto", "liitto"],
+    "nätverk": ["verkostoitua"],
+    "gäller": ["voimassa"],
+    "giltig": ["voimassa"],
+    "grupp": ["ryhmä", "asiantuntijaryhmä"],
+    "klust": ["klusteri", "klusteritoiminta"],  # kluster, klustret, klustren
+    "hållbar": ["kestävä"],
+    "rena": ["puhdas"],
+    "kommission": ["komissio"],
+    "ordförande": ["puheenjohtajamaakunta", "puheenjohtaja"],
+    "samordn": ["koordinointi", "koordinaatio", "koordinoida"],
+    "koordiner": ["koordinointi", "koordinaatio", "koordinoida"],
+    "utlysning": ["rahoitushaku"],
+    "näringsliv": ["elinkeino"],
+    "omställning": ["murros"],
+    "fokus": ["painopiste"],
+    "tyngdpunkt": ["painopiste"],
 }
 
 _WORD = re.compile(r"[\w-]+", re.UNICODE)
@@ -157,8 +198,15 @@ def finnish_terms(question: str) -> list[str]:
 
 def concepts(question: str) -> list[list[str]]:
     """The glossary concepts of a question, each as its list of alternative Finnish terms."""
-    low = " " + " ".join(_WORD.findall(question.lower())) + " "
-    return [lemmas for key, lemmas in _GLOSSARY.items() if " " + key.rstrip(" ") in low]
+    return [lemmas for key, lemmas in _GLOSSARY.items() if " " + key.rstrip(" ") in _spaced(question)]
+
+
+def _spaced(question: str) -> str:
+    """The question's words in lower case between spaces, a hyphenated word's parts also on their own
+    ("ELMO-piloten" is read by "pilot" as "the ELMO pilot" is)."""
+    words = _WORD.findall(question.lower())
+    words += [part for w in words if "-" in w.strip("-") for part in w.split("-") if part]
+    return " " + " ".join(words) + " "
 
 
 def read_words(question: str) -> set[str]:

@@ -52,3 +52,20 @@ def test_a_multi_word_key_reads_each_of_its_words() -> None:
     assert glossary.read_words("Who is the project manager of ELMO?") >= {"project", "manager", "elmo"}
     assert glossary.read_words("Which countries took part?") == {"countries", "took", "part"}
     assert glossary.read_words("What is the study of algae called?") == set()
+
+
+@pytest.mark.parametrize(
+    ("english", "swedish"),
+    [
+        ("When did the ELMO pilot start?", "När började ELMO-piloten?"),
+        ("When does the project end?", "När slutar projektet?"),
+        ("Which countries participated?", "Vilka länder deltog?"),
+        ("Who chairs the cooperation?", "Vem är ordförande för samarbetet?"),
+        ("Who wrote the report on the clusters?", "Vem skrev rapporten om klustren?"),
+        ("What are the goals of the strategy?", "Vilka är strategins mål?"),
+        ("Who coordinates the work?", "Vem samordnar arbetet?"),
+        ("Who is the project manager?", "Vem är projektets chef?"),
+    ],
+)
+def test_a_swedish_question_is_read_as_far_as_its_english_counterpart(english: str, swedish: str) -> None:
+    assert set(glossary.finnish_terms(english)) - {"yhteistyö"} <= set(glossary.finnish_terms(swedish))
