@@ -438,6 +438,11 @@ HOLDS: dict[str, re.Pattern[str]] = {
 }
 _DAY_MONTH = re.compile(r"\b\d{1,2}\.\s?\d{1,2}\.(?:\s?\d{4})?")
 TYPE_SENTENCES = 3  # the near-best sentences that may hold the answer
+# A count is answered only by a number: a Finnish "how many" question whose near-best sentences hold none is
+# refused whatever the score ("Montako työpajaa OECD järjesti?" over "useisiin OECD:n järjestämiin
+# työpajoihin"). Not amounts, durations or times: "kuinka kauan", "milloin" have answers in words too, and
+# refusing those cost answerable questions (docs/refusal.md).
+COUNT = re.compile(r"\bmontako\b|\bkuinka monta\b|\bmonellako\b", re.I)
 
 
 def asked_types(question: str) -> set[str]:
@@ -751,7 +756,8 @@ def decide(
     joined: list[Passage] | None = None,
 ) -> Decision:
     """Refuse when nothing of a Finnish question is in the sources, when it names a year they do not cover or
-    that no passage states with it, or when the fitted score is below the operating point (an English or
+    that no passage states with it, when it asks how many and no near-best sentence holds a count, or when the
+    fitted score is below the operating point (an English or
     Swedish question may share no word with the Finnish corpus). ``joined``: the passages with their found
     neighbours joined (a year's sentence may end the chunk before the one about the question's subject)."""
     ranked = rank_sentences(evidence, passages)
@@ -759,7 +765,14 @@ def decide(
     p = score(values) if passages else 0.0
     cut = refusal_weights.THRESHOLD if threshold is None else threshold
     apart = years_apart(question, evidence, passages + (joined or []), language)
-    hard = not passages or (language == "fi" and not evidence.known) or bool(evidence.unknown_years) or bool(apart)
+    uncounted = language == "fi" and values["type_missing"] == 1.0 and bool(COUNT.search(question))
+    hard = (
+        not passages
+        or (language == "fi" and not evidence.known)
+        or bool(evidence.unknown_years)
+        or bool(apart)
+        or uncounted
+    )
     return Decision(hard or p < cut, p, values, passages[:CLOSEST], hard, ranked, apart)
 
 

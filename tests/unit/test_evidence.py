@@ -347,6 +347,31 @@ def test_a_year_the_passages_state_only_apart_from_the_question_refuses_with_a_n
     assert years_apart(question, assess(question, "en", snap), [chunk(0)], "en") == ["2027"]
 
 
+def test_a_count_question_over_sentences_holding_no_count_refuses_whatever_the_score() -> None:
+    texts = [
+        "Pilotissa osallistuttiin useisiin OECD:n järjestämiin työpajoihin.",
+        "OECD järjesti pilotissa kolme työpajaa.",
+        "OECD järjesti pilotissa 12 työpajaa.",
+    ]
+    snap = make_snap(texts)
+
+    def chunk(i: int) -> Passage:
+        p = Passage.from_chunk(f"c{i}", texts[i], {"source": "a.txt", "title": "A", "start": 0, "end": len(texts[i])})
+        p.terms, p.dense, p.lexical = finnish.terms(texts[i]), 0.9, 4.0
+        return p
+
+    for question in ("Montako työpajaa OECD järjesti?", "Kuinka monta työpajaa OECD järjesti pilotissa?"):
+        evidence = assess(question, "fi", snap)
+        decision = decide(evidence, [chunk(0)], threshold=0.0, question=question)
+        assert decision.refuse and decision.hard, question
+        for i in (1, 2):  # a count in words or digits answers it
+            decision = decide(evidence, [chunk(i)], threshold=0.0, question=question)
+            assert not decision.refuse, (question, texts[i])
+    # an amount or a duration may be answered in words: the score decides
+    question = "Kuinka kauan OECD järjesti työpajoja?"
+    assert not decide(assess(question, "fi", snap), [chunk(0)], threshold=0.0, question=question).hard
+
+
 def test_a_capitalised_word_inside_the_question_is_a_name_not_a_dropped_letter() -> None:
     """``restored_letter`` reads a form the sources never write, typed with a letter dropped; a name the sources
     lack is no such form: *Lapitan* (Lapita's) read as *Lapithan* (Lappi + the clitic -han) answered a question on
