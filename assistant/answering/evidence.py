@@ -567,48 +567,67 @@ _YEAR_RANGE = re.compile(r"(?<!\d)(1\d{3}|20\d{2})\s*[-–—]\s*(1\d{3}|20\d{2}
 _YEAR = re.compile(r"(?<!\d)(1\d{3}|20\d{2})(?!\d)")
 
 
-def _states_year(text: str, year: int) -> bool:
-    """Whether the text names the year: alone, in a date ("31.3.2027") or inside a range ("2022 – 2027")."""
-    if any(int(a) <= year <= int(b) for a, b in _YEAR_RANGE.findall(text)):
-        return True
-    return any(int(y) == year for y in _YEAR.findall(text))
+# a figure as written in a question or a passage: digits, groups of three split by a space ("21 407"), a decimal
+# part; not inside a dotted reference ("I.ii.229") or a date ("14.3."), not an ordinal ("10. vuosisadalla") or a
+# decade ("800-luvulla", "the 1760s", "1760-talet")
+_NOT_A_FIGURE = r"(?![\d.]|-luvu|-tal|'?s\b)"
+_FIGURE = re.compile(
+    rf"(?<![\w.,:/])\d{{1,3}}(?:[ \u00a0]\d{{3}})+(?:,\d+)?{_NOT_A_FIGURE}|(?<![\w.,:/])\d+(?:,\d+)?{_NOT_A_FIGURE}"
+)
 
 
-def years_apart(question: str, evidence: Evidence, passages: list[Passage], language: str = "fi") -> list[str]:
-    """The years the question names that no passage states beside another of its words (in the sentence naming
-    the year or the one before or after it in its paragraph: "Jo vuonna 1910 alkoi muodostua ryhmä … He
-    tapasivat … Fauconnierin ateljeessa"): the sources tell of the thing, but for another year ("Mikä maakunta
-    toimii puheenjohtajamaakuntana vuonna 2027?" over the sentence naming 2024's; SQuAD 2.0's changed years,
-    "24. heinäkuuta 1943" over "… 1934"). An English or Swedish question shares few words with the Finnish
-    sources: for it the year only has to be in a passage. Years no source names at all are
-    ``Evidence.unknown_years``."""
-    years = [
-        int(w) for w, _, _ in finnish.words(question)
-        if (span := year_span(w)) and span[0] == span[1] and w not in evidence.unknown_years
-    ]  # fmt: skip
-    if not years or not passages:
+def _figure(written: str) -> str:
+    return re.sub(r"[ \u00a0]", "", written)
+
+
+def _states_figure(text: str, figure: str) -> bool:
+    """Whether the text names the figure: a year alone, in a date ("31.3.2027") or inside a range ("2022 –
+    2027"); any other figure as itself ("21 704" does not state 21 407)."""
+    if (span := year_span(figure)) and "," not in figure:
+        year = span[0]
+        if any(int(a) <= year <= int(b) for a, b in _YEAR_RANGE.findall(text)):
+            return True
+        return any(int(y) == year for y in _YEAR.findall(text))
+    return any(_figure(m.group()) == figure for m in _FIGURE.finditer(text))
+
+
+def figures_apart(question: str, evidence: Evidence, passages: list[Passage], language: str = "fi") -> list[str]:
+    """The figures the question names — years, counts, amounts of two digits or more — that no passage states
+    beside another of its words (in the sentence naming the figure or the one before or after it in its
+    paragraph: "Jo vuonna 1910 alkoi muodostua ryhmä … He tapasivat … Fauconnierin ateljeessa"): the sources
+    tell of the thing, but not with that figure. SQuAD 2.0's changed numbers ("24. heinäkuuta 1943" over
+    "… 1934", "21 407 perhettä" over "21 704 perhettä", "229 matkustajaa" over "150 matkustajaa") and our near
+    misses ("Mikä maakunta toimii puheenjohtajamaakuntana vuonna 2027?" over 2024's chair). An English or
+    Swedish question shares few words with the Finnish sources: for it the figure only has to be in a passage.
+    Years no source names at all are ``Evidence.unknown_years``."""
+    written = {
+        f: m.group() for m in _FIGURE.finditer(question)
+        if len(f := _figure(m.group())) > 1 and f not in evidence.unknown_years
+    }  # fmt: skip
+    figures = list(written)
+    if not figures or not passages:
         return []
-    others = [set(g) for g in evidence.groups if not any(year_span(t) for t in g)]
+    others = [set(g) for g in evidence.groups if not any(t[:1].isdigit() for t in g)]
     if language == "fi" and not others:  # "Mitä tapahtui vuonna 2019?": nothing to state it beside
         return []
 
     def cover(terms: set[str]) -> float:
         return sum(max(evidence.idf.get(t, 1.0) for t in g) for g in others if g & terms)
 
-    dated = dict.fromkeys(years, -1.0)  # the most of the other words said beside each year; -1: never named
+    said = dict.fromkeys(figures, -1.0)  # the most of the other words said beside each figure; -1: never named
     for p in passages:
         spans = split_sentences(p.text)
         for i, (s, e) in enumerate(spans):
-            named = [year for year in dated if _states_year(p.text[s:e], year)]
+            named = [f for f in said if _states_figure(p.text[s:e], f)]
             if not named:
                 continue
             lo = i - 1 if i > 0 and "\n\n" not in p.text[spans[i - 1][1] : s] else i
             hi = i + 1 if i + 1 < len(spans) and "\n\n" not in p.text[e : spans[i + 1][0]] else i
             value = cover(set(finnish.terms(p.text[spans[lo][0] : spans[hi][1]])))
-            for year in named:
-                dated[year] = max(dated[year], value)
+            for f in named:
+                said[f] = max(said[f], value)
     floor = -1.0 if language != "fi" else 0.0
-    return [str(y) for y, value in dated.items() if value <= floor]
+    return [written[f] for f, value in said.items() if value <= floor]
 
 
 def pair_apart(question: str, evidence: Evidence, ranked: list[Sentence], language: str) -> float:
@@ -739,7 +758,7 @@ class Decision:
     closest: list[Passage]  # what to show when refusing: the nearest passages, best first
     hard: bool = False  # refused whatever the score: no passage, or no word of the question in the corpus
     sentences: list[Sentence] = field(default_factory=list)  # rank_sentences of the passages
-    years_apart: list[str] = field(default_factory=list)  # years the question names that no passage states with it
+    figures_apart: list[str] = field(default_factory=list)  # figures the question names that no passage states with it
 
 
 CLOSEST = 3
@@ -764,7 +783,7 @@ def decide(
     values = signals(evidence, passages, question, language, embedder, ranked, candidates)
     p = score(values) if passages else 0.0
     cut = refusal_weights.THRESHOLD if threshold is None else threshold
-    apart = years_apart(question, evidence, passages + (joined or []), language)
+    apart = figures_apart(question, evidence, passages + (joined or []), language)
     uncounted = language == "fi" and values["type_missing"] == 1.0 and bool(COUNT.search(question))
     hard = (
         not passages
@@ -780,10 +799,15 @@ def refusal_text(evidence: Evidence, decision: Decision, phrases: dict[str, str]
     """The refusal in the question's language: what the sources lack, then the closest passages as
     ``- *title*: "best sentence" [n]`` (n = the refusal's citation number)."""
     lines = [phrases["refuse"]]
-    if evidence.missing:
-        lines[0] += " " + phrases["refuse_missing"].format(missing=", ".join(evidence.missing[:3]))
-    elif decision.years_apart:
-        lines[0] += " " + phrases["refuse_year"].format(years=", ".join(decision.years_apart))
+    figures = decision.figures_apart
+    # a group of a figure the sources lack ("407" of "21 407") is said as the figure, not as a missing word
+    missing = [w for w in evidence.missing if not any(w in f.split() for f in figures)]
+    if missing:
+        lines[0] += " " + phrases["refuse_missing"].format(missing=", ".join(missing[:3]))
+    if figures:
+        years = all(year_span(f) for f in figures)
+        key, field_name = ("refuse_year", "years") if years else ("refuse_figure", "figures")
+        lines[0] += " " + phrases[key].format(**{field_name: ", ".join(figures)})
     if decision.closest:
         lines.append(phrases["closest"])
         ranked = decision.sentences or rank_sentences(evidence, decision.closest)

@@ -13,11 +13,11 @@ from assistant.answering.evidence import (
     assess,
     assess_turn,
     decide,
+    figures_apart,
     holds_answer,
     rank_sentences,
     refusal_text,
     score,
-    years_apart,
 )
 from assistant.answering.retrieve import LexicalIndex, Passage, Snapshot
 from assistant.answering.vocabulary import Vocabulary, correct
@@ -325,26 +325,61 @@ def test_a_year_the_passages_state_only_apart_from_the_question_refuses_with_a_n
     evidence = assess(question, "fi", snap)
     assert evidence.unknown_years == []  # 2027 is named: inside the project's period
     decision = decide(evidence, [chunk(0), chunk(1)], threshold=0.0, question=question)
-    assert decision.refuse and decision.hard and decision.years_apart == ["2027"]
+    assert decision.refuse and decision.hard and decision.figures_apart == ["2027"]
     text = refusal_text(evidence, decision, {**PHRASES, "refuse_year": "Lähteet eivät kerro tätä vuodelta {years}."})
     assert text.startswith("En löydä lähteistä vastausta tähän kysymykseen. Lähteet eivät kerro tätä vuodelta 2027.")
     question = "Kuka toimii puheenjohtajana vuonna 2024?"  # stated beside its subject: the score decides
     decision = decide(assess(question, "fi", snap), [chunk(0), chunk(1)], threshold=0.0, question=question)
-    assert not decision.refuse and decision.years_apart == []
+    assert not decision.refuse and decision.figures_apart == []
     # the year's sentence, the subject in the next one of its paragraph (found as the neighbouring chunk)
     question = "Ketkä tapasivat Fauconnierin ateljeessa vuonna 1910?"
     evidence = assess(question, "fi", snap)
     joined = chunk(2)
     joined.absorb(chunk(3))
-    assert decide(evidence, [chunk(3), chunk(2)], threshold=0.0, question=question).years_apart == ["1910"]
+    assert decide(evidence, [chunk(3), chunk(2)], threshold=0.0, question=question).figures_apart == ["1910"]
     decision = decide(evidence, [chunk(3), chunk(2)], threshold=0.0, question=question, joined=[joined])
-    assert not decision.refuse and decision.years_apart == []
+    assert not decision.refuse and decision.figures_apart == []
     # a question with no other word the sources have: nothing to state the year beside, the score decides
-    assert years_apart("Mitä tapahtui vuonna 2027?", assess("Mitä tapahtui vuonna 2027?", "fi", snap), [chunk(0)]) == []
+    assert figures_apart("Mitä tapahtui vuonna 2027?", assess("Mitä tapahtui vuonna 2027?", "fi", snap), [chunk(0)]) == []
     # English or Swedish: the year has to be in a passage, the words need not be Finnish
     question = "Which region chairs in 2027?"
-    assert years_apart(question, assess(question, "en", snap), [chunk(1)], "en") == []
-    assert years_apart(question, assess(question, "en", snap), [chunk(0)], "en") == ["2027"]
+    assert figures_apart(question, assess(question, "en", snap), [chunk(1)], "en") == []
+    assert figures_apart(question, assess(question, "en", snap), [chunk(0)], "en") == ["2027"]
+
+
+def test_a_figure_the_passages_state_only_otherwise_refuses_and_says_so() -> None:
+    """SQuAD 2.0's changed figures: a count, an amount or an age the passages give otherwise."""
+    texts = [
+        "Vuoden 2010 väestönlaskennan mukaan kaupungissa asui 21 704 perhettä.",
+        "Somers ajoi sen riutalle, ja kaikki 150 matkustajaa ja koira jäivät henkiin. (Myrsky-näytelmä, I.ii.229.)",
+        "Avicenna oli oppinut koko Koraanin ulkoa 10-vuotiaana.",
+    ]
+    snap = make_snap(texts)
+
+    def chunk(i: int) -> Passage:
+        p = Passage.from_chunk(f"c{i}", texts[i], {"source": "a.txt", "title": "A", "start": 0, "end": len(texts[i])})
+        p.terms, p.dense, p.lexical = finnish.terms(texts[i]), 0.9, 4.0
+        return p
+
+    for question, i, figure in (
+        ("Minkä väestönlaskennan aikana kaupungissa asui 21 407 perhettä?", 0, "21 407"),  # shown as written
+        ("Mitä 229 matkustajaa ja koira selvisivät?", 1, "229"),  # 229 only in a dotted reference
+        ("Mitä Avicenna oli oppinut ulkoa 12-vuotiaana?", 2, "12"),
+    ):
+        evidence = assess(question, "fi", snap)
+        decision = decide(evidence, [chunk(i)], threshold=0.0, question=question)
+        assert decision.refuse and decision.figures_apart == [figure], question
+        text = refusal_text(evidence, decision, {**PHRASES, "refuse_figure": "Ei lukua {figures}."})
+        assert text.splitlines()[0].endswith(f"Ei lukua {figure}."), text
+    for question, i in (
+        ("Minkä väestönlaskennan aikana kaupungissa asui 21 704 perhettä?", 0),
+        ("Montako matkustajaa ja koiraa selvisi, 150?", 1),
+        ("Mitä Avicenna oli oppinut ulkoa 10-vuotiaana?", 2),
+        ("Mitä Avicenna oli oppinut 10. vuosisadalla?", 2),  # an ordinal is no figure
+        ("Mitä Avicenna oli oppinut 900-luvulla?", 2),  # nor a decade
+    ):
+        decision = decide(assess(question, "fi", snap), [chunk(i)], threshold=0.0, question=question)
+        assert decision.figures_apart == [], question
 
 
 def test_a_count_question_over_sentences_holding_no_count_refuses_whatever_the_score() -> None:
