@@ -86,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --squad: a JSON object of question id → question asking those questions in other words "
         "(evals/squad2fi-dev-en.json, -sv.json: English and Swedish)",
     )
+    p.add_argument(
+        "--squad-readings",
+        type=Path,
+        help="with --squad: a JSON object of question id → why it was read by hand as a SQuAD 2.0 unanswerable "
+        "(evals/squad2fi-dev-unanswerable.json); 'wrong refusals, read' leaves those out",
+    )
     p.add_argument("--llm-url")
     p.add_argument("--llm-model")
 

@@ -1,7 +1,7 @@
 """``assistant eval``: argument handling around suites → runner → gate → report.
 
 ``assistant eval [--suite FILE...] [--report-dir DIR] [--compare REPORT] [--gate] [--no-ablations]``
-``[--judge] [--squad DIR [--limit N] [--squad-questions FILE]]`` — 0 when done (and the gate, if asked, passed), 1 on a gate failure,
+``[--judge] [--squad DIR [--limit N] [--squad-questions FILE] [--squad-readings FILE]]`` — 0 when done (and the gate, if asked, passed), 1 on a gate failure,
 2 on bad input. Reports go to ``evals/reports/<YYYYmmdd-HHMMSS>/`` (report.json, report.md, report.html).
 """
 
@@ -74,11 +74,18 @@ def squad_only_report(settings: Settings) -> dict[str, Any]:
 def _inputs(args: Any, env: EvalSettings) -> tuple[list[Path], list[Item], SquadSet | None, Any, Any]:
     """(suite paths, items, squad set, the report to compare with, thresholds) — or InputError."""
     squad = None
-    if getattr(args, "squad_questions", None) and not getattr(args, "squad", None):
-        raise InputError("--squad-questions rephrases a squad set's questions: give the set with --squad DIR")
+    for option in ("squad_questions", "squad_readings"):
+        if getattr(args, option, None) and not getattr(args, "squad", None):
+            flag = "--" + option.replace("_", "-")
+            raise InputError(f"{flag} goes with a squad set: give the set with --squad DIR")
     if getattr(args, "squad", None):
         try:
-            squad = load_squad(args.squad, getattr(args, "limit", None), getattr(args, "squad_questions", None))
+            squad = load_squad(
+                args.squad,
+                getattr(args, "limit", None),
+                getattr(args, "squad_questions", None),
+                getattr(args, "squad_readings", None),
+            )
         except (SquadError, OSError, ValueError, KeyError) as exc:
             raise InputError(str(exc)) from exc
     paths = list(args.suite or ([] if squad else default_suite_paths()))

@@ -40,6 +40,7 @@ LOWER_IS_BETTER = frozenset(
         "forbidden",
         "refusals",  # squad-format sets
         "wrong_refusals",
+        "wrong_refusals_read",
         *LATENCY_METRICS,
     }
 )
@@ -48,7 +49,7 @@ HIT_SHARE = 0.6
 #: spans this short ("on", "ja", "10") occur in almost any answer; they say nothing about it
 MIN_SPAN_CHARS = 3
 SQUAD_RETRIEVAL = ("hit@1", "hit@3", "hit@5", "mrr", "top_has_span")
-SQUAD_ANSWERS = ("cited_first", "cited_any", "answer_has_span", "refusals", "wrong_refusals")
+SQUAD_ANSWERS = ("cited_first", "cited_any", "answer_has_span", "refusals", "wrong_refusals", "wrong_refusals_read")
 #: how reports name a figure where its key is not readable as it is
 LABELS = {
     "mrr": "MRR",
@@ -57,6 +58,7 @@ LABELS = {
     "cited_any": "among cited",
     "answer_has_span": "answer has span",
     "wrong_refusals": "wrong refusals",
+    "wrong_refusals_read": "wrong refusals, read",
     "latency_p50_ms": "p50 ms",
     "latency_p95_ms": "p95 ms",
 }
@@ -506,6 +508,9 @@ def answer_figures(
         "span": matched,
         "refusals": float(refused),
         "wrong_refusals": float(refused and top_is_gold),
+        # the same, less the questions read by hand as SQuAD 2.0 unanswerables (``--squad-readings``)
+        "wrong_refusals_read": float(refused and top_is_gold and not q.read_unanswerable),
+        "read_unanswerable": bool(q.read_unanswerable),
         "citations": [
             {
                 "n": c.get("n"),
@@ -529,6 +534,10 @@ def aggregate_squad(rows: Sequence[Mapping[str, Any]], system: str) -> dict[str,
     if answers:
         for m in SQUAD_ANSWERS:
             out[m] = _mean([a[m] for a in answers])
+        read = [a for a in answers if a.get("read_unanswerable")]
+        if read:  # the questions read by hand as unanswerable, and how many of them were refused
+            out["read_unanswerable"] = len(read)
+            out["read_unanswerable_refused"] = sum(bool(a["refused"]) for a in read)
         lat = [x["answer_ms"] for x in res if "answer_ms" in x]
         out["latency_p50_ms"] = percentile(lat, 50)
         out["latency_p95_ms"] = percentile(lat, 95)

@@ -384,6 +384,12 @@ def compare_text(cmp_: Mapping[str, Any]) -> str:
 def squad_summary_text(section: Mapping[str, Any]) -> str:
     head = f"squad ({section.get('questions_scored')} questions, {section.get('chunks')} chunks):"
     lines = [head, *_columns(list(SQUAD_HEADER), squad_table(section))]
+    ours = section.get("systems", {}).get("hybrid", {}).get("figures", {})
+    if ours.get("read_unanswerable"):
+        lines.append(
+            f"read by hand as SQuAD 2.0 unanswerables (--squad-readings): {ours['read_unanswerable']}, "
+            f"refused {ours['read_unanswerable_refused']}/{ours['read_unanswerable']}"
+        )
     away = section.get("elsewhere")
     if away and away.get("questions"):
         lines.append(f"asked against the default knowledge base (none answerable): refused {away['refused']}/{away['questions']}")

@@ -348,6 +348,9 @@ class SquadQuestion:
     source: str
     paragraph_index: int
     spans: tuple[str, ...]
+    # why the question was read by hand as one of SQuAD 2.0's unanswerables ("" when it was not): refusing it
+    # is right, though its paragraph is its gold
+    read_unanswerable: str = ""
 
 
 @dataclass
@@ -380,9 +383,16 @@ def _spread(items: Sequence[Any], limit: int | None) -> list[Any]:
     return [items[int(i * step)] for i in range(limit)]
 
 
-def load_squad(root: Path | str, limit: int | None = None, questions_file: Path | str | None = None) -> SquadSet:
+def load_squad(
+    root: Path | str,
+    limit: int | None = None,
+    questions_file: Path | str | None = None,
+    readings_file: Path | str | None = None,
+) -> SquadSet:
     """A squad2fi-dev-format folder. ``questions_file``: a JSON object of question id → question text (the set's
-    questions in another language, evals/squad2fi-dev-en.json): only those questions, asked in those words."""
+    questions in another language, evals/squad2fi-dev-en.json): only those questions, asked in those words.
+    ``readings_file``: a JSON object of question id → why it was read by hand as a SQuAD 2.0 unanswerable
+    (evals/squad2fi-dev-unanswerable.json)."""
     root = Path(root)
     corpus = root / "corpus"
     missing = [p.name for p in (corpus, root / "questions.jsonl", root / "paragraphs.json") if not p.exists()]
@@ -415,6 +425,14 @@ def load_squad(root: Path | str, limit: int | None = None, questions_file: Path 
         if unknown:
             raise SquadError(f"{questions_file}: unknown question ids {', '.join(unknown[:5])}")
         questions = [dataclasses.replace(q, question=asked[q.id]) for q in questions if q.id in asked]
+    if readings_file is not None:
+        read = json.loads(Path(readings_file).read_text(encoding="utf-8"))
+        if not isinstance(read, dict) or not all(isinstance(v, str) and v.strip() for v in read.values()):
+            raise SquadError(f"{readings_file}: expected a JSON object of question id → why it is unanswerable")
+        unknown = sorted(set(read) - {q.id for q in questions})
+        if unknown and questions_file is None:
+            raise SquadError(f"{readings_file}: unknown question ids {', '.join(unknown[:5])}")
+        questions = [dataclasses.replace(q, read_unanswerable=read.get(q.id, "")) for q in questions]
     return SquadSet(
         root, corpus, corpus_hash(corpus), _spread(questions, limit), paragraphs, len(questions),
         str(questions_file) if questions_file is not None else None,

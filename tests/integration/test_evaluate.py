@@ -607,6 +607,38 @@ def test_squad_questions_asked_in_other_words(tmp_path: Path) -> None:
         assert len(translated) == 35 and all(k.startswith("a") and isinstance(v, str) for k, v in translated.items())
 
 
+def test_questions_read_as_unanswerable_are_left_out_of_the_read_wrong_refusals(tmp_path: Path) -> None:
+    """``--squad-readings``: SQuAD 2.0 mixes in unanswerable questions, unmarked; refusing one whose changed number
+    or relation was read by hand is not a wrong refusal, so 'wrong refusals, read' leaves it out."""
+    from assistant.cli import main
+    from assistant.evaluation.metrics import answer_figures
+    from assistant.evaluation.suites import SquadError, load_squad
+
+    plain = load_squad(SQUAD_SAMPLE)
+    first, second = plain.questions[:2]
+    readings = tmp_path / "read.json"
+    readings.write_text(json.dumps({first.id: "asks of 1996; the paragraph says 1966"}), encoding="utf-8")
+    squad = load_squad(SQUAD_SAMPLE, readings_file=readings)
+    assert [q.read_unanswerable for q in squad.questions[:2]] == ["asks of 1996; the paragraph says 1966", ""]
+    for q in (squad.questions[0], squad.questions[1]):  # both refused with their gold passage retrieved first
+        gold = squad.gold(q)
+        refusal = {"answer": "En löydä …", "refused": True, "citations": [], "retrieved": [{"id": "c1"}]}
+        got = answer_figures(refusal, q, gold, {"c1": (gold.source, gold.start, gold.end)})
+        assert got["wrong_refusals"] == 1.0
+        assert got["wrong_refusals_read"] == (0.0 if q.id == first.id else 1.0)
+    for bad in ({"no-such-id": "a reason"}, [first.id], {first.id: ""}, {second.id: 3}):
+        readings.write_text(json.dumps(bad), encoding="utf-8")
+        with pytest.raises(SquadError):
+            load_squad(SQUAD_SAMPLE, readings_file=readings)
+    assert main(["eval", "--squad-readings", str(REPO / "evals" / "squad2fi-dev-unanswerable.json")]) == 2
+    # the repository's readings name real dev-set questions, each with the reason it was read so
+    read = json.loads((REPO / "evals" / "squad2fi-dev-unanswerable.json").read_text(encoding="utf-8"))
+    assert read and all(k.startswith("a") and "-q" in k and len(v) > 30 for k, v in read.items())
+    dev = REPO.parent / "shared" / "datasets" / "squad2fi-dev"
+    if dev.exists():  # the dev set lives outside the repository
+        assert {q.id for q in load_squad(dev, readings_file=REPO / "evals" / "squad2fi-dev-unanswerable.json").questions if q.read_unanswerable} == set(read)
+
+
 def test_eval_squad_flag_scores_all_systems_and_caches_the_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`assistant eval --squad DIR --limit N`: real model, real Chroma; the second run embeds nothing."""
     from assistant.cli import main
