@@ -437,6 +437,8 @@ HOLDS: dict[str, re.Pattern[str]] = {
     "email": re.compile(r"[\w.+-]+(?:@|\s?\(at\)\s?)[\w-]+\.\w"),
 }
 _DAY_MONTH = re.compile(r"\b\d{1,2}\.\s?\d{1,2}\.(?:\s?\d{4})?")
+# a phone number as Finnish sources write it ("040 6854 053", "+358 50 441 9087"): no count or amount
+_PHONE_NUMBER = re.compile(r"(?<![\d,.])(?:\+358\s?|0)\d{1,3}(?:[\s-]?\d{2,4}){2,3}(?!\d|,\d)")
 TYPE_SENTENCES = 3  # the near-best sentences that may hold the answer
 # A count is answered only by a number: a Finnish "how many" question whose near-best sentences hold none is
 # refused whatever the score ("Montako työpajaa OECD järjesti?" over "useisiin OECD:n järjestämiin
@@ -450,7 +452,8 @@ def asked_types(question: str) -> set[str]:
     return {kind for kind, pat in ASKS.items() if pat.search(question)}
 
 
-def _question_words(question: str) -> set[str]:
+def question_words(question: str) -> set[str]:
+    """The question's words as written (lower case) and their lemmas."""
     words = {w.lower() for w, _, _ in finnish.words(question)}
     return words | set(finnish.terms(question))
 
@@ -458,8 +461,8 @@ def _question_words(question: str) -> set[str]:
 def holds_answer(kind: str, sentence: str, asked: set[str]) -> bool:
     """The sentence holds a thing of this kind that the question does not itself name: a year the question
     already gives does not answer "when", the organisation it asks about does not answer "who"."""
-    if kind == "number":  # the day and month of a date are not a count
-        sentence = _DAY_MONTH.sub(" ", sentence)
+    if kind == "number":  # the day and month of a date are not a count, nor is a phone number
+        sentence = _PHONE_NUMBER.sub(" ", _DAY_MONTH.sub(" ", sentence))
         # a count written in words, inflected as the sentence needs (kolmessa, kahdeksastatoista, sadoille)
         words = (w for w, _, _ in finnish.words(sentence) if finnish.cardinal_numeral(w))
         if any(w.lower() not in asked and not set(finnish.terms(w)) & asked for w in words):
@@ -498,7 +501,7 @@ def type_missing(question: str, ranked: list[Sentence], n: int = TYPE_SENTENCES,
         return 0.0  # no sentence shares a word with the question: "near-best" would be the first in text order
     best = ranked[0].share
     sentences = [r.text for r in ranked[:n] if r.share >= near * best]
-    asked = _question_words(question)
+    asked = question_words(question)
     return 0.0 if any(holds_answer(k, s, asked) for k in kinds for s in sentences) else 1.0
 
 
@@ -655,7 +658,7 @@ def kind_apart(question: str, evidence: Evidence, ranked: list[Sentence], passag
     named = _specific_words(question, evidence, language)
     if not named:
         return 0.0
-    asked = _question_words(question)
+    asked = question_words(question)
     for n, p in enumerate(passages[:SENTENCE_PASSAGES]):
         words = set(p.terms or finnish.terms(p.text)) | {w.lower() for w, _, _ in finnish.words(p.text)}
         if not all(w.lower() in words or set(finnish.terms(w)) & words for w in named):

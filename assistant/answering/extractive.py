@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 import pyvoikko
 
+from assistant.answering.evidence import asked_types, holds_answer, question_words
 from assistant.answering.retrieve import Passage, Snapshot, lexical_share
 from assistant.answering.verify import NOT_STATED
 from assistant.knowledge.chunking import neighbour_id
@@ -537,6 +538,38 @@ def choose(candidates: list[Candidate], qtypes: set[str]) -> list[Candidate]:
     return chosen
 
 
+def _typed_answer_shown(question: str, chosen: list[Candidate], candidates: list[Candidate]) -> list[Candidate]:
+    """A question asking for a time or an amount ("Milloin matkailuhanke päättyy?", "Paljonko rahoitusta hanke
+    sai?") shows a sentence that holds one: when the chosen sentences hold none and a candidate the model rates
+    within SECOND_MARGIN of the lead does (of the lead's passage, or earning a citation), it is shown after the
+    lead — or instead of it, when it is a pair that includes the lead. The fitted weights rank by lemma cover
+    first, and a time or an amount shares no word with the question ("Hanke toteutetaan 1.4.2025–31.3.2027.")."""
+    kinds = asked_types(question) & {"when", "number"}
+    if not kinds or not chosen:
+        return chosen
+    asked = question_words(question)
+
+    def holds(c: Candidate) -> bool:
+        return any(holds_answer(k, c.text, asked) for k in kinds)
+
+    if any(holds(c) for c in chosen):
+        return chosen
+    lead = chosen[0]
+    for c in candidates:
+        if c.score < lead.score - SECOND_MARGIN:
+            break
+        if c.features.get("heading") or not holds(c):
+            continue
+        if c.passage is not lead.passage and not _earns_a_citation(c, lead):
+            continue
+        if set(lead.sentences or (lead.text,)) <= set(c.sentences or (c.text,)):
+            return [c]  # the lead and the sentence after or before it that holds the answer
+        if set(c.sentences or (c.text,)) & set(lead.sentences or (lead.text,)):
+            continue
+        return [lead, c]
+    return chosen
+
+
 # ------------------------------------------------------------------------------------------------------
 # contact cards
 # ------------------------------------------------------------------------------------------------------
@@ -792,6 +825,7 @@ def compose(
             chosen = _definition_first(question, chosen, candidates)
         if asks_focus(question) and not asks_difference(question) and not asks_meaning(question):
             chosen = _focus_first(chosen, candidates)
+        chosen = _typed_answer_shown(question, chosen, candidates)
         held = {m for p in passages for m in p.members or [p.id]}
 
         def previous(p: Passage) -> Passage | None:  # not a chunk another passage holds: never quoted twice

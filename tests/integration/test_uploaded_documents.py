@@ -81,3 +81,14 @@ def test_a_question_no_sentence_shares_a_word_with_is_answered_by_meaning(assist
     # deadline (25.3.2025); the sentence nearest in meaning says when the seminar is
     answer = assistant.ask("När hålls vårseminariet?")
     assert not answer.refused and "8.4.2025" in answer.answer.split("\n\n>")[1], answer.answer
+
+
+def test_a_time_or_an_amount_asked_for_is_shown_though_it_shares_no_word_with_the_question(
+    assistant: Assistant,
+) -> None:
+    # the lead covers the question's words (the project's name) and holds no date; the decision's
+    # "Hanke toteutetaan 1.4.2025–31.3.2027." shares none of them
+    answer = assistant.ask("Mihin asti Digitaalinen matkailu Kainuussa -hanke kestää?")
+    assert not answer.refused and "31.3.2027" in answer.answer, answer.answer
+    english = assistant.ask("How much money is available in the circular economy call?")
+    assert not english.refused and "1,2 miljoonaa euroa" in english.answer, english.answer

@@ -280,6 +280,11 @@ def test_phone_and_email_questions_ask_for_their_own_kind() -> None:
     assert asked_types("Kuka soittaa kitaraa?") == {"who"}  # "soittaa" is also to play music
     assert asked_types("Minkä numeron kappale saavutti listalla?") == set()  # a chart position is no phone
     assert holds_answer("phone", "Lisätietoja antaa Anna Virtanen, puh. 040 123 4567.", set())
+    # a phone number is no count or amount; a sum is
+    assert not holds_answer("number", "Lisätietoja: Petri Lahti, puh. 050 441 9087, petri.lahti@centria.fi", set())
+    assert not holds_answer("number", "Puhelin +358 40 6854053.", set())
+    assert holds_answer("number", "Haussa on jaossa yhteensä 1,2 miljoonaa euroa.", set())
+    assert holds_answer("number", "Hanke kestää 1.3.2025–28.2.2027, ja sen budjetti on 640 000 euroa.", set())
     assert not holds_answer("email", "Lisätietoja antaa Anna Virtanen, puh. 040 123 4567.", set())
     assert holds_answer("email", "Sähköposti: anna.virtanen(at)esimerkki.fi", set())
 
