@@ -418,6 +418,16 @@ ASKS: dict[str, re.Pattern[str]] = {
     "phone": re.compile(r"puhelin|\bphone\b|telefon|\bsoitan\b|\bkenelle (?:voi \w+ |pitää |kannattaa )?soittaa\b|\bring\b", re.I),
     "email": re.compile(r"sähköpost|\bs-?posti|\be-?mail\b|\be-?post(?:en)?\b|\bmejl", re.I),
 }
+# A question asking when something ends: its end, not its start, answers ("Milloin vetyhanke loppuu?" over
+# "käynnistyi maaliskuussa 2025"). For sentence choice only (extractive): it is no kind of ``ASKS``, as the
+# answer-type check the refusal model was fitted with reads any time as an answer to "when", and reading only
+# ends there refused answerable questions whose end date shares no word with them ("Milloin vetyhanke päättyy?").
+ASKS_END = re.compile(
+    r"\bpäätty\w*|\bloppu(?:u|i|vat|ivat|nut)\b|\bmihin (?:vuoteen |päivään )?(?:asti|saakka)\b|"
+    r"\buntil when\b|\bwhen\b[^?]{0,80}\b(?:end|ends|ended|finish\w*|expire\w*|close[sd]?)\b|"
+    r"\btill när\b|\b(?:slutar|slutade|upphör|upphörde)\b",
+    re.I,
+)
 _MONTH = r"(?:tammi|helmi|maalis|huhti|touko|kesä|heinä|elo|syys|loka|marras|joulu)kuu"
 HOLDS: dict[str, re.Pattern[str]] = {
     # a count or an amount: a digit that is not only a year (a number written in words: holds_answer)
@@ -432,11 +442,21 @@ HOLDS: dict[str, re.Pattern[str]] = {
         r"(?<=\S )[A-ZÅÄÖ][\w-]+|päällikkö|johtaja|asiantuntija|koordinaattori|puheenjohtaja|liitto|yliopisto|"
         r"ministeriö|komissio|keskus|yhdistys|säätiö|yhtiö|\bOy\b|ryhmä",
     ),
+    # an end: the second time of a range ("1.3.2025–28.2.2027", "2019-2023"); else a time beside an end word
+    # (holds_answer)
+    "end": re.compile(
+        r"(?:\d{1,2}\.\s?\d{1,2}\.\s?)?(?:1\d{3}|20\d{2})?\s?[-–]\s?(?:\d{1,2}\.\s?\d{1,2}\.\s?)?(?:1\d{3}|20\d{2})\b"
+    ),
     "link": re.compile(r"https?://|www\.|\.(?:fi|com|eu|org|net|se)\b", re.I),
     "phone": re.compile(r"(?:\+\d{3}|\b0\d{1,2})[\s-]?\d{2,4}[\s-]?\d{2,4}"),
     "email": re.compile(r"[\w.+-]+(?:@|\s?\(at\)\s?)[\w-]+\.\w"),
 }
 _DAY_MONTH = re.compile(r"\b\d{1,2}\.\s?\d{1,2}\.(?:\s?\d{4})?")
+_END_WORD = re.compile(
+    r"\basti\b|\bsaakka\b|\bmennessä\b|\bpäätty\w*|\bloppu\w*|\buntil\b|\bend(?:s|ed)?\b|"
+    r"\btill\b|\bslut\w*|\bupphör\w*",
+    re.I,
+)
 # a phone number as Finnish sources write it ("040 6854 053", "+358 50 441 9087"): no count or amount
 _PHONE_NUMBER = re.compile(r"(?<![\d,.])(?:\+358\s?|0)\d{1,3}(?:[\s-]?\d{2,4}){2,3}(?!\d|,\d)")
 TYPE_SENTENCES = 3  # the near-best sentences that may hold the answer
@@ -468,6 +488,8 @@ def holds_answer(kind: str, sentence: str, asked: set[str]) -> bool:
         if any(w.lower() not in asked and not set(finnish.terms(w)) & asked for w in words):
             return True
     if kind == "who" and _opens_with_a_name(sentence, asked):
+        return True
+    if kind == "end" and _END_WORD.search(sentence) and holds_answer("when", sentence, asked):
         return True
     for m in HOLDS[kind].finditer(sentence):
         start = sentence.rfind(" ", 0, m.start()) + 1

@@ -92,3 +92,10 @@ def test_a_time_or_an_amount_asked_for_is_shown_though_it_shares_no_word_with_th
     assert not answer.refused and "31.3.2027" in answer.answer, answer.answer
     english = assistant.ask("How much money is available in the circular economy call?")
     assert not english.refused and "1,2 miljoonaa euroa" in english.answer, english.answer
+
+
+def test_when_something_ends_is_answered_with_its_end_not_its_start(assistant: Assistant) -> None:
+    # "käynnistyi maaliskuussa 2025" is a time, but not the end asked for: the range's end is shown
+    for question in ("Milloin vetyhanke päättyy?", "Mihin asti vetyhanke kestää?"):
+        answer = assistant.ask(question)
+        assert not answer.refused and "28.2.2027" in answer.answer, answer.answer

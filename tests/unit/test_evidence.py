@@ -7,6 +7,7 @@ import pytest
 from assistant.answering import refusal_weights
 from assistant.answering.did_you_mean import as_written
 from assistant.answering.evidence import (
+    ASKS_END,
     Decision,
     Evidence,
     asked_types,
@@ -15,6 +16,7 @@ from assistant.answering.evidence import (
     decide,
     figures_apart,
     holds_answer,
+    question_words,
     rank_sentences,
     refusal_text,
     score,
@@ -280,6 +282,13 @@ def test_phone_and_email_questions_ask_for_their_own_kind() -> None:
     assert asked_types("Kuka soittaa kitaraa?") == {"who"}  # "soittaa" is also to play music
     assert asked_types("Minkä numeron kappale saavutti listalla?") == set()  # a chart position is no phone
     assert holds_answer("phone", "Lisätietoja antaa Anna Virtanen, puh. 040 123 4567.", set())
+    # an end: a range's second time, or a time beside an end word; a start is none
+    end = question_words("Milloin vetyhanke loppuu?")
+    assert holds_answer("end", "Hanke kestää 1.3.2025–28.2.2027, ja sen budjetti on 640 000 euroa.", end)
+    assert holds_answer("end", "Hakuaika päättyy 14.3.2025 klo 16.00.", end)
+    assert not holds_answer("end", "Hanke käynnistyi maaliskuussa 2025.", end)
+    assert not holds_answer("end", "Uusi strategia on voimassa vuoden 2024 alusta alkaen.", end)
+    assert ASKS_END.search("När slutar strategin att gälla?") and not ASKS_END.search("Milloin hanke alkoi?")
     # a phone number is no count or amount; a sum is
     assert not holds_answer("number", "Lisätietoja: Petri Lahti, puh. 050 441 9087, petri.lahti@centria.fi", set())
     assert not holds_answer("number", "Puhelin +358 40 6854053.", set())
