@@ -57,8 +57,9 @@ def snap() -> Snapshot:
     return make_snap(TEXTS)
 
 
-def passage(i: int, dense: float | None = 0.85, lexical: float | None = 4.0) -> Passage:
-    text = TEXTS[i]
+def passage(i: int, dense: float | None = 0.85, lexical: float | None = 4.0, texts: list[str] = TEXTS) -> Passage:
+    """Chunk ``i`` of ``texts`` as retrieval returns it, with both retrievers' scores."""
+    text = texts[i]
     p = Passage.from_chunk(f"c{i}", text, {"source": "a.txt", "title": "A", "start": 0, "end": len(text)})
     p.terms, p.dense, p.lexical = finnish.terms(text), dense, lexical
     return p
@@ -302,9 +303,7 @@ def test_a_year_no_source_names_or_spans_refuses_whatever_the_score() -> None:
     snap = make_snap([*TEXTS, "Älykkään erikoistumisen strategia 2019-2023 painottaa klustereita."])
     assert snap.names_year(2024) and snap.names_year(2021)  # named; inside the range 2019-2023
     assert not snap.names_year(2030) and not snap.names_year(2018)
-    ranged = Passage.from_chunk("c4", snap.texts[4], {"source": "a.txt", "title": "A", "start": 0, "end": len(snap.texts[4])})
-    ranged.terms, ranged.dense, ranged.lexical = finnish.terms(snap.texts[4]), 0.85, 4.0
-    passages = [passage(2), ranged]
+    passages = [passage(2), passage(4, texts=snap.texts)]
     for question, refused in (
         ("Mitkä ovat strategian 2030 painopisteet?", True),
         ("Mitkä olivat strategian painopisteet vuonna 2021?", False),  # a year the range covers: the score decides
@@ -330,35 +329,30 @@ def test_a_year_the_passages_state_only_apart_from_the_question_refuses_with_a_n
     ]
     snap = make_snap(texts)
 
-    def chunk(i: int) -> Passage:
-        p = Passage.from_chunk(f"c{i}", texts[i], {"source": "a.txt", "title": "A", "start": 0, "end": len(texts[i])})
-        p.terms, p.dense, p.lexical = finnish.terms(texts[i]), 0.85, 4.0
-        return p
-
     question = "Kuka toimii puheenjohtajana vuonna 2027?"
     evidence = assess(question, "fi", snap)
     assert evidence.unknown_years == []  # 2027 is named: inside the project's period
-    decision = decide(evidence, [chunk(0), chunk(1)], threshold=0.0, question=question)
+    decision = decide(evidence, [passage(0, texts=texts), passage(1, texts=texts)], threshold=0.0, question=question)
     assert decision.refuse and decision.hard and decision.figures_apart == ["2027"]
     text = refusal_text(evidence, decision, {**PHRASES, "refuse_year": "Lähteet eivät kerro tätä vuodelta {years}."})
     assert text.startswith("En löydä lähteistä vastausta tähän kysymykseen. Lähteet eivät kerro tätä vuodelta 2027.")
     question = "Kuka toimii puheenjohtajana vuonna 2024?"  # stated beside its subject: the score decides
-    decision = decide(assess(question, "fi", snap), [chunk(0), chunk(1)], threshold=0.0, question=question)
+    decision = decide(assess(question, "fi", snap), [passage(0, texts=texts), passage(1, texts=texts)], threshold=0.0, question=question)
     assert not decision.refuse and decision.figures_apart == []
     # the year's sentence, the subject in the next one of its paragraph (found as the neighbouring chunk)
     question = "Ketkä tapasivat Fauconnierin ateljeessa vuonna 1910?"
     evidence = assess(question, "fi", snap)
-    joined = chunk(2)
-    joined.absorb(chunk(3))
-    assert decide(evidence, [chunk(3), chunk(2)], threshold=0.0, question=question).figures_apart == ["1910"]
-    decision = decide(evidence, [chunk(3), chunk(2)], threshold=0.0, question=question, joined=[joined])
+    joined = passage(2, texts=texts)
+    joined.absorb(passage(3, texts=texts))
+    assert decide(evidence, [passage(3, texts=texts), passage(2, texts=texts)], threshold=0.0, question=question).figures_apart == ["1910"]
+    decision = decide(evidence, [passage(3, texts=texts), passage(2, texts=texts)], threshold=0.0, question=question, joined=[joined])
     assert not decision.refuse and decision.figures_apart == []
     # a question with no other word the sources have: nothing to state the year beside, the score decides
-    assert figures_apart("Mitä tapahtui vuonna 2027?", assess("Mitä tapahtui vuonna 2027?", "fi", snap), [chunk(0)]) == []
+    assert figures_apart("Mitä tapahtui vuonna 2027?", assess("Mitä tapahtui vuonna 2027?", "fi", snap), [passage(0, texts=texts)]) == []
     # English or Swedish: the year has to be in a passage, the words need not be Finnish
     question = "Which region chairs in 2027?"
-    assert figures_apart(question, assess(question, "en", snap), [chunk(1)], "en") == []
-    assert figures_apart(question, assess(question, "en", snap), [chunk(0)], "en") == ["2027"]
+    assert figures_apart(question, assess(question, "en", snap), [passage(1, texts=texts)], "en") == []
+    assert figures_apart(question, assess(question, "en", snap), [passage(0, texts=texts)], "en") == ["2027"]
 
 
 def test_a_figure_the_passages_state_only_otherwise_refuses_and_says_so() -> None:
@@ -370,18 +364,13 @@ def test_a_figure_the_passages_state_only_otherwise_refuses_and_says_so() -> Non
     ]
     snap = make_snap(texts)
 
-    def chunk(i: int) -> Passage:
-        p = Passage.from_chunk(f"c{i}", texts[i], {"source": "a.txt", "title": "A", "start": 0, "end": len(texts[i])})
-        p.terms, p.dense, p.lexical = finnish.terms(texts[i]), 0.9, 4.0
-        return p
-
     for question, i, figure in (
         ("Minkä väestönlaskennan aikana kaupungissa asui 21 407 perhettä?", 0, "21 407"),  # shown as written
         ("Mitä 229 matkustajaa ja koira selvisivät?", 1, "229"),  # 229 only in a dotted reference
         ("Mitä Avicenna oli oppinut ulkoa 12-vuotiaana?", 2, "12"),
     ):
         evidence = assess(question, "fi", snap)
-        decision = decide(evidence, [chunk(i)], threshold=0.0, question=question)
+        decision = decide(evidence, [passage(i, 0.9, texts=texts)], threshold=0.0, question=question)
         assert decision.refuse and decision.figures_apart == [figure], question
         text = refusal_text(evidence, decision, {**PHRASES, "refuse_figure": "Ei lukua {figures}."})
         assert text.splitlines()[0].endswith(f"Ei lukua {figure}."), text
@@ -392,7 +381,7 @@ def test_a_figure_the_passages_state_only_otherwise_refuses_and_says_so() -> Non
         ("Mitä Avicenna oli oppinut 10. vuosisadalla?", 2),  # an ordinal is no figure
         ("Mitä Avicenna oli oppinut 900-luvulla?", 2),  # nor a decade
     ):
-        decision = decide(assess(question, "fi", snap), [chunk(i)], threshold=0.0, question=question)
+        decision = decide(assess(question, "fi", snap), [passage(i, 0.9, texts=texts)], threshold=0.0, question=question)
         assert decision.figures_apart == [], question
 
 
@@ -404,21 +393,16 @@ def test_a_count_question_over_sentences_holding_no_count_refuses_whatever_the_s
     ]
     snap = make_snap(texts)
 
-    def chunk(i: int) -> Passage:
-        p = Passage.from_chunk(f"c{i}", texts[i], {"source": "a.txt", "title": "A", "start": 0, "end": len(texts[i])})
-        p.terms, p.dense, p.lexical = finnish.terms(texts[i]), 0.9, 4.0
-        return p
-
     for question in ("Montako työpajaa OECD järjesti?", "Kuinka monta työpajaa OECD järjesti pilotissa?"):
         evidence = assess(question, "fi", snap)
-        decision = decide(evidence, [chunk(0)], threshold=0.0, question=question)
+        decision = decide(evidence, [passage(0, 0.9, texts=texts)], threshold=0.0, question=question)
         assert decision.refuse and decision.hard, question
         for i in (1, 2):  # a count in words or digits answers it
-            decision = decide(evidence, [chunk(i)], threshold=0.0, question=question)
+            decision = decide(evidence, [passage(i, 0.9, texts=texts)], threshold=0.0, question=question)
             assert not decision.refuse, (question, texts[i])
     # an amount or a duration may be answered in words: the score decides
     question = "Kuinka kauan OECD järjesti työpajoja?"
-    assert not decide(assess(question, "fi", snap), [chunk(0)], threshold=0.0, question=question).hard
+    assert not decide(assess(question, "fi", snap), [passage(0, 0.9, texts=texts)], threshold=0.0, question=question).hard
 
 
 def test_a_capitalised_word_inside_the_question_is_a_name_not_a_dropped_letter() -> None:
