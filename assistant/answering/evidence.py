@@ -781,7 +781,9 @@ class Decision:
     score: float  # P(answerable); refuse below refusal_weights.THRESHOLD
     signals: dict[str, float | None]
     closest: list[Passage]  # what to show when refusing: the nearest passages, best first
-    hard: bool = False  # refused whatever the score: no passage, or no word of the question in the corpus
+    # refused whatever the score: no passage, no word of the question in the corpus, a year the sources do not
+    # cover, a figure they state only apart from the question, a count no near-best sentence holds
+    hard: bool = False
     sentences: list[Sentence] = field(default_factory=list)  # rank_sentences of the passages
     figures_apart: list[str] = field(default_factory=list)  # figures the question names that no passage states with it
 
@@ -799,11 +801,11 @@ def decide(
     candidates: bool = False,
     joined: list[Passage] | None = None,
 ) -> Decision:
-    """Refuse when nothing of a Finnish question is in the sources, when it names a year they do not cover or
-    that no passage states with it, when it asks how many and no near-best sentence holds a count, or when the
-    fitted score is below the operating point (an English or
-    Swedish question may share no word with the Finnish corpus). ``joined``: the passages with their found
-    neighbours joined (a year's sentence may end the chunk before the one about the question's subject)."""
+    """Refuse when nothing of a Finnish question is in the sources, when it names a year they do not cover or a
+    figure no passage states beside its other words, when a Finnish question asks how many and no near-best
+    sentence holds a count, or when the fitted score is below the operating point (an English or Swedish
+    question may share no word with the Finnish corpus). ``joined``: the passages with their found neighbours
+    joined (a figure's sentence may end the chunk before the one about the question's subject)."""
     ranked = rank_sentences(evidence, passages)
     values = signals(evidence, passages, question, language, embedder, ranked, candidates)
     p = score(values) if passages else 0.0

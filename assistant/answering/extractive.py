@@ -540,10 +540,11 @@ def choose(candidates: list[Candidate], qtypes: set[str]) -> list[Candidate]:
 
 def _typed_answer_shown(question: str, chosen: list[Candidate], candidates: list[Candidate]) -> list[Candidate]:
     """A question asking for a time, an end or an amount ("Milloin matkailuhanke päättyy?", "Paljonko
-    rahoitusta hanke sai?") shows a sentence that holds one: when the chosen sentences hold none and a candidate the model rates
-    within SECOND_MARGIN of the lead does (of the lead's passage, or earning a citation), it is shown after the
-    lead — or instead of it, when it is a pair that includes the lead. The fitted weights rank by lemma cover
-    first, and a time or an amount shares no word with the question ("Hanke toteutetaan 1.4.2025–31.3.2027.")."""
+    rahoitusta hanke sai?") shows a sentence that holds one: when the chosen sentences hold none and a
+    candidate the model rates within SECOND_MARGIN of the lead does (of the lead's passage, or earning a
+    citation), it is shown after the lead — or instead of it, when it is a pair that includes the lead. The
+    fitted weights rank by lemma cover first, and a time or an amount shares no word with the question ("Hanke
+    toteutetaan 1.4.2025–31.3.2027.")."""
     kinds = asked_types(question) & {"when", "number"}
     if ASKS_END.search(question):  # when something ends, its start is no answer
         kinds = (kinds - {"when"}) | {"end"}
