@@ -49,3 +49,33 @@ def test_glossary_and_finnish_questions_keep_the_full_lexical_vote(
 ) -> None:
     assert lexical_share(question, language, retriever.kb.current().lexical.vocab) == 1.0
     assert _fused_as_expected(retriever, question, language, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [("Who finances the implementation of the new strategy?", "en"), ("Vilka landskap deltog i piloten?", "sv")],
+)
+def test_a_foreign_question_s_dense_side_ranks_chunks_by_their_best_sentence(
+    retriever: Retriever, question: str, language: str
+) -> None:
+    """English and Swedish: max(chunk cosine, best stored sentence cosine − SENTENCE_MARGIN); Finnish: the
+    chunk's own cosine. The dense score each passage carries stays the chunk's (the refusal model reads it)."""
+    from assistant.answering.extractive import sentence_similarities
+    from assistant.answering.retrieve import SENTENCE_MARGIN
+
+    kb = retriever.kb
+    snap = kb.current()
+    got = retriever.retrieve(question, language=language, mode="dense", k=40)
+    as_finnish = retriever.retrieve(question, language="fi", mode="dense", k=40)
+    assert [p.dense for p in as_finnish.passages] == sorted((p.dense for p in as_finnish.passages), reverse=True)
+    similarity = sentence_similarities(kb.sentence_vectors(snap), got.passages, got.query_vector)
+    assert similarity
+    chunk_sentences_of = {p.id: [s for s in similarity if s in " ".join(p.text.split())] for p in got.passages}
+
+    def best(p) -> float:  # noqa: ANN001
+        return max([p.dense, *(similarity[s] - SENTENCE_MARGIN for s in chunk_sentences_of[p.id])])
+
+    values = [best(p) for p in got.passages]
+    assert values == sorted(values, reverse=True)
+    assert {p.id: p.dense for p in got.passages} == {p.id: p.dense for p in as_finnish.passages}
+    assert [p.id for p in got.passages] != [p.id for p in as_finnish.passages]  # the sentences moved something
