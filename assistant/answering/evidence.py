@@ -597,12 +597,13 @@ _YEAR = re.compile(r"(?<!\d)(1\d{3}|20\d{2})(?!\d)")
 # decade ("800-luvulla", "the 1760s", "1760-talet")
 _NOT_A_FIGURE = r"(?![\d.]|-luvu|-tal|'?s\b)"
 _FIGURE = re.compile(
-    rf"(?<![\w.,:/])\d{{1,3}}(?:[ \u00a0]\d{{3}})+(?:,\d+)?{_NOT_A_FIGURE}|(?<![\w.,:/])\d+(?:,\d+)?{_NOT_A_FIGURE}"
+    rf"(?<![\w.,:/])\d{{1,3}}(?:[ \u00a0]\d{{3}})+(?:[,.]\d+)?{_NOT_A_FIGURE}|(?<![\w.,:/])\d+(?:[,.]\d+)?{_NOT_A_FIGURE}"
 )
 
 
 def _figure(written: str) -> str:
-    return re.sub(r"[ \u00a0]", "", written)
+    """A figure as compared: digit groups joined, a decimal point read as the Finnish comma ("2.5" is 2,5)."""
+    return re.sub(r"[ \u00a0]", "", written).replace(".", ",")
 
 
 def _states_figure(text: str, figure: str) -> bool:

@@ -361,6 +361,7 @@ def test_a_figure_the_passages_state_only_otherwise_refuses_and_says_so() -> Non
         "Vuoden 2010 väestönlaskennan mukaan kaupungissa asui 21 704 perhettä.",
         "Somers ajoi sen riutalle, ja kaikki 150 matkustajaa ja koira jäivät henkiin. (Myrsky-näytelmä, I.ii.229.)",
         "Avicenna oli oppinut koko Koraanin ulkoa 10-vuotiaana.",
+        "Kaupunkiväestön osuus kasvoi 2,5 prosenttia vuodessa.",
     ]
     snap = make_snap(texts)
 
@@ -380,6 +381,7 @@ def test_a_figure_the_passages_state_only_otherwise_refuses_and_says_so() -> Non
         ("Mitä Avicenna oli oppinut ulkoa 10-vuotiaana?", 2),
         ("Mitä Avicenna oli oppinut 10. vuosisadalla?", 2),  # an ordinal is no figure
         ("Mitä Avicenna oli oppinut 900-luvulla?", 2),  # nor a decade
+        ("Minkä osuus kasvoi 2.5 prosenttia vuodessa?", 3),  # a decimal point is the Finnish comma
     ):
         decision = decide(assess(question, "fi", snap), [passage(i, 0.9, texts=texts)], threshold=0.0, question=question)
         assert decision.figures_apart == [], question
