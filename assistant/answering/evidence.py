@@ -627,7 +627,7 @@ def figures_apart(question: str, evidence: Evidence, passages: list[Passage], la
     Swedish question shares few words with the Finnish sources: for it the figure only has to be in a passage.
     Years no source names at all are ``Evidence.unknown_years``."""
     written = {
-        f: m.group() for m in _FIGURE.finditer(question)
+        f: m.group() for m in _FIGURE.finditer(_PHONE_NUMBER.sub(" ", question))  # a phone number is looked up whole
         if len(f := _figure(m.group())) > 1 and f not in evidence.unknown_years
     }  # fmt: skip
     figures = list(written)

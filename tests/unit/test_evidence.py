@@ -375,6 +375,9 @@ def test_a_figure_the_passages_state_only_otherwise_refuses_and_says_so() -> Non
         assert decision.refuse and decision.figures_apart == [figure], question
         text = refusal_text(evidence, decision, {**PHRASES, "refuse_figure": "Ei lukua {figures}."})
         assert text.splitlines()[0].endswith(f"Ei lukua {figure}."), text
+    # a phone number is looked up whole (by the contacts), not as figures: 358 is no figure the sources lack
+    question = "Minkä projektipäällikön numero on +358 40 6854053?"
+    assert figures_apart(question, assess(question, "fi", make_snap(TEXTS)), [passage(0)]) == []
     for question, i in (
         ("Minkä väestönlaskennan aikana kaupungissa asui 21 704 perhettä?", 0),
         ("Montako matkustajaa ja koiraa selvisi, 150?", 1),
