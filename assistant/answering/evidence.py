@@ -465,6 +465,40 @@ TYPE_SENTENCES = 3  # the near-best sentences that may hold the answer
 # työpajoihin"). Not amounts, durations or times: "kuinka kauan", "milloin" have answers in words too, and
 # refusing those cost answerable questions (docs/refusal.md).
 COUNT = re.compile(r"\bmontako\b|\bkuinka monta\b|\bmonellako\b", re.I)
+# A place asked for by its kind: "Missä kaupungissa …?", "Mihin maihin …?" is answered only by a place's name,
+# refused whatever the score when no near-best sentence names one (not "missä" alone: it asks for a section, a
+# part or a channel as often as for a place)
+PLACE = re.compile(
+    r"\b(?:missä|mihin|mistä|mille|millä|miltä|minkä|mikä|mitkä|mitä)\s+(?:\w+\s+)?"
+    r"(?:kaupun\w*|maa(?:ssa|han|sta|lle|n|ta|t|ihin|issa|ista|ita)\b|valtio\w*|kunna\w*|kuntaan\b|"
+    r"paikkakun\w*|osavaltio\w*|maanosa\w*)",
+    re.I,
+)
+
+
+def place_missing(question: str, ranked: list[Sentence], n: int = TYPE_SENTENCES, near: float = 0.8) -> bool:
+    """A question asking for a place by its kind ("Missä kaupungissa OECD:n työpajat pidettiin?") whose
+    near-best sentences (as ``type_missing`` reads them) name no place it does not itself name."""
+    if not PLACE.search(question):
+        return False
+    statements = [r for r in ranked if not r.heading]
+    if not statements or statements[0].share <= 0.0:
+        return False
+    asked = question_words(question)
+    best = statements[0].share
+    return not any(holds_place(r.text, asked) for r in statements[:n] if r.share >= near * best)
+
+
+def holds_place(sentence: str, asked: set[str]) -> bool:
+    """The sentence names a place the question does not: a word Voikko knows as a place name, or a capitalised
+    one it does not know (a foreign place)."""
+    for w, _, _ in finnish.words(sentence):
+        if not w[:1].isupper() or w.lower() in asked or set(finnish.terms(w)) & asked or finnish.is_acronym(w):
+            continue
+        classes = finnish.word_classes(w)
+        if "paikannimi" in classes or not classes:
+            return True
+    return False
 
 
 def asked_types(question: str) -> set[str]:
@@ -783,7 +817,7 @@ class Decision:
     signals: dict[str, float | None]
     closest: list[Passage]  # what to show when refusing: the nearest passages, best first
     # refused whatever the score: no passage, no word of the question in the corpus, a year the sources do not
-    # cover, a figure they state only apart from the question, a count no near-best sentence holds
+    # cover, a figure they state only apart from the question, a count or a place no near-best sentence holds
     hard: bool = False
     sentences: list[Sentence] = field(default_factory=list)  # rank_sentences of the passages
     figures_apart: list[str] = field(default_factory=list)  # figures the question names that no passage states with it
@@ -803,22 +837,26 @@ def decide(
     joined: list[Passage] | None = None,
 ) -> Decision:
     """Refuse when nothing of a Finnish question is in the sources, when it names a year they do not cover or a
-    figure no passage states beside its other words, when a Finnish question asks how many and no near-best
-    sentence holds a count, or when the fitted score is below the operating point (an English or Swedish
-    question may share no word with the Finnish corpus). ``joined``: the passages with their found neighbours
-    joined (a figure's sentence may end the chunk before the one about the question's subject)."""
+    figure no passage states beside its other words, when a Finnish question asks how many or asks for a place
+    by its kind and no near-best sentence holds a count or a place, or when the fitted score is below the
+    operating point (an English or Swedish question may share no word with the Finnish corpus). ``joined``: the
+    passages with their found neighbours joined (a figure's sentence may end the chunk before the one about the
+    question's subject)."""
     ranked = rank_sentences(evidence, passages)
     values = signals(evidence, passages, question, language, embedder, ranked, candidates)
     p = score(values) if passages else 0.0
     cut = refusal_weights.THRESHOLD if threshold is None else threshold
     apart = figures_apart(question, evidence, passages + (joined or []), language)
-    uncounted = language == "fi" and values["type_missing"] == 1.0 and bool(COUNT.search(question))
+    # a count or a place asked for by its kind that no near-best sentence holds
+    unheld = language == "fi" and (
+        (values["type_missing"] == 1.0 and bool(COUNT.search(question))) or place_missing(question, ranked)
+    )
     hard = (
         not passages
         or (language == "fi" and not evidence.known)
         or bool(evidence.unknown_years)
         or bool(apart)
-        or uncounted
+        or unheld
     )
     return Decision(hard or p < cut, p, values, passages[:CLOSEST], hard, ranked, apart)
 

@@ -410,6 +410,23 @@ def test_a_count_question_over_sentences_holding_no_count_refuses_whatever_the_s
     assert not decide(assess(question, "fi", snap), [passage(0, 0.9, texts=texts)], threshold=0.0, question=question).hard
 
 
+def test_a_place_asked_for_by_its_kind_over_sentences_naming_none_refuses_whatever_the_score() -> None:
+    texts = [
+        "Pilotissa osallistuttiin useisiin OECD:n järjestämiin työpajoihin.",
+        "OECD:n työpajat pidettiin Pariisissa.",
+        "OECD:n työpajat pidettiin Fontainebleaussa.",  # a place Voikko does not know
+    ]
+    snap = make_snap(texts)
+    question = "Missä kaupungissa OECD:n työpajat pidettiin?"
+    evidence = assess(question, "fi", snap)
+    assert decide(evidence, [passage(0, 0.9, texts=texts)], threshold=0.0, question=question).hard
+    for i in (1, 2):
+        assert not decide(evidence, [passage(i, 0.9, texts=texts)], threshold=0.0, question=question).refuse
+    # "missä" alone asks for a part or a channel as often as for a place: the score decides
+    question = "Missä OECD:n työpajoista kerrotaan?"
+    assert not decide(assess(question, "fi", snap), [passage(0, 0.9, texts=texts)], threshold=0.0, question=question).hard
+
+
 def test_a_capitalised_word_inside_the_question_is_a_name_not_a_dropped_letter() -> None:
     """``restored_letter`` reads a form the sources never write, typed with a letter dropped; a name the sources
     lack is no such form: *Lapitan* (Lapita's) read as *Lapithan* (Lappi + the clitic -han) answered a question on
