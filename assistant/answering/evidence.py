@@ -629,10 +629,20 @@ _YEAR = re.compile(r"(?<!\d)(1\d{3}|20\d{2})(?!\d)")
 # a figure as written in a question or a passage: digits, groups of three split by a space ("21 407"), a decimal
 # part; not inside a dotted reference ("I.ii.229") or a date ("14.3."), not an ordinal ("10. vuosisadalla") or a
 # decade ("800-luvulla", "the 1760s", "1760-talet")
-_NOT_A_FIGURE = r"(?![\d.]|-luvu|-tal|'?s\b)"
-_FIGURE = re.compile(
-    rf"(?<![\w.,:/])\d{{1,3}}(?:[ \u00a0]\d{{3}})+(?:[,.]\d+)?{_NOT_A_FIGURE}|(?<![\w.,:/])\d+(?:[,.]\d+)?{_NOT_A_FIGURE}"
-)
+# (a full stop ends a figure only at a sentence's end: "10. vuosisadalla" is an ordinal, "14.3." a date)
+_NOT_A_FIGURE = r"(?!\d|\.\d|\.\s*[a-zåäö]|-luvu|-tal|'?s\b)"
+
+
+def _figure_pattern(before: str) -> re.Pattern[str]:
+    return re.compile(
+        rf"(?<![{before}.,:/])\d{{1,3}}(?:[ \u00a0]\d{{3}})+(?:[,.]\d+)?{_NOT_A_FIGURE}"
+        rf"|(?<![{before}.,:/])\d+(?:[,.]\d+)?{_NOT_A_FIGURE}"
+    )
+
+
+_FIGURE = _figure_pattern(r"\w")
+# in a passage a figure may be glued to the word before it by machine translation ("ja8,491,079")
+_PASSAGE_FIGURE = _figure_pattern(r"\d")
 
 
 def _figure(written: str) -> str:
@@ -648,7 +658,7 @@ def _states_figure(text: str, figure: str) -> bool:
         if any(int(a) <= year <= int(b) for a, b in _YEAR_RANGE.findall(text)):
             return True
         return any(int(y) == year for y in _YEAR.findall(text))
-    return any(_figure(m.group()) == figure for m in _FIGURE.finditer(text))
+    return any(_figure(m.group()) == figure for m in _PASSAGE_FIGURE.finditer(text))
 
 
 def figures_apart(question: str, evidence: Evidence, passages: list[Passage], language: str = "fi") -> list[str]:

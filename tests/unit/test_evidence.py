@@ -362,6 +362,7 @@ def test_a_figure_the_passages_state_only_otherwise_refuses_and_says_so() -> Non
         "Somers ajoi sen riutalle, ja kaikki 150 matkustajaa ja koira jäivät henkiin. (Myrsky-näytelmä, I.ii.229.)",
         "Avicenna oli oppinut koko Koraanin ulkoa 10-vuotiaana.",
         "Kaupunkiväestön osuus kasvoi 2,5 prosenttia vuodessa.",
+        "Kaupungin väkiluku oli vuonna 2010 ja8 491 079.",
     ]
     snap = make_snap(texts)
 
@@ -385,6 +386,7 @@ def test_a_figure_the_passages_state_only_otherwise_refuses_and_says_so() -> Non
         ("Mitä Avicenna oli oppinut 10. vuosisadalla?", 2),  # an ordinal is no figure
         ("Mitä Avicenna oli oppinut 900-luvulla?", 2),  # nor a decade
         ("Minkä osuus kasvoi 2.5 prosenttia vuodessa?", 3),  # a decimal point is the Finnish comma
+        ("Minkä kaupungin väkiluku oli 8 491 079 vuonna 2010?", 4),  # glued to a word by machine translation
     ):
         decision = decide(assess(question, "fi", snap), [passage(i, 0.9, texts=texts)], threshold=0.0, question=question)
         assert decision.figures_apart == [], question
