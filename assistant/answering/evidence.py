@@ -476,17 +476,25 @@ PLACE = re.compile(
 )
 
 
-def place_missing(question: str, ranked: list[Sentence], n: int = TYPE_SENTENCES, near: float = 0.8) -> bool:
+def place_missing(question: str, ranked: list[Sentence]) -> bool:
     """A question asking for a place by its kind ("Missä kaupungissa OECD:n työpajat pidettiin?") whose
-    near-best sentences (as ``type_missing`` reads them) name no place it does not itself name."""
+    near-best sentences name no place it does not itself name."""
     if not PLACE.search(question):
         return False
+    sentences = near_best(ranked)
+    asked = question_words(question)
+    return bool(sentences) and not any(holds_place(s, asked) for s in sentences)
+
+
+def near_best(ranked: list[Sentence], n: int = TYPE_SENTENCES, near: float = 0.8) -> list[str]:
+    """The statements that may hold the answer: the first ``n`` with ≥ ``near`` × the best share (none when no
+    sentence shares a word with the question: "near-best" would be the first in text order). A title covers
+    the question's words and holds no answer."""
     statements = [r for r in ranked if not r.heading]
     if not statements or statements[0].share <= 0.0:
-        return False
-    asked = question_words(question)
+        return []
     best = statements[0].share
-    return not any(holds_place(r.text, asked) for r in statements[:n] if r.share >= near * best)
+    return [r.text for r in statements[:n] if r.share >= near * best]
 
 
 def holds_place(sentence: str, asked: set[str]) -> bool:
@@ -552,11 +560,9 @@ def type_missing(question: str, ranked: list[Sentence], n: int = TYPE_SENTENCES,
     """1.0 when the question asks for a kind of answer that none of the near-best sentences (the first ``n``
     with ≥ ``near`` × the best share) holds (as something the question does not already name)."""
     kinds = asked_types(question)
-    ranked = [r for r in ranked if not r.heading]  # a title covers the question's words and holds no answer
-    if not kinds or not ranked or ranked[0].share <= 0.0:
-        return 0.0  # no sentence shares a word with the question: "near-best" would be the first in text order
-    best = ranked[0].share
-    sentences = [r.text for r in ranked[:n] if r.share >= near * best]
+    sentences = near_best(ranked, n, near) if kinds else []
+    if not sentences:
+        return 0.0
     asked = question_words(question)
     return 0.0 if any(holds_answer(k, s, asked) for k in kinds for s in sentences) else 1.0
 

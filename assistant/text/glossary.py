@@ -147,8 +147,7 @@ _GLOSSARY: dict[str, list[str]] = {
     "slutar": ["päättyä"],
     "slutade": ["päättyä"],
     "upphör": ["päättyä"],
-    "vald": ["valita"],
-    "valde": ["valita"],
+    "vald": ["valita"],  # vald, valda, valde
     "utvald": ["valita"],
     "delta": ["osallistua", "mukaan"],
     "deltog": ["osallistua", "mukaan"],
@@ -198,7 +197,8 @@ def finnish_terms(question: str) -> list[str]:
 
 def concepts(question: str) -> list[list[str]]:
     """The glossary concepts of a question, each as its list of alternative Finnish terms."""
-    return [lemmas for key, lemmas in _GLOSSARY.items() if " " + key.rstrip(" ") in _spaced(question)]
+    spaced = _spaced(question)
+    return [lemmas for key, lemmas in _GLOSSARY.items() if " " + key.rstrip(" ") in spaced]
 
 
 def _spaced(question: str) -> str:
